@@ -1,0 +1,1 @@
+"""casey-flows: casey."""

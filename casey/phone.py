@@ -1,0 +1,38 @@
+"""Phone numbers: the documented E.164 rule and masking for anything a person might read.
+
+Masking lives here, next to the rule, so every layer (client errors, sandbox, flows, artifacts)
+shows numbers the same way and none of them prints a full number by accident.
+"""
+
+from __future__ import annotations
+
+import re
+
+# The pattern the Casey API documents for `phone_number`.
+E164_PATTERN = r"^\+[1-9]\d{1,14}$"
+_E164 = re.compile(E164_PATTERN)
+
+_VISIBLE_TAIL = 4
+_HIDDEN_RUN = 5
+_MIN_MASKABLE = 10
+_MASK = "•"
+
+
+def is_e164(value: str) -> bool:
+    """True when ``value`` matches the documented E.164 pattern exactly (no formatting)."""
+    return bool(_E164.fullmatch(value))
+
+
+def mask_phone(value: object) -> str:
+    """Mask a phone number (or whatever was given where one was expected) for people to read.
+
+    ``+14155550123`` -> ``+1•••••0123``: the ``+`` and first digit (rarely identifying) and the
+    last four characters stay; a fixed run of dots hides even the length. Values too short to be
+    a number show at most their last two characters, so a typo is never printed whole.
+    """
+    text = str(value)
+    if len(text) >= _MIN_MASKABLE:
+        head = text[:2] if text.startswith("+") else ""
+        return head + _MASK * _HIDDEN_RUN + text[-_VISIBLE_TAIL:]
+    tail = text[-2:] if len(text) >= 8 else ""
+    return _MASK * _HIDDEN_RUN + tail
