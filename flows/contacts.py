@@ -136,7 +136,7 @@ class Contact(BaseModel):
 class ContactRejection(BaseModel):
     """Why one field of one row was not accepted; ``value`` is already masked or shortened."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
 
     row: int = Field(description="Spreadsheet row (CSV header = 1), else 1-based position.")
     field: str
@@ -146,6 +146,9 @@ class ContactRejection(BaseModel):
 
 class ContactBatch(BaseModel):
     """The outcome of loading contacts: who to call, who was rejected and why."""
+
+    # Nested contacts are validated here too; their raw input must not reach an error text.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     contacts: list[Contact] = Field(default_factory=list)
     rejected: list[ContactRejection] = Field(default_factory=list)
@@ -332,11 +335,11 @@ def load_contacts_file(path: str | Path, *, default_timezone: str | None = None)
     try:
         loader(path, builder)
     except UnicodeDecodeError:
-        raise ContactFileError(_decode_error_message(path)) from None
+        raise ContactFileError(utf8_error_message(path)) from None
     return builder.finish()
 
 
-def _decode_error_message(path: Path) -> str:
+def utf8_error_message(path: Path) -> str:
     """Locate the first byte that is not UTF-8, by line and offset, without loading the file."""
     offset = 0
     with path.open("rb") as raw:
@@ -348,7 +351,7 @@ def _decode_error_message(path: Path) -> str:
                 return (
                     f"{path.name}: not valid UTF-8 at line {line_number}, byte offset {where} "
                     f"(byte 0x{line[exc.start]:02x}); save the file as UTF-8 and retry "
-                    "(it looks like Latin-1/Windows-1252, which is not guessed)"
+                    "(encodings such as Latin-1 are not guessed: that would corrupt names)"
                 )
             offset += len(line)
     return f"{path.name}: not valid UTF-8"

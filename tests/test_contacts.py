@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -443,3 +445,21 @@ def test_rejection_model_round_trips() -> None:
     rejection = ContactRejection(row=2, field="timezone", value="X", message="row 2: timezone")
     assert ContactRejection.model_validate(rejection.model_dump()) == rejection
     assert ContactBatch.model_validate(ContactBatch().model_dump()) == ContactBatch()
+
+
+def test_batch_validation_errors_do_not_echo_numbers() -> None:
+    with pytest.raises(ValidationError) as info:
+        ContactBatch.model_validate({"contacts": [{"phone_number": NUMBER, "name": 5}]})
+    with pytest.raises(ValidationError) as other:
+        ContactBatch.model_validate({"contacts": [{"phone_number": 14155550123}]})
+    for error in (info.value, other.value):
+        assert "4155550123" not in str(error)
+
+
+def test_input_modules_do_not_import_prefect() -> None:
+    # A fresh interpreter: in this one, other tests may already have imported Prefect.
+    code = (
+        "import sys, flows.contacts, flows.calling_window, flows.suppression; "
+        "sys.exit('prefect' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -1,0 +1,142 @@
+"""The do-not-call list: same normalisation as contacts, masked reporting, never a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import flows.suppression
+from flows.contacts import Contact, ContactFileError, normalize_phone, parse_contacts
+from flows.suppression import SuppressionList
+
+DATA = Path(__file__).parent / "data"
+NUMBER = "+14155550123"
+
+
+def test_numbers_are_normalised_like_contacts() -> None:
+    suppression = SuppressionList(["+1 (415) 555-0123", "+49 30 123456"])
+    assert NUMBER in suppression
+    assert "+1-415-555-0123" in suppression
+    assert "+4930123456" in suppression
+    assert "+14155550124" not in suppression
+    assert len(suppression) == 2
+
+
+def test_it_reuses_the_contacts_normaliser_rather_than_a_copy() -> None:
+    assert flows.suppression.normalize_phone is normalize_phone
+
+
+def test_invalid_entries_are_reported_masked_and_do_not_crash() -> None:
+    suppression = SuppressionList([NUMBER, "4155550124", "call me", "+1234567890123456"])
+    assert len(suppression) == 1
+    assert [(r.line, r.value) for r in suppression.rejected] == [
+        (2, "•••••0124"),
+        (3, "•••••"),
+        (4, "+1•••••3456"),
+    ]
+    text = repr(suppression.rejected) + "".join(r.message for r in suppression.rejected)
+    for raw in ("4155550124", "+1234567890123456"):
+        assert raw not in text
+    assert suppression.rejected[0].message.startswith("list line 2: ")
+
+
+def test_non_text_entries_are_rejected_not_raised() -> None:
+    suppression = SuppressionList([NUMBER, 14155550124, None])  # type: ignore[list-item]
+    assert len(suppression) == 1
+    assert len(suppression.rejected) == 2
+    assert "must be text" in suppression.rejected[0].message
+
+
+def test_membership_of_invalid_or_odd_values_is_false_not_an_error() -> None:
+    suppression = SuppressionList([NUMBER])
+    assert "4155550123" not in suppression
+    assert None not in suppression
+    assert 14155550123 not in suppression
+
+
+def test_contacts_can_be_checked_and_partitioned() -> None:
+    suppression = SuppressionList(["+1 415 555 0124"])
+    batch = parse_contacts([{"phone_number": p} for p in (NUMBER, "+14155550124", "+1415555012")])
+    assert batch.contacts[1] in suppression
+    allowed, suppressed = suppression.partition(batch.contacts)
+    assert [c.phone_number for c in allowed] == [NUMBER, "+1415555012"]
+    assert [c.phone_number for c in suppressed] == ["+14155550124"]
+
+
+def test_repr_never_prints_numbers() -> None:
+    suppression = SuppressionList([NUMBER, "4155550124"])
+    for text in (repr(suppression), str(suppression)):
+        assert NUMBER not in text
+        assert "4155550124" not in text
+        assert "0123" not in text
+    assert repr(suppression) == "SuppressionList(numbers=1, rejected=1)"
+
+
+def test_plain_text_file_with_comments_and_blank_lines() -> None:
+    suppression = SuppressionList.from_file(DATA / "suppression.txt")
+    assert len(suppression) == 3
+    assert NUMBER in suppression
+    assert "+14155550124" in suppression  # the trailing "# asked twice" is a comment
+    assert "+4930123456" in suppression
+    assert [(r.source, r.line, r.value) for r in suppression.rejected] == [
+        ("suppression.txt", 5, "•••••0125")
+    ]
+    assert "suppression.txt line 5" in suppression.rejected[0].message
+
+
+def test_csv_file_uses_the_phone_number_column() -> None:
+    suppression = SuppressionList.from_file(DATA / "suppression.csv")
+    assert len(suppression) == 2
+    assert NUMBER in suppression and "+14155550124" in suppression
+    assert [(r.line, r.value) for r in suppression.rejected] == [(5, "•••••mber")]
+
+
+def test_sources_combine(tmp_path: Path) -> None:
+    extra = tmp_path / "extra.txt"
+    extra.write_text("+14155550199\n")
+    suppression = SuppressionList([NUMBER])
+    suppression.add_file(extra)
+    suppression.update(["+14155550198"], source="api")
+    assert len(suppression) == 3
+    assert "+14155550199" in suppression
+
+
+@pytest.mark.parametrize("content", ["", "\n\n", "# only a comment\n", "phone_number\n"])
+def test_empty_files_give_an_empty_list(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "empty.txt"
+    path.write_text(content)
+    suppression = SuppressionList.from_file(path)
+    assert len(suppression) == 0
+    assert suppression.rejected == []
+
+
+def test_bom_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf+14155550123\n")
+    assert NUMBER in SuppressionList.from_file(path)
+
+
+def test_non_utf8_file_fails_loudly(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("phone_number,name\n+14155550123,J\u00fcrgen\n".encode("latin-1"))
+    with pytest.raises(ContactFileError, match=r"latin1\.csv: not valid UTF-8 at line 2"):
+        SuppressionList.from_file(path)
+
+
+def test_membership_scales_with_a_set(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("".join(f"+1415{i:07d}\n" for i in range(50_000)))
+    suppression = SuppressionList.from_file(path)
+    assert len(suppression) == 50_000
+    assert all(f"+1415{i:07d}" in suppression for i in range(0, 50_000, 101))
+    assert "+14150050000" not in suppression
+
+
+@given(st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True))
+def test_a_listed_number_always_suppresses_the_same_contact(number: str) -> None:
+    spaced = number[:3] + " " + number[3:]
+    suppression = SuppressionList([spaced])
+    assert Contact(phone_number=number) in suppression
