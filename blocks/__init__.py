@@ -1,1 +1,5 @@
-"""casey-flows: blocks."""
+"""Prefect blocks of casey-flows. Register with ``prefect block register -m blocks``."""
+
+from blocks.credentials import DEFAULT_BLOCK_NAME, CaseyCredentials, resolve_credentials
+
+__all__ = ["DEFAULT_BLOCK_NAME", "CaseyCredentials", "resolve_credentials"]

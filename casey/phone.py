@@ -10,7 +10,8 @@ import re
 
 # The pattern the Casey API documents for `phone_number`.
 E164_PATTERN = r"^\+[1-9]\d{1,14}$"
-_E164 = re.compile(E164_PATTERN)
+# ASCII: in Python, \d also matches other scripts' digits, which no carrier dials.
+_E164 = re.compile(E164_PATTERN, re.ASCII)
 
 _VISIBLE_TAIL = 4
 _HIDDEN_RUN = 5
