@@ -68,6 +68,9 @@ class LifecycleEngine:
         self.processed = 0
         self.max_lag_s = 0.0
         self.last_lag_s = 0.0
+        # High-water mark of ringing + in_progress per connection: proves the cap held.
+        self.in_flight: dict[str, int] = {}
+        self.max_in_flight: dict[str, int] = {}
 
     # -- planning ----------------------------------------------------------------------------
     def plan(self, record: CallRecord) -> None:
@@ -144,6 +147,7 @@ class LifecycleEngine:
             self.slots.used[record.connection_code] = (
                 self.slots.used.get(record.connection_code, 0) + 1
             )
+            self._count_in_flight(record.connection_code, +1)
             record.slot_held = True
             action = _ANSWER if record.status == v.RINGING else _END
             if record.status == v.RINGING and not v.OUTCOMES[self._outcome(record)].connects:
@@ -246,6 +250,7 @@ class LifecycleEngine:
             self._set(record, v.QUEUED)
             self._enqueue_dial(record)
         elif action == _DIAL and record.status == v.QUEUED:
+            self._count_in_flight(record.connection_code, +1)
             self._set(record, v.RINGING)
             self._push_in(record.ring_s, record, _ANSWER if outcome.connects else _END)
         elif action == _ANSWER and record.status == v.RINGING:
@@ -257,7 +262,15 @@ class LifecycleEngine:
         elif action == _EXPIRE and record.status in (v.SCHEDULED, v.QUEUED):
             self._finish(record, v.FAILED, v.SCHEDULE_EXPIRED)
 
+    def _count_in_flight(self, code: str, delta: int) -> None:
+        now = self.in_flight.get(code, 0) + delta
+        self.in_flight[code] = now
+        if now > self.max_in_flight.get(code, 0):
+            self.max_in_flight[code] = now
+
     def _finish(self, record: CallRecord, status: str, ended_reason: str) -> None:
+        if record.status in v.IN_FLIGHT_STATUSES:
+            self._count_in_flight(record.connection_code, -1)
         record.ended_reason = ended_reason
         record.next_due_wall = None
         self._set(record, status)
@@ -278,6 +291,8 @@ class LifecycleEngine:
         self._heap.clear()
         self._waiting.clear()
         self.slots.reset()
+        self.in_flight.clear()
+        self.max_in_flight.clear()
         self.processed = 0
         self.max_lag_s = 0.0
         self.last_lag_s = 0.0

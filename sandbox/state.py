@@ -126,6 +126,7 @@ class SandboxState:
                 "calls_by_status": {s: n for s, n in self.store.status_counts.items() if n > 0},
                 "in_flight_by_connection": in_flight,
                 "queued_by_connection": queued,
+                "max_in_flight_by_connection": dict(self.engine.max_in_flight),
                 "concurrency_cap": self.engine.slots.cap,
                 "faults_injected": dict(self.faults.injected),
                 "ticker": self.engine.ticker_stats(),

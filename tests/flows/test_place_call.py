@@ -65,7 +65,9 @@ def test_each_outcome_is_the_final_state(
     assert dials(clean_sandbox) == {phone: 1}
 
 
-def test_failed_outcome_fails_the_run(clean_sandbox: EmbeddedSandbox, credentials_block: str) -> None:
+def test_failed_outcome_fails_the_run(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
     state = asyncio.run(
         run_place_call(
             phone_number=number("0500"),
@@ -121,9 +123,10 @@ def test_timeout_stops_waiting_without_cancelling(
     assert "stopped waiting" in state.message and "not cancelled" in state.message
     stats = clean_sandbox.admin.stats()
     assert stats["calls_by_phone"] == {phone: 1}
-    assert stats["calls_by_status"].get("in_progress", 0) + stats["calls_by_status"].get(
-        "ringing", 0
-    ) == 1
+    assert (
+        stats["calls_by_status"].get("in_progress", 0) + stats["calls_by_status"].get("ringing", 0)
+        == 1
+    )
 
 
 def test_flow_retry_adopts_instead_of_dialling_again(
@@ -143,7 +146,9 @@ def test_flow_retry_adopts_instead_of_dialling_again(
     assert dials(clean_sandbox) == {phone: 1}
 
 
-def test_task_retry_after_crash_adopts(clean_sandbox: EmbeddedSandbox, credentials_block: str) -> None:
+def test_task_retry_after_crash_adopts(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
     phone = number("0100")
     runs: list[str] = []
 
@@ -241,7 +246,9 @@ def test_nothing_stored_shows_the_key_or_a_full_number(
                 log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
             )
             artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
             )
             events = await client.read_events(
                 EventFilter(event=EventNameFilter(prefix=["casey.call."])), limit=50
@@ -253,7 +260,7 @@ def test_nothing_stored_shows_the_key_or_a_full_number(
         parts += [e.model_dump_json() for e in events.events]
         assert any(log.message.startswith("dispatched call") for log in logs)
         assert artifacts and events.events
-        assert any("casey.call.busy" == e.event for e in events.events)
+        assert any(e.event == "casey.call.busy" for e in events.events)
         return "\n".join(parts)
 
     text = asyncio.run(stored_text())
