@@ -76,6 +76,10 @@ class EmbeddedSandbox:
     def base_url(self) -> str:
         return self.root_url + API_PREFIX
 
+    def calls_path(self, connection: str | None = None) -> str:
+        """``/connections/{code}/calls`` relative to ``base_url`` (default: the call_out one)."""
+        return f"/connections/{connection or self.call_out_connection}/calls"
+
     @property
     def admin(self) -> AdminClient:
         if self._admin is None:
