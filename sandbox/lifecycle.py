@@ -152,8 +152,19 @@ class LifecycleEngine:
             action = _ANSWER if record.status == v.RINGING else _END
             if record.status == v.RINGING and not v.OUTCOMES[self._outcome(record)].connects:
                 action = _END
-            due = record.next_due_wall if record.next_due_wall is not None else wall_now()
-            self._push_wall(due, record, action)
+            self._push_wall(self._resumed_due(record), record, action)
+            record.due_speed = self.config.speed  # still a relative (simulated) delay
+
+    def _resumed_due(self, record: CallRecord) -> float:
+        """When a resumed transition is due: the remaining simulated time is kept and rescaled
+        to the current speed, so a call paused at speed 0.01 finishes fast at speed 1000."""
+        now = wall_now()
+        if record.next_due_wall is None:
+            return now
+        remaining_real = max(0.0, record.next_due_wall - now)
+        if record.due_speed <= 0:
+            return now + remaining_real
+        return now + remaining_real * record.due_speed / self.config.speed
 
     def _enqueue_dial(self, record: CallRecord) -> None:
         if self.slots.try_take(record.connection_code):
@@ -178,6 +189,7 @@ class LifecycleEngine:
     def _push_in(self, sim_seconds: float, record: CallRecord, action: str) -> None:
         real = sim_seconds / self.config.speed
         record.next_due_wall = wall_now() + real
+        record.due_speed = self.config.speed
         self._push(mono_now() + real, record, action, record.version)
 
     def _push_wall(
@@ -185,6 +197,7 @@ class LifecycleEngine:
     ) -> None:
         if action != _EXPIRE:
             record.next_due_wall = epoch
+            record.due_speed = 0.0
         self._push(mono_from_wall(epoch), record, action, record.version if check_version else -1)
 
     def _push(self, due: float, record: CallRecord, action: str, version: int) -> None:

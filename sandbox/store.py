@@ -43,6 +43,7 @@ class CallRecord:
     earliest_at: float | None = None  # wall epoch
     latest_at: float | None = None  # wall epoch
     next_due_wall: float | None = None  # wall epoch of the pending transition (for resume)
+    due_speed: float = 0.0  # speed it was scheduled at; 0 = an absolute time (schedule_plan)
     version: int = 0
     slot_held: bool = False
     _wire: dict[str, Any] | None = field(default=None, repr=False)
