@@ -61,9 +61,8 @@ async def _seed(info: dict[str, Any], count: int, concurrency: int) -> tuple[lis
 
         async def worker() -> None:
             for n in counter:
-                phone = f"+1415{n:07d}"
-                if phone[-4:] in ("0100", "0486", "0408", "0555", "0500", "0999"):
-                    phone = f"+1416{n:07d}"  # keep the seed calls away from magic outcomes
+                # ends in 1: never a magic suffix, so every seeded call stays live
+                phone = f"+1415{n:06d}1"
                 resp = await client.post(path, json={"phone_number": phone, "context": {"n": n}})
                 resp.raise_for_status()
                 ids.append(resp.json()["data"]["id"])
@@ -103,7 +102,7 @@ async def _drive(info: dict[str, Any]) -> dict[str, Any]:
                         offset = rng.randrange(0, len(ids))
                         resp = await client.get(path, params={"limit": 20, "offset": offset})
                     else:
-                        phone = f"+1417{info['worker']:02d}{n:05d}"
+                        phone = f"+1417{info['worker']:02d}{n:05d}1"
                         resp = await client.post(path, json={"phone_number": phone})
                     status = str(resp.status_code)
                 except httpx.HTTPError as exc:
