@@ -70,9 +70,14 @@ class CaseyCredentials(Block):
             "retry_policy": policy,
         }
 
-    def get_client(self) -> AsyncCaseyClient:
-        """An async client configured from this block; use it with ``async with``."""
-        return AsyncCaseyClient(**self._client_settings())
+    def get_client(self, *, max_requests_per_second: float | None = None) -> AsyncCaseyClient:
+        """An async client configured from this block; use it with ``async with``.
+
+        ``max_requests_per_second`` paces all of its requests (a campaign's share of the limit).
+        """
+        return AsyncCaseyClient(
+            **self._client_settings(), max_requests_per_second=max_requests_per_second
+        )
 
     def get_sync_client(self) -> CaseyClient:
         """A blocking client configured from this block; use it with ``with``."""

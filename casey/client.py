@@ -16,6 +16,7 @@ import httpx
 
 from casey._base import BaseCaseyClient, Done, RequestSpec, utcnow
 from casey.models import Call, CallRequest, Connection
+from casey.ratelimit import AsyncTokenBucket, PacedTransport
 
 
 class CaseyClient(BaseCaseyClient):
@@ -132,15 +133,16 @@ class AsyncCaseyClient(BaseCaseyClient):
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         limits: httpx.Limits | None = None,
+        max_requests_per_second: float | None = None,
         **kwargs: Any,
     ) -> None:
+        """``max_requests_per_second`` paces every request this client sends, retries included."""
         super().__init__(api_key, **kwargs)
-        self._http = httpx.AsyncClient(
-            timeout=self.timeout,
-            auth=self._auth,
-            transport=transport,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
-        )
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        inner = transport or httpx.AsyncHTTPTransport(limits=limits)
+        if max_requests_per_second:
+            inner = PacedTransport(inner, AsyncTokenBucket(max_requests_per_second))
+        self._http = httpx.AsyncClient(timeout=self.timeout, auth=self._auth, transport=inner)
 
     async def __aenter__(self) -> AsyncCaseyClient:
         return self

@@ -51,17 +51,18 @@ async def find_dispatched(
     keys: Collection[str],
     *,
     since: datetime | None = None,
+    margin: timedelta = CLOCK_SKEW_MARGIN,
     max_calls: int = 50_000,
 ) -> dict[str, Call]:
     """Calls of the connection that carry one of ``keys``, by key.
 
     Pages newest-first (the sandbox's documented order, and the usual one). It stops when every
-    key is found, at a short page, or once a whole page is older than ``since`` minus the skew
-    margin; hitting ``max_calls`` first raises LedgerScanIncomplete rather than guess.
+    key is found, at a short page, or once a whole page is older than ``since`` minus ``margin``
+    (clock skew); hitting ``max_calls`` first raises LedgerScanIncomplete rather than guess.
     """
     wanted = set(keys)
     found: dict[str, Call] = {}
-    horizon = since - CLOCK_SKEW_MARGIN if since is not None else None
+    horizon = since - margin if since is not None else None
     offset = 0
     while wanted - found.keys():
         if offset >= max_calls:

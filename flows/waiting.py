@@ -98,8 +98,8 @@ class CallWatcher:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            await asyncio.sleep(min(self._jittered(interval), remaining))
-            changed = await self._poll(pending, result)
+            await asyncio.sleep(min(self.jittered(interval), remaining))
+            changed = await self.poll(pending, result)
             interval = (
                 self.policy.min_poll_seconds
                 if changed
@@ -108,11 +108,11 @@ class CallWatcher:
         result.still_open = pending
         return result
 
-    def _jittered(self, interval: float) -> float:
+    def jittered(self, interval: float) -> float:
         spread = interval * self.policy.jitter
         return max(0.0, interval + random.uniform(-spread, spread))
 
-    async def _poll(self, pending: dict[str, Call], result: WaitResult) -> bool:
+    async def poll(self, pending: dict[str, Call], result: WaitResult) -> bool:
         """One poll; True if any call changed status. Errors are counted, never raised."""
         result.polls += 1
         try:

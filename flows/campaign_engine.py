@@ -1,0 +1,376 @@
+"""The campaign engine: dial many contacts within limits, wait for all, retry some outcomes.
+
+No Prefect here (the flow wraps it): one dispatcher and one watcher share the state below, so
+10,000 contacts cost a handful of coroutines and no task run per contact. Exactly-once rests on
+the dispatch ledger (``flows.dispatch``): every create carries the key (campaign, number,
+attempt); calls already carrying a key are adopted, never dialled again; an ambiguous create is
+reconciled against the list before the same key is tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from casey import (
+    AmbiguousDispatchError,
+    AsyncCaseyClient,
+    Call,
+    CallRequest,
+    CaseyError,
+    mask_phone,
+)
+from casey.status import normalize_status, normalize_statuses
+from flows.calling_window import CallingWindow
+from flows.campaign_models import (
+    OUTCOME_DEFERRED,
+    OUTCOME_ERROR,
+    OUTCOME_STILL_OPEN,
+    ContactOutcome,
+)
+from flows.contacts import Contact
+from flows.dispatch import find_dispatched, make_dispatch_key, with_dispatch_key
+from flows.slots import Release, SlotGate
+from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome
+
+logger = logging.getLogger("casey.flows.campaign")
+
+# The list may lag a create; an ambiguous key is re-dialled only after this many misses.
+RECONCILE_MISSES_BEFORE_REDIAL = 2
+# Server-clock slack when reconciling against the created_at of an earlier call.
+SERVER_CLOCK_SLACK = timedelta(seconds=5)
+# With no earlier call to anchor on, our clock against theirs.
+CLIENT_CLOCK_SLACK = timedelta(minutes=2)
+ZERO = timedelta(0)
+
+
+@dataclass
+class EngineSettings:
+    campaign_id: str
+    connection_code: str
+    window: CallingWindow
+    max_concurrent_calls: int = 10
+    retry_outcomes: frozenset[str] = frozenset({"no_answer", "busy"})
+    max_attempts: int = 1
+    retry_delay_seconds: float = 600.0
+    call_timeout_seconds: float = 1800.0
+    poll: WaitPolicy = field(default_factory=WaitPolicy)
+
+    def __post_init__(self) -> None:
+        self.retry_outcomes = normalize_statuses(self.retry_outcomes)
+
+
+@dataclass
+class Track:
+    """One contact's progress through the campaign."""
+
+    contact: Contact
+    row: int | None
+    attempt: int = 1
+    call_ids: list[str] = field(default_factory=list)
+    last_call: Call | None = None
+    dispatched_at: float = 0.0
+    outcome: ContactOutcome | None = None
+
+    def key(self, campaign_id: str) -> str:
+        return make_dispatch_key(campaign_id, self.contact.phone_number, self.attempt)
+
+    def finish(self, outcome: str, **fields: object) -> None:
+        call = self.last_call
+        self.outcome = ContactOutcome(
+            row=self.row,
+            phone_number=self.contact.phone_number,
+            name=self.contact.name,
+            outcome=outcome,
+            status=call.status if call else None,
+            ended_reason=call.ended_reason if call else None,
+            attempts=len(self.call_ids),
+            call_ids=list(self.call_ids),
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class EngineHooks:
+    """What the Prefect layer wants to hear about; all optional."""
+
+    on_dispatched: Callable[[Call], None] | None = None
+    on_ended: Callable[[Call], None] | None = None
+    on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
+
+
+@dataclass
+class _Ambiguous:
+    track: Track
+    horizon: datetime
+    release: Release
+    misses: int = 0
+
+
+class CampaignEngine:
+    def __init__(
+        self,
+        client: AsyncCaseyClient,
+        settings: EngineSettings,
+        gate: SlotGate | None = None,
+        hooks: EngineHooks | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.gate = gate or SlotGate(settings.max_concurrent_calls)
+        self.hooks = hooks or EngineHooks()
+        self.now = clock or _utcnow
+        self.watcher = CallWatcher(client, settings.connection_code, settings.poll)
+        self._ready: deque[Track] = deque()
+        self._retries: list[tuple[float, int, Track]] = []
+        self._seq = itertools.count()
+        self._pending: dict[str, Call] = {}
+        self._track_of: dict[str, Track] = {}
+        self._releases: dict[str, Release] = {}
+        self._ambiguous: dict[str, _Ambiguous] = {}
+        self._dispatching = 0
+        self._tracks: list[Track] = []
+        self._finished = 0
+        self._last_created_at: datetime | None = None
+        self._wake = asyncio.Event()
+
+    # -- setup --------------------------------------------------------------------------------
+
+    async def adopt_ledger(self, tracks: list[Track], since: datetime) -> None:
+        """Read what earlier runs of this campaign already dialled (back to ``since``)."""
+        keys = {
+            make_dispatch_key(self.settings.campaign_id, t.contact.phone_number, attempt): t
+            for t in tracks
+            for attempt in range(1, self.settings.max_attempts + 1)
+        }
+        found = await find_dispatched(self.client, self.settings.connection_code, keys, since=since)
+        by_track: dict[int, list[Call]] = {}
+        for key, call in found.items():
+            by_track.setdefault(id(keys[key]), []).append(call)
+        for track in tracks:
+            calls = sorted(by_track.get(id(track), []), key=lambda c: c.created_at_raw or "")
+            if calls:
+                track.call_ids = [c.id for c in calls]
+                track.attempt = len(calls)
+                track.last_call = calls[-1]
+                logger.info("adopted %d earlier call(s) for %s", len(calls), _masked(track))
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(self, tracks: list[Track]) -> list[Track]:
+        """Dial, wait and retry until every track has an outcome."""
+        self._tracks = tracks
+        for track in tracks:
+            call = track.last_call
+            if call is not None and call.is_terminal(self.settings.poll.terminal_statuses):
+                self._after_end(track, call, at_start=True)
+            else:
+                self._ready.append(track)  # to dial, or (adopted, still live) to watch
+        await self._report_progress()
+        await asyncio.gather(self._dispatch_loop(), self._watch_loop())
+        return tracks
+
+    def _unfinished_work(self) -> bool:
+        return bool(
+            self._ready or self._retries or self._pending or self._ambiguous or self._dispatching
+        )
+
+    async def _dispatch_loop(self) -> None:
+        inflight: set[asyncio.Task[None]] = set()
+        while self._unfinished_work():
+            track = self._next_ready()
+            if track is None:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_until_retry())
+                continue
+            release = await self.gate.acquire()
+            if (
+                track.last_call is not None
+                and track.call_ids[-1:] == [track.last_call.id]
+                and (not track.last_call.is_terminal(self.settings.poll.terminal_statuses))
+            ):
+                self._watch(track, track.last_call, release)  # adopted from the ledger, live
+                continue
+            now = self.now()
+            tz = track.contact.timezone
+            if not self.settings.window.is_open(now, tz):
+                await release()
+                self._defer(track, self.settings.window.next_open(now, tz))
+                continue
+            self._dispatching += 1
+            task = asyncio.create_task(self._dispatch(track, release))
+            inflight.add(task)
+            task.add_done_callback(inflight.discard)
+        await asyncio.gather(*inflight)
+
+    def _next_ready(self) -> Track | None:
+        if self._ready:
+            return self._ready.popleft()
+        if self._retries and self._retries[0][0] <= time.monotonic():
+            return heapq.heappop(self._retries)[2]
+        return None
+
+    def _sleep_until_retry(self) -> float:
+        if self._retries:
+            return max(0.01, self._retries[0][0] - time.monotonic())
+        return 1.0
+
+    async def _dispatch(self, track: Track, release: Release) -> None:
+        key = track.key(self.settings.campaign_id)
+        horizon = self._horizon()
+        try:
+            request = CallRequest.build(
+                phone_number=track.contact.phone_number,
+                name=track.contact.name,
+                participant_id=track.contact.participant_id,
+                context=with_dispatch_key(track.contact.context, key),
+            )
+            call = await self.client.create_call_from(self.settings.connection_code, request, key)
+        except AmbiguousDispatchError:
+            logger.warning("create for %s was ambiguous; reconciling %s", _masked(track), key)
+            self._ambiguous[key] = _Ambiguous(track, horizon, release)  # the call may be live
+        except CaseyError as exc:
+            await release()
+            track.finish(OUTCOME_ERROR, reason=str(exc))
+            self._finished += 1
+        else:
+            if call.created_at is not None:
+                self._last_created_at = max(
+                    self._last_created_at or call.created_at, call.created_at
+                )
+            track.call_ids.append(call.id)
+            if self.hooks.on_dispatched:
+                self.hooks.on_dispatched(call)
+            self._watch(track, call, release)
+        finally:
+            self._dispatching -= 1
+            self._wake.set()
+
+    def _horizon(self) -> datetime:
+        """The earliest server time a call created by the next request can carry."""
+        if self._last_created_at is not None:
+            return self._last_created_at - SERVER_CLOCK_SLACK
+        return self.now() - CLIENT_CLOCK_SLACK
+
+    def _watch(self, track: Track, call: Call, release: Release) -> None:
+        track.last_call = call
+        track.dispatched_at = time.monotonic()
+        self._pending[call.id] = call
+        self._track_of[call.id] = track
+        self._releases[call.id] = release
+
+    async def _watch_loop(self) -> None:
+        interval = self.settings.poll.min_poll_seconds
+        result = WaitResult()
+        while self._unfinished_work():
+            await asyncio.sleep(self.watcher.jittered(interval))
+            changed = False
+            if self._pending:
+                changed = await self.watcher.poll(self._pending, result)
+                for call_id, call in list(result.ended.items()):
+                    await self._ended(call_id, call)
+                result.ended.clear()
+                await self._expire_overdue()
+            if self._ambiguous:
+                await self._reconcile()
+            await self._report_progress()
+            interval = (
+                self.settings.poll.min_poll_seconds
+                if changed
+                else min(interval * self.settings.poll.backoff, self.settings.poll.max_poll_seconds)
+            )
+
+    async def _ended(self, call_id: str, call: Call) -> None:
+        track = self._track_of.pop(call_id)
+        await self._releases.pop(call_id)()
+        if self.hooks.on_ended:
+            self.hooks.on_ended(call)
+        self._after_end(track, call)
+        self._wake.set()
+
+    def _after_end(self, track: Track, call: Call, at_start: bool = False) -> None:
+        """Final outcome, or a retry (after the delay, inside the window)."""
+        track.last_call = call
+        retryable = {call.normalized_status, normalize_status(call.ended_reason)}
+        if track.attempt < self.settings.max_attempts and retryable & self.settings.retry_outcomes:
+            track.attempt += 1
+            now = self.now()
+            # An earlier run's call: the delay counts from when it was placed.
+            since = (call.created_at if at_start and call.created_at else None) or now
+            due = max(now, since + timedelta(seconds=self.settings.retry_delay_seconds))
+            tz = track.contact.timezone
+            if not self.settings.window.is_open(due, tz):
+                self._defer(track, self.settings.window.next_open(due, tz))
+                return
+            wait = (due - now).total_seconds()
+            heapq.heappush(self._retries, (time.monotonic() + wait, next(self._seq), track))
+            return
+        track.finish(describe_outcome(call))
+        self._finished += 1
+
+    def _defer(self, track: Track, next_open: datetime) -> None:
+        track.finish(OUTCOME_DEFERRED, next_call_at=next_open, reason="outside calling window")
+        self._finished += 1
+
+    async def _expire_overdue(self) -> None:
+        """Stop waiting for calls past call_timeout_seconds (they are not cancelled)."""
+        limit = time.monotonic() - self.settings.call_timeout_seconds
+        for call_id in [i for i, t in self._track_of.items() if t.dispatched_at < limit]:
+            track = self._track_of.pop(call_id)
+            self._pending.pop(call_id, None)
+            await self._releases.pop(call_id)()
+            track.finish(OUTCOME_STILL_OPEN, reason="stopped waiting; the call was not cancelled")
+            self._finished += 1
+
+    async def _reconcile(self) -> None:
+        """One ledger scan for every ambiguous key: adopt what exists, re-dial what surely not."""
+        since = min(a.horizon for a in self._ambiguous.values())
+        try:
+            found = await find_dispatched(
+                self.client,
+                self.settings.connection_code,
+                self._ambiguous,
+                since=since,
+                margin=ZERO,
+            )
+        except CaseyError as exc:
+            logger.warning("ledger scan failed, will retry: %s", exc)
+            return
+        for key, entry in list(self._ambiguous.items()):
+            if key in found:
+                del self._ambiguous[key]
+                call = found[key]
+                entry.track.call_ids.append(call.id)
+                self._watch(entry.track, call, entry.release)
+                logger.info("adopted call %s for ambiguous key %s", call.id, key)
+            else:
+                entry.misses += 1
+                if entry.misses >= RECONCILE_MISSES_BEFORE_REDIAL:
+                    del self._ambiguous[key]
+                    await entry.release()
+                    self._ready.appendleft(entry.track)  # same attempt, same key
+        self._wake.set()
+
+    async def _report_progress(self) -> None:
+        if self.hooks.on_progress:
+            outcome = self.hooks.on_progress(self._finished, len(self._tracks))
+            if outcome is not None:
+                await outcome
+
+
+def _masked(track: Track) -> str:
+    return mask_phone(track.contact.phone_number)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)

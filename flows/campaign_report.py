@@ -1,0 +1,133 @@
+"""What a campaign shows people: progress, a table of outcomes, a summary, a CSV export.
+
+Artifacts show masked numbers; the CSV export is the user's own data file and carries full
+numbers only when asked to (``full_numbers=True``).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import Counter
+from pathlib import Path
+
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+
+from casey import mask_phone
+from flows.campaign_models import CampaignResult, ContactOutcome
+
+TABLE_ROW_LIMIT = 5000
+CSV_COLUMNS = [
+    "row",
+    "phone_number",
+    "name",
+    "outcome",
+    "status",
+    "ended_reason",
+    "attempts",
+    "call_ids",
+    "next_call_at",
+    "reason",
+]
+
+
+def artifact_key(campaign_id: str, what: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    cleaned = "".join(c if c.isalnum() else "-" for c in campaign_id.lower()).strip("-")
+    return f"casey-campaign-{what}-{cleaned}"[:120].rstrip("-")
+
+
+class ProgressReporter:
+    """A progress artifact, updated at most once a ``min_interval`` (the UI polls anyway)."""
+
+    def __init__(self, campaign_id: str, min_interval: float = 1.0) -> None:
+        self.campaign_id = campaign_id
+        self.min_interval = min_interval
+        self._artifact_id = None
+        self._last = 0.0
+        self._last_value = -1.0
+
+    async def start(self) -> None:
+        self._artifact_id = await acreate_progress_artifact(
+            progress=0.0,
+            key=artifact_key(self.campaign_id, "progress"),
+            description=f"Contacts with a final outcome in campaign {self.campaign_id}",
+        )
+
+    async def update(self, finished: int, total: int, *, force: bool = False) -> None:
+        value = 100.0 * finished / total if total else 100.0
+        now = time.monotonic()
+        if self._artifact_id is None or value == self._last_value:
+            return
+        if not force and now - self._last < self.min_interval:
+            return
+        self._last, self._last_value = now, value
+        await aupdate_progress_artifact(self._artifact_id, progress=value)
+
+
+def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, object]:
+    return {
+        "row": outcome.row,
+        "phone_number": outcome.phone_number if full_numbers else mask_phone(outcome.phone_number),
+        "name": outcome.name,
+        "outcome": outcome.outcome,
+        "status": outcome.status,
+        "ended_reason": outcome.ended_reason,
+        "attempts": outcome.attempts,
+        "call_ids": " ".join(outcome.call_ids),
+        "next_call_at": outcome.next_call_at.isoformat() if outcome.next_call_at else None,
+        "reason": outcome.reason,
+    }
+
+
+def summary_markdown(result: CampaignResult) -> str:
+    lines = [
+        f"# Campaign `{result.campaign_id}`{' (dry run)' if result.dry_run else ''}",
+        "",
+        f"Connection `{result.connection_code}`: {len(result.outcomes)} contacts, "
+        f"{result.duplicates} duplicate rows collapsed.",
+        "",
+        "| outcome | contacts |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {count} |" for name, count in result.counts.items()]
+    reasons = Counter(o.ended_reason for o in result.outcomes if o.ended_reason)
+    if reasons:
+        lines += ["", "| ended_reason | calls |", "|---|---:|"]
+        lines += [f"| {name} | {count} |" for name, count in reasons.most_common()]
+    if result.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in result.warnings]
+    return "\n".join(lines) + "\n"
+
+
+async def publish_results(result: CampaignResult) -> None:
+    """The outcome table (masked, capped) and the markdown summary, as flow-run artifacts."""
+    rows = [outcome_row(o, full_numbers=False) for o in result.outcomes[:TABLE_ROW_LIMIT]]
+    shown = f"first {TABLE_ROW_LIMIT} of " if len(result.outcomes) > TABLE_ROW_LIMIT else ""
+    await acreate_table_artifact(
+        table=rows,
+        key=artifact_key(result.campaign_id, "outcomes"),
+        description=f"Outcomes ({shown}{len(result.outcomes)} contacts), numbers masked",
+    )
+    await acreate_markdown_artifact(
+        summary_markdown(result),
+        key=artifact_key(result.campaign_id, "summary"),
+        description="Counts by outcome and ended_reason",
+    )
+
+
+def export_csv(result: CampaignResult, path: str | Path, *, full_numbers: bool) -> Path:
+    """Write every outcome to a CSV file (the user's data: full numbers only if asked)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for outcome in result.outcomes:
+            writer.writerow(outcome_row(outcome, full_numbers=full_numbers))
+    return target
