@@ -21,6 +21,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The demo: sandbox + Prefect server in the background (state in .casey-flows/), one campaign.
+demo: $(STAMP)
+	$(BIN)/python -m deployments.demo
+
+# Stops what `make demo` started (needs no virtualenv).
+down:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m deployments.down
+
 sandbox: $(STAMP)
 	$(BIN)/casey-flows sandbox
 

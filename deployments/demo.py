@@ -1,0 +1,184 @@
+"""``make demo``: the whole path on one machine, in under a minute.
+
+Starts the Casey sandbox and a local Prefect server in the background (state, pid files and
+logs under ``.casey-flows/``; the user's ``~/.prefect`` is never touched), saves a credentials
+block for the sandbox, runs ``call_campaign`` on ``deployments/demo_contacts.csv`` through
+Prefect, prints the outcomes and where to see them in the UI, and leaves both servers running.
+A second ``make demo`` reuses them; ``make down`` stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from deployments.local_services import (
+    STATE_DIR,
+    Service,
+    answers,
+    free_port,
+    wait_until_answers,
+)
+
+CONTACTS_CSV = Path(__file__).with_name("demo_contacts.csv")
+SUPPRESSED = ["+12025550142"]  # one number of the CSV is on the do-not-call list
+SANDBOX_PORT = 8765
+PREFECT_PORT = 4200
+SANDBOX_SPEED = 30.0  # a 60 s call takes 2 s
+BLOCK_NAME = "casey"  # the name prefect.yaml's deployments use; lives on the demo server only
+CONNECTION = "demo-outbound"
+API_KEY = "sk_test_demo"
+
+SANDBOX = Service("sandbox")
+PREFECT = Service("prefect-server")
+PREFECT_HOME = STATE_DIR / "prefect"
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _reuse_or_pick_port(service: Service, preferred: int, health_path: str) -> tuple[int, bool]:
+    """(port, running): our own still-healthy service from an earlier demo, else a free port."""
+    port = service.port()
+    if service.pid() and port and answers(f"http://127.0.0.1:{port}{health_path}"):
+        return port, True
+    service.stop()
+    return free_port(preferred), False
+
+
+def start_sandbox() -> str:
+    """The sandbox's root URL, starting it if no earlier demo left one running."""
+    port, running = _reuse_or_pick_port(SANDBOX, SANDBOX_PORT, "/_sandbox/stats")
+    root = f"http://127.0.0.1:{port}"
+    if not running:
+        argv = [sys.executable, "-m", "sandbox", "--port", str(port), "--seed", "11"]
+        argv += ["--speed", str(SANDBOX_SPEED)]
+        SANDBOX.start(argv, port, env=dict(os.environ))
+        wait_until_answers(root + "/_sandbox/stats", timeout=30, service=SANDBOX)
+    say(f"  sandbox        {root}/v1/backend   ({'reused' if running else 'started'})")
+    return root
+
+
+def prefect_server_env() -> dict[str, str]:
+    """The server's environment: its own home and SQLite file, quiet logs, patient SQLite.
+
+    SQLite allows one writer; a generous statement timeout makes concurrent writers wait instead
+    of failing with "database is locked". The server's log goes to a file, warnings and up only.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(
+        PREFECT_HOME=str(PREFECT_HOME),
+        PREFECT_SERVER_DATABASE_TIMEOUT="60",
+        PREFECT_SERVER_DATABASE_CONNECTION_TIMEOUT="30",
+        PREFECT_SERVER_LOGGING_LEVEL="WARNING",
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT="false",
+    )
+    return env
+
+
+def start_prefect_server() -> str:
+    """The API URL of the demo's Prefect server, starting it if needed."""
+    port, running = _reuse_or_pick_port(PREFECT, PREFECT_PORT, "/api/health")
+    api = f"http://127.0.0.1:{port}/api"
+    if not running:
+        PREFECT_HOME.mkdir(parents=True, exist_ok=True)
+        prefect = str(Path(sys.executable).with_name("prefect"))
+        argv = [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+        PREFECT.start(argv, port, env=prefect_server_env())
+        say("  prefect server starting (first start creates its database: ~10-20 s) ...")
+        wait_until_answers(api + "/health", timeout=120, service=PREFECT)
+    say(f"  prefect server {api}   ({'reused' if running else 'started'})")
+    return api
+
+
+def use_demo_prefect(api_url: str) -> None:
+    """Point this process's Prefect client at the demo server; console shows warnings only."""
+    os.environ.update(
+        PREFECT_HOME=str(PREFECT_HOME),
+        PREFECT_API_URL=api_url,
+        PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="WARNING",
+        PREFECT_LOGGING_TO_API_BATCH_INTERVAL="0.5",
+    )
+
+
+def always_open_window() -> Any:
+    from datetime import time as clock
+
+    from flows.calling_window import CallingWindow
+
+    return CallingWindow(start=clock(0), end=clock(23, 59, 59), days=range(7), timezone="UTC")
+
+
+async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
+    """Save the block, run the campaign; (CampaignResult, flow run id)."""
+    from blocks.credentials import CaseyCredentials
+    from flows.campaign import call_campaign
+
+    block = CaseyCredentials(api_key=API_KEY, base_url=sandbox_root + "/v1/backend")
+    await block.save(BLOCK_NAME, overwrite=True)
+    say(f"  credentials    block {BLOCK_NAME!r} -> the sandbox (key sk_test_…)")
+    say(f"\nRunning call-campaign on {CONTACTS_CSV.name} ...")
+    state = await call_campaign(
+        connection_code=CONNECTION,
+        contacts_file=str(CONTACTS_CSV),
+        credentials_block=BLOCK_NAME,
+        calling_window=always_open_window(),
+        suppression=SUPPRESSED,
+        max_concurrent_calls=10,
+        max_attempts=2,
+        retry_delay_seconds=3,
+        call_timeout_seconds=120,
+        poll_interval_seconds=0.5,
+        return_state=True,
+    )
+    if not state.is_completed():
+        raise RuntimeError(f"the campaign run ended {state.name}: {state.message}")
+    return await state.result(), str(state.state_details.flow_run_id)
+
+
+def outcome_lines(result: Any) -> list[str]:
+    """One line per contact, masked: what a person checks first."""
+    lines = [f"  {'number':<14} {'name':<10} {'outcome':<12} {'tries':>5}  note"]
+    for o in result.outcomes:
+        note = o.reason or (o.ended_reason or "")
+        note = note if len(note) <= 60 else note[:59] + "…"
+        name = (o.name or "")[:10]
+        lines.append(f"  {o.masked_phone:<14} {name:<10} {o.outcome:<12} {o.attempts:>5}  {note}")
+    return lines
+
+
+def main() -> int:
+    started = time.monotonic()
+    say("casey-flows demo: sandbox + Prefect server + one campaign\n")
+    try:
+        sandbox_root = start_sandbox()
+        api_url = start_prefect_server()
+    except (RuntimeError, TimeoutError) as exc:
+        say(f"demo: could not start a background service: {exc}")
+        return 1
+    use_demo_prefect(api_url)
+    result, flow_run_id = asyncio.run(run_campaign(sandbox_root))
+    ui = api_url.removesuffix("/api")
+    say("")
+    say("\n".join(outcome_lines(result)))
+    say("")
+    say(result.summary_table())
+    if result.duplicates:
+        say(f"({result.duplicates} duplicate row(s) collapsed into an earlier row)")
+    say(f"\nDone in {time.monotonic() - started:.0f} s. Campaign {result.campaign_id}.")
+    say(f"  This run in the Prefect UI:  {ui}/runs/flow-run/{flow_run_id}")
+    say(f"  Artifacts:                   {ui}/artifacts")
+    say(f"  Events (casey.call.*):       {ui}/events")
+    say(f"  Sandbox API docs:            {sandbox_root}/docs")
+    say("Both servers keep running for you to explore; `make down` stops them.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
