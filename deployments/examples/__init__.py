@@ -1,0 +1,1 @@
+"""Worked examples of pipelines built on casey-flows."""
