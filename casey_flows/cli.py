@@ -1,0 +1,31 @@
+"""The ``casey-flows`` command: one entry point, one subcommand per job.
+
+Each subcommand registers itself from the package that owns it; heavy imports (Prefect, the
+web server) happen only when that subcommand runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from blocks import cli as credentials_cli
+from sandbox import cli as sandbox_cli
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="casey-flows", description="Run Casey AI phone calls from Prefect pipelines."
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    sandbox_cli.register(subparsers)
+    credentials_cli.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
