@@ -1,0 +1,187 @@
+"""End to end: a real ``prefect server start``, process work pool and workers, the deployments
+applied from ``deployments/prefect.yaml``, runs started through the API against the sandbox, and
+the report flow's artifact (made by the after-campaign automation) read back through the API.
+
+SQLite always runs; the PostgreSQL variant runs when ``CASEY_FLOWS_TEST_PG_URL`` is set (CI's
+``.ci/run`` installs PostgreSQL and always sets it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import operator
+import os
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    DeploymentFilter,
+    DeploymentFilterName,
+    FlowRunFilter,
+    FlowRunFilterStartTime,
+)
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import arun_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from deployments.spec import load_project
+from flows.report import artifact_key
+from sandbox.embedded import EmbeddedSandbox
+from tests.deployments.stack import CASEY_FLOWS, PREFECT, PrefectStack, prefect_stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+POOL = "casey-process"
+ALWAYS_OPEN = {"start": "00:00:00", "end": "23:59:59", "days": list(range(7)), "timezone": "UTC"}
+PG_URL = os.environ.get("CASEY_FLOWS_TEST_PG_URL")
+
+
+def deploy_everything(stack: PrefectStack, sandbox: EmbeddedSandbox) -> None:
+    """Pool, block and every deployment of prefect.yaml, through the CLIs a user would run."""
+    stack.run(PREFECT, "work-pool", "create", POOL, "--type", "process", "--overwrite")
+    stack.run(
+        CASEY_FLOWS,
+        "credentials",
+        "save",
+        "--name",
+        "casey",
+        extra_env={"CASEY_API_KEY": sandbox.api_key, "CASEY_BASE_URL": sandbox.base_url},
+    )
+    out = stack.run(
+        PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"
+    )
+    assert "weekday-mornings" in out
+
+
+def campaign_parameters(sandbox: EmbeddedSandbox, campaign_id: str, numbers: list[str]) -> dict:
+    return {
+        "connection_code": sandbox.call_out_connection,
+        "campaign_id": campaign_id,
+        "contacts": [{"phone_number": n} for n in numbers],
+        "calling_window": ALWAYS_OPEN,
+        "poll_interval_seconds": 0.3,
+    }
+
+
+async def wait_for_report_run(after: Any, timeout: float = 60) -> FlowRun:
+    """The automation's call-report run (after-campaign deployment), once it has finished."""
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while time.monotonic() < deadline:
+            runs = await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=["after-campaign"])
+                ),
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=after)),
+            )
+            done = [r for r in runs if r.state and r.state.is_final()]
+            if done:
+                return done[0]
+            await asyncio.sleep(1)
+    raise AssertionError("the after-campaign automation did not run call-report in time")
+
+
+async def report_rows(flow_run_id: UUID) -> list[dict]:
+    import json
+
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    tables = [a for a in artifacts if a.type == "table"]
+    assert tables, "the report run published no table artifact"
+    assert tables[0].key == artifact_key("demo-outbound")
+    return json.loads(tables[0].data)
+
+
+def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
+    clean_sandbox: EmbeddedSandbox, tmp_path: Path
+) -> None:
+    numbers = ["+12025550100", "+12025550486", "+12025550408"]
+    with prefect_stack(tmp_path / "prefect") as stack:
+        deploy_everything(stack, clean_sandbox)
+        stack.start_worker("solo", POOL)
+
+        async def scenario() -> tuple[FlowRun, list[dict]]:
+            async with get_client() as client:
+                deployments = await client.read_deployments()
+            names = {f"{d.name}" for d in deployments}
+            assert {s.name for s in load_project().deployments} <= names
+            started = time.time()
+            from datetime import datetime, timezone
+
+            since = datetime.fromtimestamp(started, timezone.utc)
+            run = await arun_deployment(
+                "call-campaign/on-demand",
+                parameters=campaign_parameters(clean_sandbox, "e2e-sqlite", numbers),
+                timeout=120,
+                poll_interval=1,
+                as_subflow=False,
+            )
+            report = await wait_for_report_run(since)
+            return run, [report, await report_rows(report.id)]
+
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+                run, (report, rows) = asyncio.run(scenario())
+        except BaseException:
+            print(stack.logs())
+            raise
+    assert run.state.is_completed(), f"{run.state.name}: {run.state.message}\n{stack.logs()}"
+    assert clean_sandbox.admin.stats()["calls_by_phone"] == {n: 1 for n in numbers}
+    assert report.state.is_completed(), report.state.message
+    assert report.parameters["connection_code"] == clean_sandbox.call_out_connection
+    assert sorted(r["phone_number"] for r in rows) == ["+1•••••0100", "+1•••••0408", "+1•••••0486"]
+    assert {r["status"] for r in rows} == {"completed", "busy", "no_answer"}
+
+
+@pytest.mark.skipif(not PG_URL, reason="CASEY_FLOWS_TEST_PG_URL not set (CI sets it)")
+def test_postgres_two_workers_share_one_campaign(
+    clean_sandbox: EmbeddedSandbox, tmp_path: Path
+) -> None:
+    parts = {
+        "e2e-pg-part-1": ["+12025550100", "+12025550101", "+12025550555"],
+        "e2e-pg-part-2": ["+12025550102", "+12025550103", "+12025550486"],
+    }
+    with prefect_stack(tmp_path / "prefect", database_url=PG_URL) as stack:
+        deploy_everything(stack, clean_sandbox)
+        workers = [stack.start_worker(name, POOL, limit=1) for name in ("alpha", "beta")]
+
+        async def scenario() -> list[FlowRun]:
+            return list(
+                await asyncio.gather(
+                    *(
+                        arun_deployment(
+                            "call-campaign/on-demand",
+                            parameters=campaign_parameters(clean_sandbox, cid, numbers),
+                            timeout=150,
+                            poll_interval=1,
+                            as_subflow=False,
+                        )
+                        for cid, numbers in parts.items()
+                    )
+                )
+            )
+
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+                runs = asyncio.run(scenario())
+        except BaseException:
+            print(stack.logs())
+            raise
+        logs = {w.name: w.log_file.read_text() for w in workers}
+    for run in runs:
+        assert run.state.is_completed(), f"{run.state.name}: {run.state.message}"
+    # Each worker takes one run at a time (--limit 1), so both must have done work.
+    picked = {name: [str(r.id) for r in runs if str(r.id) in text] for name, text in logs.items()}
+    assert all(picked.values()), f"a worker did no work: {picked}"
+    assert set(functools.reduce(operator.iadd, picked.values(), [])) == {str(r.id) for r in runs}
+    every_number = [n for numbers in parts.values() for n in numbers]
+    assert clean_sandbox.admin.stats()["calls_by_phone"] == {n: 1 for n in every_number}
