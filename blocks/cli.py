@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any
 
+from pydantic import ValidationError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("credentials", help="manage the Casey credentials block")
@@ -52,13 +54,11 @@ def run_save(args: argparse.Namespace) -> int:
     name = args.name or DEFAULT_BLOCK_NAME
     try:
         block = CaseyCredentials(api_key=key, base_url=base_url)
-    except ValueError as exc:
-        print(f"error: {_first_line(exc)}", file=sys.stderr)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False):
+            field = ".".join(str(p) for p in error["loc"])
+            print(f"error: {field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
     block.save(name, overwrite=True)
     print(f"saved CaseyCredentials block {name!r} for {block.base_url}")
     return 0
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[-1].strip() if str(exc) else type(exc).__name__
