@@ -1,0 +1,41 @@
+"""serve.py builds the same deployments prefect.yaml declares (one source of truth)."""
+
+from __future__ import annotations
+
+import yaml
+
+from deployments.serve import build_deployments
+from deployments.spec import PREFECT_YAML, load_project
+
+
+def test_served_deployments_match_prefect_yaml() -> None:
+    raw = yaml.safe_load(PREFECT_YAML.read_text())["deployments"]
+    served = {(d.flow_name, d.name): d for d in build_deployments()}
+    assert len(served) == len(raw)
+    for entry in raw:
+        deployment = served[(entry["flow_name"], entry["name"])]
+        assert deployment.parameters == entry.get("parameters", {})
+        module = entry["entrypoint"].replace("/", ".").replace(".py:", ".")
+        assert deployment.entrypoint == module
+        schedules = [
+            (s.schedule.cron, s.schedule.timezone, s.active, s.parameters)
+            for s in deployment.schedules or []
+        ]
+        assert schedules == [
+            (s["cron"], s.get("timezone"), s.get("active", True), s.get("parameters", {}))
+            for s in entry.get("schedules") or []
+        ]
+        limit = entry.get("concurrency_limit")
+        if limit:
+            assert deployment.concurrency_limit == limit["limit"]
+            assert deployment.concurrency_options.collision_strategy == limit["collision_strategy"]
+        else:
+            assert deployment.concurrency_limit is None
+        assert len(deployment.triggers) == len(entry.get("triggers", []))
+
+
+def test_campaign_deployment_queues_overlapping_runs() -> None:
+    spec = load_project().get("call-campaign/weekday-mornings")
+    assert spec.concurrency_limit and spec.concurrency_limit.limit == 1
+    assert {s.timezone for s in spec.schedules} == {"America/New_York", "Europe/Berlin"}
+    assert all(s.parameters.get("contacts_file") for s in spec.schedules)
