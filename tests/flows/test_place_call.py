@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State
 from prefect.events.filters import EventFilter, EventNameFilter
 
 from blocks import CaseyCredentials
@@ -27,9 +28,17 @@ def dials(sandbox: EmbeddedSandbox) -> dict[str, int]:
     return sandbox.admin.stats()["calls_by_phone"]
 
 
-async def run_place_call(**params: Any):
-    state = await place_call(return_state=True, **params)
-    return state
+def place(sandbox: EmbeddedSandbox, credentials_block: str, phone: str, **params: Any) -> State:
+    """Run place_call to the end and return its final state."""
+    return asyncio.run(
+        place_call(
+            phone_number=phone,
+            connection_code=sandbox.call_out_connection,
+            credentials_block=credentials_block,
+            return_state=True,
+            **params,
+        )
+    )
 
 
 @pytest.mark.parametrize(
@@ -50,13 +59,7 @@ def test_each_outcome_is_the_final_state(
     ended_reason: str,
 ) -> None:
     phone = number(suffix)
-    state = asyncio.run(
-        run_place_call(
-            phone_number=phone,
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-        )
-    )
+    state = place(clean_sandbox, credentials_block, phone)
     assert state.is_completed(), state.message
     assert state.message == outcome
     call = state.result()
@@ -68,26 +71,13 @@ def test_each_outcome_is_the_final_state(
 def test_failed_outcome_fails_the_run(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
-    state = asyncio.run(
-        run_place_call(
-            phone_number=number("0500"),
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-        )
-    )
+    state = place(clean_sandbox, credentials_block, number("0500"))
     assert state.is_failed()
     assert "ended: failed" in state.message
 
 
 def test_fail_on_is_configurable(clean_sandbox: EmbeddedSandbox, credentials_block: str) -> None:
-    state = asyncio.run(
-        run_place_call(
-            phone_number=number("0408"),
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-            fail_on=["No-Answer", "busy"],
-        )
-    )
+    state = place(clean_sandbox, credentials_block, number("0408"), fail_on=["No-Answer", "busy"])
     assert state.is_failed()
     assert "no answer" in state.message
 
@@ -95,14 +85,7 @@ def test_fail_on_is_configurable(clean_sandbox: EmbeddedSandbox, credentials_blo
 def test_without_wait_returns_the_dispatched_call(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
-    state = asyncio.run(
-        run_place_call(
-            phone_number=number("0100"),
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-            wait=False,
-        )
-    )
+    state = place(clean_sandbox, credentials_block, number("0100"), wait=False)
     assert state.is_completed() and state.message == "dispatched"
     assert state.result().status in {"queued", "ringing"}
 
@@ -111,14 +94,7 @@ def test_timeout_stops_waiting_without_cancelling(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
     phone = number("0999")
-    state = asyncio.run(
-        run_place_call(
-            phone_number=phone,
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-            timeout_seconds=1.0,
-        )
-    )
+    state = place(clean_sandbox, credentials_block, phone, timeout_seconds=1.0)
     assert state.is_failed()
     assert "stopped waiting" in state.message and "not cancelled" in state.message
     stats = clean_sandbox.admin.stats()
@@ -171,13 +147,7 @@ def test_ambiguous_fault_never_dials_twice(
 ) -> None:
     phone = number("0100")
     clean_sandbox.admin.set_faults(**{fault: 1})
-    state = asyncio.run(
-        run_place_call(
-            phone_number=phone,
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-        )
-    )
+    state = place(clean_sandbox, credentials_block, phone)
     assert state.is_completed(), state.message
     stats = clean_sandbox.admin.stats()
     assert stats["calls_by_phone"] == {phone: 1}
@@ -185,13 +155,7 @@ def test_ambiguous_fault_never_dials_twice(
 
 
 def test_missing_block_names_the_fix(clean_sandbox: EmbeddedSandbox, prefect_server: None) -> None:
-    state = asyncio.run(
-        run_place_call(
-            phone_number=number("0100"),
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block="no-such-block",
-        )
-    )
+    state = place(clean_sandbox, "no-such-block", number("0100"))
     assert state.is_failed()
     assert "casey-flows credentials save --name no-such-block" in state.message
     assert dials(clean_sandbox) == {}
@@ -216,13 +180,7 @@ def test_nothing_stored_shows_the_key_or_a_full_number(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
     phone = number("0486", prefix="+1202555")
-    state = asyncio.run(
-        run_place_call(
-            phone_number=phone,
-            connection_code=clean_sandbox.call_out_connection,
-            credentials_block=credentials_block,
-        )
-    )
+    state = place(clean_sandbox, credentials_block, phone)
     assert state.is_completed()
     flow_run_id = state.state_details.flow_run_id
 
