@@ -35,6 +35,10 @@ API_KEY = "sk_test_demo"
 
 SANDBOX = Service("sandbox")
 PREFECT = Service("prefect-server")
+SERVE = Service("serve")
+# Served for the user to start from the UI; the after-campaign trigger reports on the demo's
+# campaign. Scheduled deployments stay out of the demo.
+SERVED = ["place-call/by-hand", "call-campaign/on-demand", "call-report/after-campaign"]
 PREFECT_HOME = STATE_DIR / "prefect"
 
 
@@ -107,6 +111,31 @@ def use_demo_prefect(api_url: str) -> None:
     )
 
 
+def start_serve(api_url: str) -> None:
+    """``python -m deployments.serve`` for a few deployments, in the background; waits until
+    they are registered, so the after-campaign automation sees this demo's campaign."""
+    if SERVE.pid() is None:
+        env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO"}
+        SERVE.start([sys.executable, "-m", "deployments.serve", *SERVED], 0, env=env)
+    asyncio.run(_wait_for_deployments(timeout=60))
+    say(f"  deployments    {', '.join(SERVED)} (served in the background)")
+
+
+async def _wait_for_deployments(timeout: float) -> None:
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while time.monotonic() < deadline:
+            names = {f"{d.name}" for d in await client.read_deployments()}
+            if {n.split("/")[1] for n in SERVED} <= names:
+                return
+            if SERVE.pid() is None:
+                raise RuntimeError(f"serve exited during start-up; see {SERVE.log_file}")
+            await asyncio.sleep(0.5)
+    raise TimeoutError(f"deployments not served within {timeout:g} s; see {SERVE.log_file}")
+
+
 def always_open_window() -> Any:
     from datetime import time as clock
 
@@ -163,6 +192,11 @@ def main() -> int:
         say(f"demo: could not start a background service: {exc}")
         return 1
     use_demo_prefect(api_url)
+    try:
+        start_serve(api_url)
+    except (RuntimeError, TimeoutError) as exc:
+        say(f"demo: could not serve the deployments: {exc}")
+        return 1
     result, flow_run_id = asyncio.run(run_campaign(sandbox_root))
     ui = api_url.removesuffix("/api")
     say("")
@@ -175,8 +209,11 @@ def main() -> int:
     say(f"  This run in the Prefect UI:  {ui}/runs/flow-run/{flow_run_id}")
     say(f"  Artifacts:                   {ui}/artifacts")
     say(f"  Events (casey.call.*):       {ui}/events")
+    say(f"  Deployments (Run by hand):   {ui}/deployments")
     say(f"  Sandbox API docs:            {sandbox_root}/docs")
-    say("Both servers keep running for you to explore; `make down` stops them.")
+    say("The report on this campaign runs on its own (automation on casey.campaign.completed).")
+    say("Sandbox, Prefect server and serve keep running for you to explore; `make down` stops")
+    say("them.")
     return 0
 
 

@@ -107,7 +107,10 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens there. SO_REUSEADDR as the servers use it: TIME_WAIT leftovers of a
+    just-stopped server do not count as taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
