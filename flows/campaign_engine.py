@@ -23,9 +23,13 @@ from datetime import datetime, timedelta, timezone
 from casey import (
     AmbiguousDispatchError,
     AsyncCaseyClient,
+    AuthenticationError,
     Call,
     CallRequest,
     CaseyError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
     mask_phone,
 )
 from casey.status import normalize_status, normalize_statuses
@@ -43,6 +47,8 @@ from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome
 
 logger = logging.getLogger("casey.flows.campaign")
 
+# Errors that say every create would fail the same way: stop the campaign, don't burn the list.
+CAMPAIGN_WIDE_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError)
 # The list may lag a create; an ambiguous key is re-dialled only after this many misses.
 RECONCILE_MISSES_BEFORE_REDIAL = 2
 # Server-clock slack when reconciling against the created_at of an earlier call.
@@ -142,6 +148,7 @@ class CampaignEngine:
         self._finished = 0
         self._last_created_at: datetime | None = None
         self._wake = asyncio.Event()
+        self._fatal: CaseyError | None = None
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -176,7 +183,7 @@ class CampaignEngine:
             else:
                 self._ready.append(track)  # to dial, or (adopted, still live) to watch
         await self._report_progress()
-        await asyncio.gather(self._dispatch_loop(), self._watch_loop())
+        await _first_failure_cancels_all(self._dispatch_loop(), self._watch_loop())
         return tracks
 
     def _unfinished_work(self) -> bool:
@@ -187,6 +194,8 @@ class CampaignEngine:
     async def _dispatch_loop(self) -> None:
         inflight: set[asyncio.Task[None]] = set()
         while self._unfinished_work():
+            if self._fatal:
+                raise self._fatal
             track = self._next_ready()
             if track is None:
                 self._wake.clear()
@@ -194,12 +203,9 @@ class CampaignEngine:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_until_retry())
                 continue
             release = await self.gate.acquire()
-            if (
-                track.last_call is not None
-                and track.call_ids[-1:] == [track.last_call.id]
-                and (not track.last_call.is_terminal(self.settings.poll.terminal_statuses))
-            ):
-                self._watch(track, track.last_call, release)  # adopted from the ledger, live
+            live = track.last_call
+            if live is not None and not live.is_terminal(self.settings.poll.terminal_statuses):
+                self._watch(track, live, release)  # adopted from the ledger, still live
                 continue
             now = self.now()
             tz = track.contact.timezone
@@ -239,15 +245,16 @@ class CampaignEngine:
         except AmbiguousDispatchError:
             logger.warning("create for %s was ambiguous; reconciling %s", _masked(track), key)
             self._ambiguous[key] = _Ambiguous(track, horizon, release)  # the call may be live
+        except CAMPAIGN_WIDE_ERRORS as exc:
+            await release()
+            self._ready.appendleft(track)  # not dialled; the run fails as a whole
+            self._fatal = self._fatal or exc
         except CaseyError as exc:
             await release()
             track.finish(OUTCOME_ERROR, reason=str(exc))
             self._finished += 1
         else:
-            if call.created_at is not None:
-                self._last_created_at = max(
-                    self._last_created_at or call.created_at, call.created_at
-                )
+            self._note_server_time(call)
             track.call_ids.append(call.id)
             if self.hooks.on_dispatched:
                 self.hooks.on_dispatched(call)
@@ -255,6 +262,11 @@ class CampaignEngine:
         finally:
             self._dispatching -= 1
             self._wake.set()
+
+    def _note_server_time(self, call: Call) -> None:
+        stamp = call.created_at
+        if stamp and stamp.tzinfo and (not self._last_created_at or stamp > self._last_created_at):
+            self._last_created_at = stamp
 
     def _horizon(self) -> datetime:
         """The earliest server time a call created by the next request can carry."""
@@ -274,6 +286,8 @@ class CampaignEngine:
         result = WaitResult()
         while self._unfinished_work():
             await asyncio.sleep(self.watcher.jittered(interval))
+            if self._fatal:
+                raise self._fatal
             changed = False
             if self._pending:
                 changed = await self.watcher.poll(self._pending, result)
@@ -366,6 +380,19 @@ class CampaignEngine:
             outcome = self.hooks.on_progress(self._finished, len(self._tracks))
             if outcome is not None:
                 await outcome
+
+
+async def _first_failure_cancels_all(*coroutines: Awaitable[None]) -> None:
+    """Run together; the first exception cancels the others and propagates (3.10's TaskGroup)."""
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _masked(track: Track) -> str:
