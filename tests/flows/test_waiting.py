@@ -1,0 +1,121 @@
+"""The wait protocol against the sandbox: sweeps, transient errors, deadlines, transitions."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from casey import AsyncCaseyClient, Call, RetryPolicy
+from flows.waiting import CallWatcher, WaitPolicy, WaitResult
+from sandbox.embedded import EmbeddedSandbox
+
+QUICK = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.3, timeout_seconds=20)
+
+
+def client_for(sandbox: EmbeddedSandbox, retries: int = 0) -> AsyncCaseyClient:
+    return AsyncCaseyClient(
+        sandbox.api_key, base_url=sandbox.base_url, retry_policy=RetryPolicy(max_retries=retries)
+    )
+
+
+async def create_calls(
+    client: AsyncCaseyClient, sandbox: EmbeddedSandbox, phones: list[str]
+) -> list[Call]:
+    return [await client.create_call(sandbox.call_out_connection, p) for p in phones]
+
+
+def requests_by_route(sandbox: EmbeddedSandbox) -> dict[str, int]:
+    return {
+        route: sum(codes.values()) for route, codes in sandbox.admin.stats()["requests"].items()
+    }
+
+
+def test_many_calls_are_swept_not_fetched_one_by_one(clean_sandbox: EmbeddedSandbox) -> None:
+    phones = [f"+1202555{2000 + i:04d}" for i in range(30)]
+
+    async def scenario() -> WaitResult:
+        async with client_for(clean_sandbox) as client:
+            calls = await create_calls(client, clean_sandbox, phones)
+            return await CallWatcher(client, clean_sandbox.call_out_connection, QUICK).wait(calls)
+
+    result = asyncio.run(scenario())
+    assert len(result.ended) == 30 and not result.still_open
+    routes = requests_by_route(clean_sandbox)
+    gets = routes.get("GET /v1/backend/connections/{code}/calls/{call_id}", 0)
+    lists = routes.get("GET /v1/backend/connections/{code}/calls", 0)
+    assert lists + gets == result.requests
+    # One request per poll: a list page while many are open, a GET once only one is left.
+    assert result.requests == result.polls
+    assert lists > gets
+
+
+def test_one_call_is_fetched_directly(clean_sandbox: EmbeddedSandbox) -> None:
+    async def scenario() -> WaitResult:
+        async with client_for(clean_sandbox) as client:
+            calls = await create_calls(client, clean_sandbox, ["+12025550100"])
+            return await CallWatcher(client, clean_sandbox.call_out_connection, QUICK).wait(calls)
+
+    result = asyncio.run(scenario())
+    assert [c.status for c in result.ended.values()] == ["completed"]
+    routes = requests_by_route(clean_sandbox)
+    assert routes.get("GET /v1/backend/connections/{code}/calls", 0) == 0
+
+
+def test_transient_poll_errors_never_fail_the_wait(clean_sandbox: EmbeddedSandbox) -> None:
+    async def scenario() -> WaitResult:
+        async with client_for(clean_sandbox, retries=0) as client:
+            calls = await create_calls(client, clean_sandbox, ["+12025550100", "+12025552001"])
+            clean_sandbox.admin.set_faults(next_5xx=3)
+            return await CallWatcher(client, clean_sandbox.call_out_connection, QUICK).wait(calls)
+
+    result = asyncio.run(scenario())
+    assert result.poll_errors == 3
+    assert len(result.ended) == 2
+
+
+def test_deadline_returns_open_calls_without_cancelling(clean_sandbox: EmbeddedSandbox) -> None:
+    policy = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=0.8)
+
+    async def scenario() -> tuple[WaitResult, float]:
+        async with client_for(clean_sandbox) as client:
+            calls = await create_calls(client, clean_sandbox, ["+12025550999", "+12025550100"])
+            started = time.monotonic()
+            result = await CallWatcher(client, clean_sandbox.call_out_connection, policy).wait(
+                calls
+            )
+            return result, time.monotonic() - started
+
+    result, waited = asyncio.run(scenario())
+    assert 0.8 <= waited < 2.0, "a wall-clock deadline, not a sum of sleeps"
+    assert [c.phone_number for c in result.still_open.values()] == ["+12025550999"]
+    assert [c.status for c in result.ended.values()] == ["completed"]
+    live = clean_sandbox.admin.stats()["calls_by_status"]
+    assert live.get("in_progress", 0) + live.get("ringing", 0) == 1
+
+
+def test_each_transition_is_reported_once(clean_sandbox: EmbeddedSandbox) -> None:
+    seen: list[tuple[str | None, str | None]] = []
+
+    def record(call: Call, previous: str | None) -> None:
+        seen.append((previous, call.normalized_status))
+
+    async def scenario() -> None:
+        async with client_for(clean_sandbox) as client:
+            calls = await create_calls(client, clean_sandbox, ["+12025550486"])
+            policy = WaitPolicy(min_poll_seconds=0.02, max_poll_seconds=0.05, timeout_seconds=10)
+            watcher = CallWatcher(client, clean_sandbox.call_out_connection, policy, record)
+            await watcher.wait(calls)
+
+    asyncio.run(scenario())
+    assert seen[0][0] is None and seen[-1][1] == "busy"
+    assert len(seen) == len(set(seen)), "no transition reported twice"
+    for (_, after), (before, _) in itertools.pairwise(seen):
+        assert after == before
+
+
+def test_unknown_terminal_vocabulary_is_configurable() -> None:
+    policy = WaitPolicy(terminal_statuses=frozenset({"All-Done"}))
+    assert policy.terminal_statuses == frozenset({"all_done"})
+    assert Call(id="x", status="all done").is_terminal(policy.terminal_statuses)
+    assert not Call(id="x", status="completed").is_terminal(policy.terminal_statuses)
