@@ -29,6 +29,11 @@ demo: $(STAMP)
 down:
 	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m deployments.down
 
+# Campaign benchmark: casey-flows vs naive Prefect vs bare asyncio (~4 min at N=2,000).
+# Pass options with BENCH_ARGS, e.g. make bench BENCH_ARGS='--n 10000 --contenders casey-flows'
+bench: $(STAMP)
+	$(BIN)/python benchmarks/campaign.py $(BENCH_ARGS)
+
 sandbox: $(STAMP)
 	$(BIN)/casey-flows sandbox
 

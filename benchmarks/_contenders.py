@@ -1,0 +1,173 @@
+"""The three ways to run a call campaign that ``benchmarks/campaign.py`` compares.
+
+Each runs alone in its own process (``python benchmarks/_contenders.py NAME SPEC OUT``) so its
+peak RSS and CPU seconds are its own. Each writes one JSON object to OUT: the makespan (from the
+first line of the campaign to its return; imports and block saving are outside it) and, when it
+can see them itself, the wall-clock instant it saw each call end (``seen``).
+
+- ``casey-flows``: ``flows.campaign.call_campaign`` against a real Prefect server.
+- ``naive-prefect``: one Prefect task per contact (create, then GET every 2 s), mapped on a
+  ``ThreadPoolTaskRunner`` of C threads: the polling pattern of Prefect's dbt Cloud and
+  Databricks integrations.
+- ``bare``: asyncio + httpx, a semaphore of C, per-call GET polling, paced to the rate limit;
+  no Prefect at all: the floor for orchestration overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+BLOCK_NAME = "casey-bench"
+TERMINAL = frozenset({"completed", "busy", "no_answer", "failed"})
+
+
+def phone_numbers(n: int) -> list[str]:
+    """N distinct valid NANP numbers; all end in 1, so none hits a sandbox magic suffix."""
+    return [f"+1415{200000 + i:06d}1" for i in range(n)]
+
+
+# -- casey-flows --------------------------------------------------------------------------------
+
+
+async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
+    """The real flow, called like a user would, with events on (its default)."""
+    from blocks.credentials import CaseyCredentials
+    from flows.calling_window import CallingWindow
+    from flows.campaign import call_campaign
+
+    await CaseyCredentials(api_key=spec["api_key"], base_url=spec["base_url"]).asave(
+        BLOCK_NAME, overwrite=True
+    )
+    contacts = [{"phone_number": p} for p in phone_numbers(spec["n"])]
+    window = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
+    started = time.perf_counter()
+    result = await call_campaign(
+        connection_code=spec["connection"],
+        contacts=contacts,
+        credentials_block=BLOCK_NAME,
+        campaign_id=spec["campaign_id"],
+        calling_window=window,
+        max_concurrent_calls=spec["c"],
+        max_requests_per_second=spec["client_rate"],
+        poll_interval_seconds=spec["poll_s"],
+        max_attempts=1,
+        emit_call_events=True,
+    )
+    makespan = time.perf_counter() - started
+    counts = getattr(result, "counts", None)
+    return {"makespan_s": makespan, "outcomes": counts}
+
+
+# -- naive Prefect ------------------------------------------------------------------------------
+
+
+def run_naive_prefect(spec: dict[str, Any]) -> dict[str, Any]:
+    """One task per contact; the task sleeps a fixed interval between GETs, like
+    ``prefect_dbt.cloud.runs.wait_for_dbt_cloud_job_run`` and the Databricks jobs helpers."""
+    from prefect import flow, task, unmapped
+    from prefect.cache_policies import NO_CACHE
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from blocks.credentials import CaseyCredentials
+
+    CaseyCredentials(api_key=spec["api_key"], base_url=spec["base_url"]).save(
+        BLOCK_NAME, overwrite=True
+    )
+
+    @task(name="call-and-wait", cache_policy=NO_CACHE)
+    def call_and_wait(
+        phone: str, credentials: CaseyCredentials, connection: str, poll_s: float
+    ) -> dict[str, Any]:
+        with credentials.get_sync_client() as client:
+            call = client.create_call(connection, phone)
+            while not call.is_terminal():
+                time.sleep(poll_s)
+                call = client.get_call(connection, call.id)
+        return {"id": call.id, "seen": time.time(), "status": call.status}
+
+    @flow(name="naive-campaign")
+    def naive_campaign(phones: list[str], connection: str, poll_s: float) -> list[dict[str, Any]]:
+        credentials = CaseyCredentials.load(BLOCK_NAME)
+        futures = call_and_wait.map(
+            phones, unmapped(credentials), unmapped(connection), unmapped(poll_s)
+        )
+        return [f.result() for f in futures]
+
+    runner = ThreadPoolTaskRunner(max_workers=spec["c"])
+    started = time.perf_counter()
+    done = naive_campaign.with_options(task_runner=runner)(
+        phone_numbers(spec["n"]), spec["connection"], spec["poll_s"]
+    )
+    makespan = time.perf_counter() - started
+    return {"makespan_s": makespan, "seen": {d["id"]: d["seen"] for d in done}}
+
+
+# -- bare asyncio + httpx -----------------------------------------------------------------------
+
+
+async def run_bare(spec: dict[str, Any]) -> dict[str, Any]:
+    """The least anyone could write: create, sleep, GET, repeat; one shared token bucket."""
+    import httpx
+
+    from casey.ratelimit import AsyncTokenBucket
+
+    bucket = AsyncTokenBucket(spec["client_rate"])
+    slots = asyncio.Semaphore(spec["c"])
+    seen: dict[str, float] = {}
+    path = f"/connections/{spec['connection']}/calls"
+    limits = httpx.Limits(max_connections=spec["c"], max_keepalive_connections=spec["c"])
+
+    async with httpx.AsyncClient(
+        base_url=spec["base_url"],
+        headers={"Authorization": f"Bearer {spec['api_key']}"},
+        limits=limits,
+        timeout=30,
+    ) as http:
+
+        async def send(method: str, url: str, **kwargs: Any) -> dict[str, Any]:
+            while True:
+                await bucket.acquire()
+                response = await http.request(method, url, **kwargs)
+                if response.status_code != 429:
+                    response.raise_for_status()
+                    return response.json()["data"]
+                await asyncio.sleep(float(response.headers.get("Retry-After-Ms", 1000)) / 1000)
+
+        async def call_and_wait(phone: str) -> None:
+            async with slots:
+                call = await send("POST", path, json={"phone_number": phone})
+                while call["status"] not in TERMINAL:
+                    await asyncio.sleep(spec["poll_s"])
+                    call = await send("GET", f"{path}/{call['id']}")
+                seen[call["id"]] = time.time()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(call_and_wait(p) for p in phone_numbers(spec["n"])))
+        makespan = time.perf_counter() - started
+    return {"makespan_s": makespan, "seen": seen}
+
+
+CONTENDERS = {
+    "casey-flows": lambda spec: asyncio.run(run_casey_flows(spec)),
+    "naive-prefect": run_naive_prefect,
+    "bare": lambda spec: asyncio.run(run_bare(spec)),
+}
+
+
+def main(argv: list[str]) -> int:
+    name, spec_path, out_path = argv
+    spec = json.loads(Path(spec_path).read_text())
+    result = CONTENDERS[name](spec)
+    Path(out_path).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,369 @@
+"""Campaign speed, side by side: casey-flows vs naive Prefect vs a bare asyncio script.
+
+Starts the sandbox in its own process with a concurrent-call cap C, a request-rate limit R and
+calls that hold their slot for D seconds, then runs N contacts through each contender in turn
+(same sandbox settings, reset in between), each in its own process. Prints one JSON object and
+writes it to ``benchmarks/results/campaign-<utc time>-n<N>.json`` with the machine it ran on.
+
+    .venv/bin/python benchmarks/campaign.py                      # N=2,000, all three
+    .venv/bin/python benchmarks/campaign.py --n 10000 --contenders casey-flows
+
+The lower bound is max(N/R, ceil(N/C)*D): nobody can create faster than the rate limit, and
+C slots each held D seconds by ceil(N/C) waves of calls. It is honest only because the sandbox is
+configured so that every call holds its slot for D: ring time 0, a fixed talk time D for calls
+that connect, no-answer after exactly D, voicemails of D x U(0.75, 1.25) (mean D); busy and
+failed outcomes are left out because the sandbox ends them almost at once (they would make the
+bound too high, i.e. flattering). See benchmarks/README.md for what each number means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._measure import (
+    PrefectServer,
+    machine_info,
+    percentile,
+    run_child,
+    start_prefect_server,
+    tree_cpu_s,
+    write_json,
+)
+from sandbox.embedded import EmbeddedSandbox, start_sandbox_process
+
+HERE = Path(__file__).resolve().parent
+CONTENDER_SCRIPT = HERE / "_contenders.py"
+ALL_CONTENDERS = ("casey-flows", "naive-prefect", "bare")
+NEEDS_PREFECT = frozenset({"casey-flows", "naive-prefect"})
+# Mixed outcomes that all hold a dial slot for ~D on the sandbox (see the module docstring).
+OUTCOME_WEIGHTS = {"completed": 0.6, "agent_ended": 0.1, "voicemail": 0.15, "no_answer": 0.15}
+SIM_CALL_SECONDS = 60.0  # simulated talk time; speed = SIM_CALL_SECONDS / D
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2000, help="contacts")
+    parser.add_argument("--c", type=int, default=100, help="sandbox concurrent-call cap")
+    parser.add_argument("--r", type=float, default=100.0, help="sandbox request rate limit /s")
+    parser.add_argument("--d", type=float, default=2.0, help="seconds a call holds its slot")
+    parser.add_argument(
+        "--contenders", default=",".join(ALL_CONTENDERS), help="comma-separated, run in order"
+    )
+    parser.add_argument("--casey-poll", type=float, default=0.25, help="casey-flows poll (s)")
+    parser.add_argument("--naive-poll", type=float, default=2.0, help="naive GET interval (s)")
+    parser.add_argument("--bare-poll", type=float, default=1.0, help="bare GET interval (s)")
+    parser.add_argument(
+        "--rate-headroom",
+        type=float,
+        default=0.95,
+        help="paced clients (casey-flows, bare) send at most this fraction of R",
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--results-dir", default=str(HERE / "results"))
+    parser.add_argument("--no-save", action="store_true", help="print only; write no file")
+    args = parser.parse_args(argv)
+    unknown = set(args.contenders.split(",")) - set(ALL_CONTENDERS)
+    if unknown:
+        parser.error(f"unknown contenders {sorted(unknown)}; known: {', '.join(ALL_CONTENDERS)}")
+    return args
+
+
+def lower_bound(n: int, c: int, r: float, d: float) -> float:
+    return max(n / r, math.ceil(n / c) * d)
+
+
+def start_sandbox(args: argparse.Namespace) -> EmbeddedSandbox:
+    """Every outcome holds its slot for ~D, so ceil(N/C)*D really is a floor."""
+    sim = SIM_CALL_SECONDS
+    return start_sandbox_process(
+        seed=args.seed,
+        speed=sim / args.d,
+        ring_time_s=0.0,
+        no_answer_timeout_s=sim,
+        call_duration_mean_s=sim,
+        call_duration_distribution="fixed",
+        voicemail_duration_s=sim,
+        outcome_weights=OUTCOME_WEIGHTS,
+        concurrency_cap=args.c,
+        rate_limit_per_s=args.r,
+        rate_limit_burst=max(1, int(args.r)),
+    )
+
+
+def child_spec(name: str, args: argparse.Namespace, sandbox: EmbeddedSandbox) -> dict[str, Any]:
+    poll = {
+        "casey-flows": args.casey_poll,
+        "naive-prefect": args.naive_poll,
+        "bare": args.bare_poll,
+    }
+    return {
+        "n": args.n,
+        "c": args.c,
+        "client_rate": args.r * args.rate_headroom,
+        "poll_s": poll[name],
+        "base_url": sandbox.base_url,
+        "api_key": sandbox.api_key,
+        "connection": sandbox.call_out_connection,
+        "campaign_id": f"bench-{datetime.now(timezone.utc):%Y%m%d%H%M%S}",
+    }
+
+
+def child_env(server: PrefectServer | None, home: Path) -> dict[str, str]:
+    env = {**os.environ, "PREFECT_HOME": str(home)}
+    if server is not None:
+        env["PREFECT_API_URL"] = server.api_url
+    return env
+
+
+def classify_requests(by_route: dict[str, dict[str, int]]) -> dict[str, int]:
+    """create / get / list, every status counted (a 429 was still a request sent).
+
+    The sandbox answers a rate-limited request before routing it, so those 429s arrive as
+    ``<unmatched>``: they are counted apart as ``rate_limited`` (kind unknown).
+    """
+    kinds = {"create": 0, "get": 0, "list": 0, "rate_limited": 0, "other": 0}
+    for route, codes in by_route.items():
+        method, _, path = route.partition(" ")
+        total = sum(codes.values())
+        if path == "<unmatched>":
+            kinds["rate_limited"] += codes.get("429", 0)
+            kinds["other"] += total - codes.get("429", 0)
+        elif method == "POST" and path.endswith("/calls"):
+            kinds["create"] += total
+        elif method == "GET" and path.endswith("/calls"):
+            kinds["list"] += total
+        elif method == "GET" and "/calls/" in path:
+            kinds["get"] += total
+        else:
+            kinds["other"] += total
+    return kinds
+
+
+def sandbox_calls(sandbox: EmbeddedSandbox) -> list[dict[str, Any]]:
+    """Every call, read after the stats snapshot so these requests are not charged to anyone."""
+    calls: list[dict[str, Any]] = []
+    with httpx.Client(base_url=sandbox.base_url, headers=sandbox.headers, timeout=30) as http:
+        offset = 0
+        while True:
+            response = http.get(sandbox.calls_path(), params={"limit": 100, "offset": offset})
+            if response.status_code == 429:
+                time.sleep(float(response.headers.get("Retry-After-Ms", 1000)) / 1000)
+                continue
+            response.raise_for_status()
+            page = response.json()["data"]
+            calls.extend(page)
+            if len(page) < 100:
+                return calls
+            offset += len(page)
+
+
+def seen_from_events(server: PrefectServer, since: datetime, expected: int) -> dict[str, float]:
+    """When the campaign flow saw each call end: the ``occurred`` of its ``casey.call.<status>``
+    event, emitted by the engine's on_ended hook the moment a poll finds the call terminal."""
+    seen: dict[str, float] = {}
+    deadline = time.monotonic() + 60
+    body = {
+        "filter": {
+            "occurred": {
+                "since": since.isoformat(),
+                "until": datetime.now(timezone.utc).isoformat(),
+            },
+            "event": {"prefix": ["casey.call."], "exclude_name": ["casey.call.dispatched"]},
+            "order": "ASC",
+        },
+        "limit": 50,  # the server's maximum page size
+    }
+    with httpx.Client(timeout=30) as http:
+        while time.monotonic() < deadline:  # the server persists events asynchronously
+            seen.clear()
+            page = http.post(server.api_url + "/events/filter", json=body).raise_for_status().json()
+            while True:
+                for event in page["events"]:
+                    call_id = event["resource"]["prefect.resource.id"].removeprefix("casey.call.")
+                    seen[call_id] = datetime.fromisoformat(event["occurred"]).timestamp()
+                if not page.get("next_page"):
+                    break
+                page = http.get(page["next_page"]).raise_for_status().json()
+            if len(seen) >= expected:
+                break
+            time.sleep(2)
+            body["filter"]["occurred"]["until"] = datetime.now(timezone.utc).isoformat()
+    return seen
+
+
+def detection_latency(calls: list[dict[str, Any]], seen: dict[str, float]) -> dict[str, Any]:
+    """Seconds from the sandbox's terminal ``updated_at`` to the instant we saw the call end."""
+    ended = {
+        c["id"]: datetime.fromisoformat(c["updated_at"]).timestamp()
+        for c in calls
+        if c["status"] in ("completed", "busy", "no_answer", "failed")
+    }
+    lags = [seen[i] - t for i, t in ended.items() if i in seen]
+    if not lags:
+        return {"count": 0}
+    return {
+        "count": len(lags),
+        "median_s": round(statistics.median(lags), 3),
+        "p95_s": round(percentile(lags, 0.95) or 0.0, 3),
+        "max_s": round(max(lags), 3),
+    }
+
+
+def sandbox_span(calls: list[dict[str, Any]]) -> float | None:
+    """First create to last terminal transition, on the sandbox's clock."""
+    if not calls:
+        return None
+    first = min(datetime.fromisoformat(c["created_at"]) for c in calls)
+    last = max(datetime.fromisoformat(c["updated_at"]) for c in calls)
+    return round((last - first).total_seconds(), 3)
+
+
+def run_contender(
+    name: str,
+    args: argparse.Namespace,
+    sandbox: EmbeddedSandbox,
+    server: PrefectServer | None,
+    workdir: Path,
+) -> dict[str, Any]:
+    """Reset the sandbox, run one contender in its own process, and read what it cost."""
+    sandbox.admin.reset()
+    spec = child_spec(name, args, sandbox)
+    spec_path, out_path = workdir / f"{name}.spec.json", workdir / f"{name}.out.json"
+    write_json(spec_path, spec)
+    out_path.unlink(missing_ok=True)
+    bound = lower_bound(args.n, args.c, args.r, args.d)
+    cpu_sandbox, cpu_server = tree_cpu_s(sandbox.pid), server and tree_cpu_s(server.proc.pid)
+    started_at = datetime.now(timezone.utc)
+    usage = run_child(
+        [sys.executable, str(CONTENDER_SCRIPT), name, str(spec_path), str(out_path)],
+        child_env(server, workdir / f"{name}-home"),
+        timeout_s=max(120.0, 15 * bound + 60),
+    )
+    stats = sandbox.admin.stats()  # first: nothing below may count as the contender's traffic
+    cpu_sandbox = tree_cpu_s(sandbox.pid) - cpu_sandbox
+    cpu_server = server and tree_cpu_s(server.proc.pid) - cpu_server
+    calls = sandbox_calls(sandbox)
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    terminal = sum(1 for c in calls if c["status"] in ("completed", "no_answer", "busy", "failed"))
+    seen = out.get("seen")
+    if seen is None and server is not None and name == "casey-flows":
+        seen = seen_from_events(server, started_at, terminal)
+    kinds = classify_requests(stats["requests"])
+    n = args.n
+    makespan = out.get("makespan_s")
+    return {
+        "contender": name,
+        "ok": usage.returncode == 0 and not usage.timed_out and terminal == n,
+        "returncode": usage.returncode,
+        "timed_out": usage.timed_out,
+        "n": n,
+        "makespan_s": round(makespan, 2) if makespan else None,
+        "bound_s": round(bound, 2),
+        "ratio_to_bound": round(makespan / bound, 3) if makespan else None,
+        "sandbox_span_s": sandbox_span(calls),
+        "poll_interval_s": spec["poll_s"],
+        "client_rate_limit_per_s": spec["client_rate"] if name != "naive-prefect" else None,
+        "requests": {**kinds, "total": sum(kinds.values())},
+        "requests_per_call": {k: round(v / n, 3) for k, v in kinds.items()}
+        | {"total": round(sum(kinds.values()) / n, 3)},
+        "responses_429": stats["responses_429"]["total"],
+        "requests_by_route": stats["requests"],
+        "creates_total": stats["creates_total"],
+        "duplicate_numbers": len(stats["duplicates"]["phone_numbers"]),
+        "calls_terminal": terminal,
+        "calls_by_status": stats.get("calls_by_status"),
+        "max_in_flight": stats.get("max_in_flight_by_connection"),
+        "peak_rss_mb": usage.peak_rss_mb,
+        "cpu_s": usage.cpu_s,
+        "cpu_user_s": usage.user_s,
+        "cpu_system_s": usage.system_s,
+        "cpu_s_prefect_server": round(cpu_server, 2) if cpu_server is not None else None,
+        "cpu_s_sandbox": round(cpu_sandbox, 2),
+        "detection_latency": detection_latency(calls, seen or {})
+        | {"source": "prefect events" if out.get("seen") is None else "in-process"},
+        "outcomes": out.get("outcomes"),
+    }
+
+
+def targets(results: dict[str, dict[str, Any]], n: int) -> dict[str, Any]:
+    """The issue's targets, reported (never asserted)."""
+    casey = results.get("casey-flows")
+    naive = results.get("naive-prefect")
+    found: dict[str, Any] = {}
+    if casey and casey.get("ratio_to_bound"):
+        found[f"casey_ratio_le_1.10_at_n{n}"] = casey["ratio_to_bound"] <= 1.10
+        found["casey_requests_per_call_le_1.2"] = casey["requests_per_call"]["total"] <= 1.2
+        if n >= 10_000:
+            found["casey_peak_rss_le_300mb"] = casey["peak_rss_mb"] <= 300
+    if casey and naive and casey.get("makespan_s") and naive.get("makespan_s"):
+        speedup = naive["makespan_s"] / casey["makespan_s"]
+        found["speedup_vs_naive"] = round(speedup, 2)
+        found["speedup_vs_naive_ge_3"] = speedup >= 3
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    names = args.contenders.split(",")
+    sandbox = start_sandbox(args)
+    server: PrefectServer | None = None
+    report: dict[str, Any] = {
+        "benchmark": "campaign",
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "settings": {
+            "n": args.n,
+            "concurrency_cap": args.c,
+            "rate_limit_per_s": args.r,
+            "rate_limit_burst": max(1, int(args.r)),
+            "call_slot_seconds": args.d,
+            "sandbox_speed": SIM_CALL_SECONDS / args.d,
+            "ring_time_s": 0.0,
+            "call_duration_distribution": "fixed",
+            "voicemail": "D x U(0.75, 1.25)",
+            "outcome_weights": OUTCOME_WEIGHTS,
+            "seed": args.seed,
+            "prefect_server": "prefect server start (subprocess, own PREFECT_HOME, SQLite)",
+        },
+        "results": {},
+    }
+    try:
+        with tempfile.TemporaryDirectory(prefix="casey-bench-") as tmp:
+            workdir = Path(tmp)
+            if NEEDS_PREFECT & set(names):
+                server = start_prefect_server(workdir / "server-home")
+            for name in names:
+                print(f"# running {name} (n={args.n}) ...", file=sys.stderr, flush=True)
+                report["results"][name] = run_contender(name, args, sandbox, server, workdir)
+                print(json.dumps(report["results"][name]), file=sys.stderr, flush=True)
+            if server is not None:
+                server.stop()
+                server = None
+    finally:
+        if server is not None:
+            server.stop()
+        sandbox.stop()
+    report["targets"] = targets(report["results"], args.n)
+    print(json.dumps(report, indent=2))
+    if not args.no_save:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        write_json(Path(args.results_dir) / f"campaign-{stamp}-n{args.n}.json", report)
+    return 0 if all(r["ok"] for r in report["results"].values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
