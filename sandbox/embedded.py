@@ -90,6 +90,12 @@ class EmbeddedSandbox:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
+    def clean(self) -> EmbeddedSandbox:
+        """No calls, no stats, no faults: a fresh start for the next test (config is kept)."""
+        self.admin.reset()
+        self.admin.set_faults()
+        return self
+
     def stop(self) -> None:
         if self._admin is not None:
             self._admin.close()

@@ -27,9 +27,7 @@ def sandbox() -> Iterator[EmbeddedSandbox]:
 @pytest.fixture
 def clean_sandbox(sandbox: EmbeddedSandbox) -> EmbeddedSandbox:
     """The session sandbox with no calls, no stats and no faults."""
-    sandbox.admin.reset()
-    sandbox.admin.set_faults()
-    return sandbox
+    return sandbox.clean()
 
 
 @pytest.fixture(scope="session")

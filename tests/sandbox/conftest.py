@@ -25,9 +25,7 @@ def sandbox_module() -> Iterator[EmbeddedSandbox]:
 
 @pytest.fixture
 def sb(sandbox_module: EmbeddedSandbox) -> EmbeddedSandbox:
-    sandbox_module.admin.reset()
-    sandbox_module.admin.set_faults()
-    return sandbox_module
+    return sandbox_module.clean()
 
 
 @pytest.fixture
