@@ -126,6 +126,18 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
                 as_subflow=False,
             )
             report = await wait_for_report_run(since)
+            call_run = await arun_deployment(
+                "place-call/by-hand",
+                parameters={
+                    "phone_number": "+12025550101",
+                    "connection_code": clean_sandbox.call_out_connection,
+                },
+                timeout=120,
+                poll_interval=1,
+                as_subflow=False,
+            )
+            assert call_run.state.is_completed(), call_run.state.message
+            assert call_run.state.message == "completed"
             return run, [report, await report_rows(report.id)]
 
         try:
@@ -135,7 +147,8 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
             print(stack.logs())
             raise
     assert run.state.is_completed(), f"{run.state.name}: {run.state.message}\n{stack.logs()}"
-    assert clean_sandbox.admin.stats()["calls_by_phone"] == {n: 1 for n in numbers}
+    dialled = {n: 1 for n in [*numbers, "+12025550101"]}
+    assert clean_sandbox.admin.stats()["calls_by_phone"] == dialled
     assert report.state.is_completed(), report.state.message
     assert report.parameters["connection_code"] == clean_sandbox.call_out_connection
     assert sorted(r["phone_number"] for r in rows) == ["+1•••••0100", "+1•••••0408", "+1•••••0486"]
