@@ -58,6 +58,10 @@ CLIENT_CLOCK_SLACK = timedelta(minutes=2)
 ZERO = timedelta(0)
 
 
+class LedgerUnavailable(CaseyError):
+    """Ambiguous creates could not be confirmed because the call list kept failing."""
+
+
 @dataclass
 class EngineSettings:
     campaign_id: str
@@ -119,6 +123,7 @@ class _Ambiguous:
     horizon: datetime
     release: Release
     misses: int = 0
+    since: float = field(default_factory=time.monotonic)
 
 
 class CampaignEngine:
@@ -359,6 +364,7 @@ class CampaignEngine:
             )
         except CaseyError as exc:
             logger.warning("ledger scan failed, will retry: %s", exc)
+            self._give_up_unconfirmed(exc)
             return
         for key, entry in list(self._ambiguous.items()):
             if key in found:
@@ -374,6 +380,22 @@ class CampaignEngine:
                     await entry.release()
                     self._ready.appendleft(entry.track)  # same attempt, same key
         self._wake.set()
+
+    def _give_up_unconfirmed(self, exc: CaseyError) -> None:
+        """Fail the run once creates stay unconfirmed for call_timeout_seconds of failed scans.
+
+        Without this an API that fails every list keeps the campaign running forever, and every
+        new create sent into the outage is ambiguous too. The run fails loudly instead; the
+        contacts are never re-dialled blind (a create may have rung): a re-run adopts them.
+        """
+        limit = time.monotonic() - self.settings.call_timeout_seconds
+        stale = [entry for entry in self._ambiguous.values() if entry.since < limit]
+        if stale and self._fatal is None:
+            self._fatal = LedgerUnavailable(
+                f"stopping the campaign: {len(stale)} create(s) may have dialled and the call "
+                f"list could not be read for {self.settings.call_timeout_seconds:g} s to confirm "
+                f"them (last error: {exc}); re-run with the same campaign_id to adopt or dial them"
+            )
 
     async def _report_progress(self) -> None:
         if self.hooks.on_progress:
