@@ -18,12 +18,13 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Completed
 from pydantic import Field
 
-from blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
+from blocks.credentials import DEFAULT_BLOCK_NAME
 from casey import Call
 from flows.calling_window import CallingWindow
 from flows.campaign_engine import CampaignEngine, EngineHooks, EngineSettings, Track
 from flows.campaign_models import (
     OUTCOME_DEFERRED,
+    OUTCOME_ERROR,
     OUTCOME_PLANNED,
     OUTCOME_REJECTED,
     OUTCOME_SUPPRESSED,
@@ -36,6 +37,7 @@ from flows.contacts import Contact, ContactBatch, load_contacts_file, parse_cont
 from flows.events import emit_call_event, related_resources
 from flows.slots import GlobalLimitGate, SlotGate
 from flows.suppression import SuppressionList
+from flows.tasks import casey_client
 from flows.waiting import WaitPolicy
 
 ALWAYS_OPEN_NOTE = "Calling hours, evaluated in each contact's own time zone."
@@ -106,7 +108,6 @@ async def dial_contacts(
     emit_call_events: bool,
 ) -> list[Track]:
     """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry."""
-    credentials = await resolve_credentials(credentials_block)
     progress = ProgressReporter(settings.campaign_id)
     await progress.start()
     gate = (
@@ -127,7 +128,9 @@ async def dial_contacts(
         on_ended=event("ended"),  # type: ignore[arg-type]
         on_progress=progress.update,
     )
-    async with credentials.get_client(max_requests_per_second=max_requests_per_second) as client:
+    async with casey_client(
+        credentials_block, max_requests_per_second=max_requests_per_second
+    ) as client:
         engine = CampaignEngine(client, settings, gate, hooks)
         await engine.adopt_ledger(tracks, since=ledger_since)
         await engine.run(tracks)
@@ -256,6 +259,9 @@ async def call_campaign(
         payload={"counts": result.counts, "dry_run": dry_run},
     )
     message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no contacts"
+    errors = result.by_outcome(OUTCOME_ERROR)
+    if errors:  # "3 error" alone sends people digging; the first reason usually says it all
+        message += f"; first error: {errors[0].reason}"
     return Completed(message=message, data=result)  # type: ignore[return-value]
 
 

@@ -6,6 +6,8 @@ keys decide what runs again, not input hashes). Task-run names carry masked numb
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
 from blocks.credentials import CaseyCredentials, resolve_credentials
-from casey import Call, CallRequest, mask_phone
+from casey import AsyncCaseyClient, AuthenticationError, Call, CallRequest, mask_phone
 from flows.dispatch import dispatch_once, make_dispatch_key, with_dispatch_key
 from flows.events import emit_call_event
 from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome
@@ -33,6 +35,36 @@ def _masked_task_name(verb: str) -> str:
 
 def _create_call_run_name() -> str:
     return _masked_task_name("create-call")
+
+
+def _block_name(credentials: Credentials, resolved: CaseyCredentials) -> str:
+    if isinstance(credentials, str):
+        return credentials
+    return getattr(resolved, "_block_document_name", None) or "(unsaved block)"
+
+
+@asynccontextmanager
+async def casey_client(
+    credentials: Credentials, *, max_requests_per_second: float | None = None
+) -> AsyncIterator[AsyncCaseyClient]:
+    """A client from the block, whose 401s name the block (never the key).
+
+    A rejected key is a configuration error: the person fixing it needs to know which block to
+    re-save, and Casey's own message cannot tell them.
+    """
+    resolved = await resolve_credentials(credentials)
+    try:
+        async with resolved.get_client(max_requests_per_second=max_requests_per_second) as client:
+            yield client
+    except AuthenticationError as exc:
+        name = _block_name(credentials, resolved)
+        raise AuthenticationError(
+            f"Casey rejected the API key in credentials block {name!r}: {exc.message}. Save a "
+            f"valid key with `casey-flows credentials save --name {name}`",
+            status_code=exc.status_code,
+            code=exc.code,
+            request_id=exc.request_id,
+        ) from None
 
 
 def may_have_run_before() -> bool:
@@ -69,9 +101,8 @@ async def create_call(
         context=with_dispatch_key(context, key),
         schedule_plan=schedule_plan,
     )
-    resolved = await resolve_credentials(credentials)
     check_first = may_have_run_before() if reconcile is None else reconcile
-    async with resolved.get_client() as client:
+    async with casey_client(credentials) as client:
         call, adopted = await dispatch_once(
             client, connection_code, request, key, check_ledger_first=check_first
         )
@@ -115,8 +146,7 @@ async def wait_for_calls(
     ``result.still_open`` names the calls that had not ended (stop waiting is not cancel).
     """
     policy = policy or WaitPolicy()
-    resolved = await resolve_credentials(credentials)
-    async with resolved.get_client() as client:
+    async with casey_client(credentials) as client:
         watcher = CallWatcher(
             client, connection_code, policy, transition_logger(connection_code, campaign_id, policy)
         )
@@ -148,8 +178,7 @@ async def wait_for_call(
 @task(name="get-call", cache_policy=NO_CACHE)
 async def get_call(credentials: Credentials, connection_code: str, call_id: str) -> Call:
     """One call by id, for user pipelines."""
-    resolved = await resolve_credentials(credentials)
-    async with resolved.get_client() as client:
+    async with casey_client(credentials) as client:
         return await client.get_call(connection_code, call_id)
 
 
@@ -162,9 +191,8 @@ async def list_calls(
     max_calls: int = 1000,
 ) -> list[Call]:
     """Up to ``max_calls`` of the connection's calls (all pages), optionally one status."""
-    resolved = await resolve_credentials(credentials)
     found: list[Call] = []
-    async with resolved.get_client() as client:
+    async with casey_client(credentials) as client:
         async for call in client.iter_calls(connection_code, status=status):
             found.append(call)
             if len(found) >= max_calls:
