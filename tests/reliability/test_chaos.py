@@ -1,0 +1,84 @@
+"""Chaos: a 1,000-contact campaign through 5xx, ambiguous creates, 429s and latency.
+
+The guarantee under test is the one a campaign owes the people it calls: every valid contact
+ends with a recorded outcome, and nobody is dialled twice for the same attempt. The sandbox's
+own counters (``calls_by_phone``, ``duplicates``) are the witness, not the flow's report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from casey import CaseyClient
+from flows.campaign_models import CampaignResult
+from sandbox.embedded import EmbeddedSandbox, running_sandbox
+from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign, save_block
+
+pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]
+
+CONTACTS = 1000
+CHAOS = {
+    "error_5xx_rate": 0.05,
+    "ambiguous_5xx_rate": 0.015,
+    "ambiguous_drop_rate": 0.015,
+    "rate_429": 0.05,
+    "latency_ms": (0, 300),
+}
+
+
+@pytest.fixture(scope="module")
+def chaos_sandbox() -> Iterator[EmbeddedSandbox]:
+    """A sandbox of its own: fast calls, no provider caps, so only the injected faults bite."""
+    with running_sandbox(seed=2026, speed=200, concurrency_cap=0, rate_limit_per_s=0) as sb:
+        yield sb
+
+
+def test_thousand_contacts_under_faults_each_dialled_once_with_an_outcome(
+    chaos_sandbox: EmbeddedSandbox,
+) -> None:
+    block = save_block("casey-chaos", chaos_sandbox.api_key, chaos_sandbox.base_url)
+    phones = numbers(CONTACTS, prefix="+1720555")
+    chaos_sandbox.admin.set_faults(**CHAOS)
+    started = time.monotonic()
+    try:
+        state = run_campaign(
+            chaos_sandbox,
+            block,
+            contacts=[{"phone_number": p} for p in phones],
+            campaign_id="chaos-1000",
+            max_concurrent_calls=100,
+            max_requests_per_second=300.0,
+            max_attempts=1,
+        )
+    finally:
+        chaos_sandbox.admin.set_faults()
+    elapsed = time.monotonic() - started
+    assert state.is_completed(), state.message
+    stats = chaos_sandbox.admin.stats()
+
+    # The faults really happened, in every kind asked for.
+    injected = stats["faults_injected"]
+    for kind in ("5xx", "429", "ambiguous_5xx", "ambiguous_drop", "latency"):
+        assert injected.get(kind, 0) > 0, (kind, injected)
+
+    # Exactly once per attempt, by the sandbox's count.
+    assert_exactly_once(stats, phones)
+    assert stats["creates_total"] == CONTACTS
+
+    # Every contact has an outcome, and it is the outcome of the one call the sandbox holds.
+    result: CampaignResult = state.result()
+    assert len(result.outcomes) == CONTACTS
+    assert {o.phone_number for o in result.outcomes} == set(phones)
+    assert "error" not in result.counts and "still open" not in result.counts, result.counts
+    with CaseyClient(chaos_sandbox.api_key, base_url=chaos_sandbox.base_url) as client:
+        calls = {c.id: c for c in client.iter_calls(chaos_sandbox.call_out_connection)}
+    assert len(calls) == CONTACTS
+    for outcome in result.outcomes:
+        assert outcome.attempts == 1 and len(outcome.call_ids) == 1, outcome
+        call = calls[outcome.call_ids[0]]
+        assert call.phone_number == outcome.phone_number
+        assert call.status == outcome.status, (call, outcome)
+    assert elapsed < 120, f"chaos campaign took {elapsed:.0f} s"

@@ -1,0 +1,230 @@
+"""Crashes: the flow process SIGKILLed, the sandbox restarted, the Prefect server restarted.
+
+Whatever dies, a campaign either completes with an outcome for every contact, or fails loudly;
+it never drops a contact silently and never dials a dispatch key twice. The sandbox (its stats,
+or after a restart its persisted call list) is the witness.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prefect.settings import PREFECT_API_URL
+
+from casey import CaseyClient
+from deployments.spec import REPO_ROOT
+from flows.dispatch import dispatch_key_of
+from sandbox.embedded import EmbeddedSandbox, start_sandbox_process
+from sandbox.testing import wait_for
+from tests.deployments.stack import PrefectStack
+from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign
+
+pytestmark = [pytest.mark.reliability]
+
+RESULT_MARKER = "RESULT "
+
+
+def write_contacts(path: Path, phones: list[str]) -> str:
+    path.write_text("phone_number\n" + "\n".join(phones) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def start_campaign_process(
+    tmp_path: Path, spec: dict[str, Any], env: dict[str, str], name: str = "spec"
+) -> subprocess.Popen[str]:
+    spec_path = tmp_path / f"{name}.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.reliability.campaign_process", str(spec_path)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def finish(process: subprocess.Popen[str], timeout: float) -> tuple[dict[str, Any] | None, str]:
+    """The RESULT report (None if the process died without one) and stderr's tail."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        pytest.fail(f"campaign process hung for {timeout} s:\n{err[-3000:]}")
+    reports = [line for line in out.splitlines() if line.startswith(RESULT_MARKER)]
+    report = json.loads(reports[-1][len(RESULT_MARKER) :]) if reports else None
+    return report, err[-3000:]
+
+
+def calls_by_key(sandbox: EmbeddedSandbox) -> Counter[str]:
+    """Dispatch keys as the sandbox's persisted call list holds them (stats reset on restart)."""
+    with CaseyClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+        calls = list(client.iter_calls(sandbox.call_out_connection))
+    return Counter(dispatch_key_of(c) or f"no-key:{c.id}" for c in calls)
+
+
+# -- SIGKILL x5 ---------------------------------------------------------------------------------
+
+
+def test_five_sigkills_at_seeded_points_then_rerun_dials_each_contact_once(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
+) -> None:
+    rng = random.Random(20261126)
+    count = 60
+    phones = numbers(count, start=2000)
+    spec = {
+        "connection_code": clean_sandbox.call_out_connection,
+        "contacts_file": write_contacts(tmp_path / "contacts.csv", phones),
+        "credentials_block": credentials_block,
+        "campaign_id": "sigkill-x5",
+        "max_concurrent_calls": 6,
+        "max_requests_per_second": 40.0,
+    }
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    # Five increasing kill points (creates seen by the sandbox), each plus a random delay so the
+    # kill lands in different phases: mid-create, mid-poll, mid-reconcile, in Prefect's code.
+    thresholds = sorted(rng.sample(range(3, count - 5), 5))
+    kills: list[int] = []
+    for round_number, threshold in enumerate(thresholds):
+        process = start_campaign_process(tmp_path, spec, env, f"kill-{round_number}")
+        try:
+            wait_for(
+                lambda t=threshold, p=process: (
+                    clean_sandbox.admin.stats()["creates_total"] >= t or p.poll() is not None
+                ),
+                timeout=60,
+            )
+            time.sleep(rng.uniform(0, 0.4))
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.communicate(timeout=10)
+        kills.append(clean_sandbox.admin.stats()["creates_total"])
+        assert clean_sandbox.admin.stats()["duplicates"]["dispatch_keys"] == {}, round_number
+    assert kills[-1] < count, f"the last kill must land mid-campaign: {kills}"
+    print(f"creates at each kill: {kills}")
+
+    process = start_campaign_process(tmp_path, spec, env, "final")
+    report, err = finish(process, timeout=120)
+    assert report is not None and report["type"] == "COMPLETED", err
+    assert_exactly_once(clean_sandbox.admin.stats(), phones)
+    outcomes = report["outcomes"]
+    assert sorted(o["phone_number"] for o in outcomes) == sorted(phones)
+    assert all(len(o["call_ids"]) == 1 for o in outcomes), outcomes
+    assert "error" not in {o["outcome"] for o in outcomes}
+
+
+# -- the sandbox restarted --------------------------------------------------------------------
+
+
+def test_sandbox_restart_mid_campaign_completes_or_fails_loudly(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    from tests.reliability.conftest import save_block
+
+    db = str(tmp_path / "sandbox.db")
+    settings = {"seed": 5, "speed": 100, "rate_limit_per_s": 0, "concurrency_cap": 20}
+    first = start_sandbox_process(db_path=db, **settings)
+    port = int(first.root_url.rsplit(":", 1)[1])
+    block = save_block("casey-restart", first.api_key, first.base_url)
+    phones = numbers(60, start=4000)
+    outcome: dict[str, Any] = {}
+
+    def campaign() -> None:
+        outcome["state"] = run_campaign(
+            first,
+            block,
+            contacts=[{"phone_number": p} for p in phones],
+            campaign_id="sandbox-restart",
+            max_concurrent_calls=8,
+            max_requests_per_second=40.0,
+        )
+
+    runner = threading.Thread(target=campaign)
+    runner.start()
+    second: EmbeddedSandbox | None = None
+    try:
+        wait_for(lambda: first.admin.stats()["creates_total"] >= 20, timeout=60)
+        first.stop()  # SIGTERM: the SQLite mirror is flushed
+        time.sleep(1.0)
+        second = start_sandbox_process(db_path=db, extra_args=["--port", str(port)], **settings)
+        assert second.root_url == first.root_url
+        runner.join(timeout=120)
+        assert not runner.is_alive(), "the campaign hung after the sandbox came back"
+        state = outcome["state"]
+        by_key = calls_by_key(second)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+        runner.join(timeout=5)
+    assert {k: n for k, n in by_key.items() if n > 1} == {}, "a dispatch key was dialled twice"
+    print(f"after the sandbox restart: {state.type.value} {state.message}")
+    if state.is_completed():
+        result = state.result()
+        assert sorted(o.phone_number for o in result.outcomes) == sorted(phones)
+        dialled = {o.phone_number for o in result.outcomes if o.call_ids}
+        errors = result.by_outcome("error")
+        assert dialled | {o.phone_number for o in errors} == set(phones)
+        assert all(o.reason for o in errors)
+        assert len(by_key) == len(dialled)
+    else:
+        assert state.is_failed() and state.message, state
+
+
+# -- the Prefect server restarted -------------------------------------------------------------
+
+
+def test_prefect_server_restart_mid_campaign_completes_or_fails_loudly(
+    clean_sandbox: EmbeddedSandbox, tmp_path: Path
+) -> None:
+    stack = PrefectStack(tmp_path / "prefect-home")
+    phones = numbers(60, start=6000)
+    spec = {
+        "connection_code": clean_sandbox.call_out_connection,
+        "contacts_file": write_contacts(tmp_path / "contacts.csv", phones),
+        "credentials_block": "casey-server-restart",
+        "api_key": clean_sandbox.api_key,
+        "base_url": clean_sandbox.base_url,
+        "campaign_id": "server-restart",
+        "max_concurrent_calls": 6,
+        "max_requests_per_second": 20.0,
+    }
+    try:
+        stack.start_server()
+        process = start_campaign_process(tmp_path, spec, stack.env)
+        wait_for(
+            lambda: (
+                clean_sandbox.admin.stats()["creates_total"] >= 10 or process.poll() is not None
+            ),
+            timeout=90,
+        )
+        assert process.poll() is None, "the campaign ended before the restart"
+        stack.services[-1].stop(timeout=10)
+        time.sleep(1.0)
+        stack.start_server()
+        report, err = finish(process, timeout=150)
+    finally:
+        stack.stop()
+    stats = clean_sandbox.admin.stats()
+    print(f"after the server restart: {report and report['type']} {report and report['message']}")
+    assert stats["duplicates"]["dispatch_keys"] == {}
+    if report is not None and report["type"] == "COMPLETED":
+        outcomes = report["outcomes"]
+        assert sorted(o["phone_number"] for o in outcomes) == sorted(phones)
+        assert_exactly_once(stats, phones)
+    else:
+        # Failed loudly: a non-zero exit with the reason on stderr, or a failed state.
+        assert process.returncode != 0
+        assert (report and report["message"]) or err.strip(), "failed without saying why"
