@@ -58,8 +58,9 @@ async def casey_client(
             yield client
     except AuthenticationError as exc:
         name = _block_name(credentials, resolved)
+        reason = exc.message.rstrip(".")
         raise AuthenticationError(
-            f"Casey rejected the API key in credentials block {name!r}: {exc.message}. Save a "
+            f"Casey rejected the API key in credentials block {name!r}: {reason}. Save a "
             f"valid key with `casey-flows credentials save --name {name}`",
             status_code=exc.status_code,
             code=exc.code,
