@@ -337,22 +337,25 @@ def main(argv: list[str] | None = None) -> int:
             "voicemail": "D x U(0.75, 1.25)",
             "outcome_weights": OUTCOME_WEIGHTS,
             "seed": args.seed,
-            "prefect_server": "prefect server start (subprocess, own PREFECT_HOME, SQLite)",
+            "prefect_server": "prefect server start: a fresh subprocess per Prefect contender, "
+            "own PREFECT_HOME, SQLite, UI and scheduler off",
         },
         "results": {},
     }
     try:
         with tempfile.TemporaryDirectory(prefix="casey-bench-") as tmp:
             workdir = Path(tmp)
-            if NEEDS_PREFECT & set(names):
-                server = start_prefect_server(workdir / "server-home")
             for name in names:
+                # A fresh server per Prefect contender: a server still digesting the previous
+                # contender's task runs and events would steal CPU from the next one.
+                if name in NEEDS_PREFECT:
+                    server = start_prefect_server(workdir / f"server-{name}")
                 print(f"# running {name} (n={args.n}) ...", file=sys.stderr, flush=True)
                 report["results"][name] = run_contender(name, args, sandbox, server, workdir)
                 print(json.dumps(report["results"][name]), file=sys.stderr, flush=True)
-            if server is not None:
-                server.stop()
-                server = None
+                if server is not None:
+                    server.stop()
+                    server = None
     finally:
         if server is not None:
             server.stop()
