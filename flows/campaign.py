@@ -135,7 +135,7 @@ async def dial_contacts(
         await engine.adopt_ledger(tracks, since=ledger_since)
         await engine.run(tracks)
     finished = sum(1 for t in tracks if t.outcome is not None)
-    await progress.update(finished, len(tracks), force=True)
+    await progress.finish(finished, len(tracks))
     return tracks
 
 

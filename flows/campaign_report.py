@@ -6,10 +6,13 @@ numbers only when asked to (``full_numbers=True``).
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import logging
 import time
 from collections import Counter
 from pathlib import Path
+from uuid import UUID
 
 from prefect.artifacts import (
     acreate_markdown_artifact,
@@ -20,6 +23,8 @@ from prefect.artifacts import (
 
 from casey import mask_phone
 from flows.campaign_models import CampaignResult, ContactOutcome
+
+logger = logging.getLogger("casey.flows.campaign")
 
 TABLE_ROW_LIMIT = 5000
 CSV_COLUMNS = [
@@ -43,14 +48,19 @@ def artifact_key(campaign_id: str, what: str) -> str:
 
 
 class ProgressReporter:
-    """A progress artifact, updated at most once a ``min_interval`` (the UI polls anyway)."""
+    """A progress artifact, updated at most once a ``min_interval`` (the UI polls anyway).
+
+    Updates run in the background, one at a time, so a slow Prefect API never delays the
+    campaign's next poll; ``finish`` waits for the last one.
+    """
 
     def __init__(self, campaign_id: str, min_interval: float = 1.0) -> None:
         self.campaign_id = campaign_id
         self.min_interval = min_interval
-        self._artifact_id = None
+        self._artifact_id: UUID | None = None
         self._last = 0.0
         self._last_value = -1.0
+        self._sending: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._artifact_id = await acreate_progress_artifact(
@@ -59,15 +69,36 @@ class ProgressReporter:
             description=f"Contacts with a final outcome in campaign {self.campaign_id}",
         )
 
-    async def update(self, finished: int, total: int, *, force: bool = False) -> None:
-        value = 100.0 * finished / total if total else 100.0
+    def update(self, finished: int, total: int) -> None:
+        """Send the new value unless one is in flight, nothing changed or it is too soon."""
+        value = self._value(finished, total)
         now = time.monotonic()
         if self._artifact_id is None or value == self._last_value:
             return
-        if not force and now - self._last < self.min_interval:
+        if now - self._last < self.min_interval or (self._sending and not self._sending.done()):
             return
         self._last, self._last_value = now, value
-        await aupdate_progress_artifact(self._artifact_id, progress=value)
+        self._sending = asyncio.create_task(self._send(value))
+
+    async def finish(self, finished: int, total: int) -> None:
+        """Wait for any update in flight, then send the final value."""
+        if self._sending is not None:
+            await asyncio.gather(self._sending, return_exceptions=True)
+        value = self._value(finished, total)
+        if self._artifact_id is not None and value != self._last_value:
+            self._last_value = value
+            await self._send(value)
+
+    @staticmethod
+    def _value(finished: int, total: int) -> float:
+        return 100.0 * finished / total if total else 100.0
+
+    async def _send(self, value: float) -> None:
+        assert self._artifact_id is not None
+        try:
+            await aupdate_progress_artifact(self._artifact_id, progress=value)
+        except Exception as exc:  # progress is a courtesy; never fail a campaign over it
+            logger.warning("progress artifact update failed: %s", exc)
 
 
 def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, object]:
