@@ -49,6 +49,8 @@ logger = logging.getLogger("casey.flows.campaign")
 
 # Errors that say every create would fail the same way: stop the campaign, don't burn the list.
 CAMPAIGN_WIDE_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError)
+# A pending call answered 404 this many polls in a row is lost (e.g. the API lost it in a crash).
+LOST_AFTER_NOT_FOUND = 3
 # The list may lag a create; an ambiguous key is re-dialled only after this many misses.
 RECONCILE_MISSES_BEFORE_REDIAL = 2
 # Server-clock slack when reconciling against the created_at of an earlier call.
@@ -299,6 +301,7 @@ class CampaignEngine:
                 for call_id, call in list(result.ended.items()):
                     await self._ended(call_id, call)
                 result.ended.clear()
+                await self._give_up_lost(result)
                 await self._expire_overdue()
             if self._ambiguous:
                 await self._reconcile()
@@ -340,6 +343,22 @@ class CampaignEngine:
     def _defer(self, track: Track, next_open: datetime) -> None:
         track.finish(OUTCOME_DEFERRED, next_call_at=next_open, reason="outside calling window")
         self._finished += 1
+
+    async def _give_up_lost(self, result: WaitResult) -> None:
+        """Calls the API keeps answering 404 for: an error outcome, never a second dial."""
+        for call_id, misses in list(result.not_found.items()):
+            if misses < LOST_AFTER_NOT_FOUND or call_id not in self._track_of:
+                continue
+            del result.not_found[call_id]
+            track = self._track_of.pop(call_id)
+            self._pending.pop(call_id, None)
+            await self._releases.pop(call_id)()
+            track.finish(
+                OUTCOME_ERROR,
+                reason=f"call {call_id} is no longer found (HTTP 404 {misses} times); it may "
+                "have been dialled, so it is not dialled again",
+            )
+            self._finished += 1
 
     async def _expire_overdue(self) -> None:
         """Stop waiting for calls past call_timeout_seconds (they are not cancelled)."""

@@ -25,6 +25,7 @@ from casey import (
     AuthenticationError,
     Call,
     CaseyError,
+    NotFoundError,
     PermissionDeniedError,
     normalize_status,
 )
@@ -65,6 +66,8 @@ class WaitResult:
     polls: int = 0
     requests: int = 0
     poll_errors: int = 0
+    # Consecutive 404s per call id: the API no longer knows the call (e.g. lost in a crash).
+    not_found: dict[str, int] = field(default_factory=dict)
 
     @property
     def timed_out(self) -> bool:
@@ -169,7 +172,29 @@ class CallWatcher:
                 return await self.client.get_call(self.connection_code, call_id)
 
         result.requests += len(call_ids)
-        return list(await asyncio.gather(*(get(i) for i in call_ids)))
+        answers = await asyncio.gather(*(get(i) for i in call_ids), return_exceptions=True)
+        # One call that fails (a 404 for a call the API lost) must not hide every other call's
+        # progress: keep the answers that came back; fail the poll only if none did.
+        calls = [a for a in answers if isinstance(a, Call)]
+        failures = [a for a in answers if isinstance(a, BaseException)]
+        for call_id, answer in zip(call_ids, answers, strict=True):
+            if isinstance(answer, NotFoundError):
+                result.not_found[call_id] = result.not_found.get(call_id, 0) + 1
+            else:
+                result.not_found.pop(call_id, None)
+        for failure in failures:
+            if isinstance(failure, (AuthenticationError, PermissionDeniedError)) or not calls:
+                raise failure
+        if failures:
+            result.poll_errors += 1
+            logger.warning(
+                "%d of %d calls of %s could not be read, will retry: %s",
+                len(failures),
+                len(call_ids),
+                self.connection_code,
+                failures[0],
+            )
+        return calls
 
     async def _settle(
         self, call: Call, previous: str | None, result: WaitResult, pending: dict[str, Call]
