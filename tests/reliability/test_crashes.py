@@ -228,3 +228,67 @@ def test_prefect_server_restart_mid_campaign_completes_or_fails_loudly(
         # Failed loudly: a non-zero exit with the reason on stderr, or a failed state.
         assert process.returncode != 0
         assert (report and report["message"]) or err.strip(), "failed without saying why"
+
+
+def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
+    prefect_server: None, tmp_path: Path
+) -> None:
+    """SIGKILL the sandbox between two flushes of its SQLite mirror: the calls created since the
+    last flush are gone after the restart (GET answers 404). The campaign must still follow
+    every other call to its end, and give the lost ones an outcome without dialling them again.
+    """
+    from tests.reliability.conftest import save_block
+
+    db = str(tmp_path / "sandbox.db")
+    settings = {
+        "seed": 9,
+        "speed": 20,
+        "rate_limit_per_s": 0,
+        "concurrency_cap": 0,
+        "db_flush_interval_s": 1.5,
+    }
+    first = start_sandbox_process(db_path=db, **settings)
+    port = int(first.root_url.rsplit(":", 1)[1])
+    block = save_block("casey-crash", first.api_key, first.base_url)
+    phones = numbers(30, start=7000)
+    outcome: dict[str, Any] = {}
+
+    def campaign() -> None:
+        outcome["state"] = run_campaign(
+            first,
+            block,
+            contacts=[{"phone_number": p} for p in phones],
+            campaign_id="sandbox-crash",
+            max_concurrent_calls=30,
+            max_requests_per_second=8.0,
+            call_timeout_seconds=90,
+        )
+
+    runner = threading.Thread(target=campaign)
+    runner.start()
+    second: EmbeddedSandbox | None = None
+    started = time.monotonic()
+    try:
+        wait_for(lambda: first.admin.stats()["creates_total"] >= 24, timeout=60)
+        os.kill(first.pid, signal.SIGKILL)  # no final flush: the newest calls are lost
+        time.sleep(0.5)
+        second = start_sandbox_process(db_path=db, extra_args=["--port", str(port)], **settings)
+        runner.join(timeout=150)
+        assert not runner.is_alive(), "the campaign hung after the sandbox crash"
+        state = outcome["state"]
+        kept = calls_by_key(second)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()
+        runner.join(timeout=5)
+    elapsed = time.monotonic() - started
+    assert {k: n for k, n in kept.items() if n > 1} == {}
+    assert 0 < len(kept) < 30, f"the crash must lose some calls and keep others: {len(kept)}"
+    assert state.is_completed(), state.message
+    result = state.result()
+    assert sorted(o.phone_number for o in result.outcomes) == sorted(phones)
+    assert all(len(o.call_ids) == 1 for o in result.outcomes), "a lost call was dialled again"
+    assert len(result.by_outcome("still open")) == 0, result.counts
+    assert len(result.by_outcome("error")) == 30 - len(kept), result.counts
+    assert elapsed < 60, f"the surviving calls waited for the lost ones: {elapsed:.0f} s"
