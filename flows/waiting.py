@@ -142,7 +142,17 @@ class CallWatcher:
         if len(pending) > self._sweep_pages_estimate:
             swept = await self._sweep(pending, result)
             missing = [call_id for call_id in pending if call_id not in swept]
-            return list(swept.values()) + await self._get_each(missing, result)
+            try:
+                return list(swept.values()) + await self._get_each(missing, result)
+            except (AuthenticationError, PermissionDeniedError):
+                raise
+            except CaseyError as exc:
+                if not swept:
+                    raise
+                # The sweep's answers stand even if every stray GET failed (e.g. lost calls).
+                result.poll_errors += 1
+                logger.warning("%d calls could not be read, will retry: %s", len(missing), exc)
+                return list(swept.values())
         return await self._get_each(list(pending), result)
 
     async def _sweep(self, pending: dict[str, Call], result: WaitResult) -> dict[str, Call]:
