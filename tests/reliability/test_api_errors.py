@@ -257,7 +257,7 @@ def test_5xx_storm_mid_campaign_ends_in_bounded_time_without_losing_contacts(
         watcher.join()
         clean_sandbox.admin.set_faults()
     elapsed = time.monotonic() - started
-    assert elapsed < 60, f"took {elapsed:.0f} s"
+    assert elapsed < 90, f"took {elapsed:.0f} s"
     stats = clean_sandbox.admin.stats()
     assert stats["duplicates"]["dispatch_keys"] == {}
     if state.is_completed():

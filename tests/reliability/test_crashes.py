@@ -97,6 +97,7 @@ def test_five_sigkills_at_seeded_points_then_rerun_dials_each_contact_once(
     # kill lands in different phases: mid-create, mid-poll, mid-reconcile, in Prefect's code.
     thresholds = sorted(rng.sample(range(3, count - 5), 5))
     kills: list[int] = []
+    alive: list[bool] = []
     for round_number, threshold in enumerate(thresholds):
         process = start_campaign_process(tmp_path, spec, env, f"kill-{round_number}")
         try:
@@ -107,12 +108,14 @@ def test_five_sigkills_at_seeded_points_then_rerun_dials_each_contact_once(
                 timeout=60,
             )
             time.sleep(rng.uniform(0, 0.4))
+            alive.append(process.poll() is None)
         finally:
             process.send_signal(signal.SIGKILL)
             process.communicate(timeout=10)
         kills.append(clean_sandbox.admin.stats()["creates_total"])
         assert clean_sandbox.admin.stats()["duplicates"]["dispatch_keys"] == {}, round_number
-    assert kills[-1] < count, f"the last kill must land mid-campaign: {kills}"
+    assert alive == [True] * 5, f"every kill must land in a running campaign: {alive}"
+    assert kills[0] < count, f"kills must land before every contact was dialled: {kills}"
     print(f"creates at each kill: {kills}")
 
     process = start_campaign_process(tmp_path, spec, env, "final")
@@ -245,7 +248,7 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
         "speed": 20,
         "rate_limit_per_s": 0,
         "concurrency_cap": 0,
-        "db_flush_interval_s": 1.5,
+        "db_flush_interval_s": 2.0,
     }
     first = start_sandbox_process(db_path=db, **settings)
     port = int(first.root_url.rsplit(":", 1)[1])
@@ -269,8 +272,10 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
     second: EmbeddedSandbox | None = None
     started = time.monotonic()
     try:
-        wait_for(lambda: first.admin.stats()["creates_total"] >= 24, timeout=60)
-        os.kill(first.pid, signal.SIGKILL)  # no final flush: the newest calls are lost
+        # Kill right after a create (polling every 2 ms): the flush that would save it is up to
+        # 2 s away, so the newest calls are surely lost and the older ones surely kept.
+        wait_for(lambda: first.admin.stats()["creates_total"] >= 24, timeout=60, interval=0.002)
+        os.kill(first.pid, signal.SIGKILL)  # no final flush
         time.sleep(0.5)
         second = start_sandbox_process(db_path=db, extra_args=["--port", str(port)], **settings)
         runner.join(timeout=150)
