@@ -19,9 +19,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from pydantic import BaseModel, ConfigDict, Field
 
-from blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
+from blocks.credentials import DEFAULT_BLOCK_NAME
 from casey import Call, mask_phone, normalize_status
 from flows.dispatch import dispatch_key_of
+from flows.tasks import casey_client
 
 CSV_COLUMNS = (
     "call_id",
@@ -99,9 +100,8 @@ async def fetch_calls(
     """
     horizon = _as_utc(since) if since is not None else None
     wanted = normalize_status(status) if status else None
-    credentials = await resolve_credentials(credentials_block)
     found: list[Call] = []
-    async with credentials.get_client() as client:
+    async with casey_client(credentials_block) as client:
         async for call in client.iter_calls(connection_code, status=wanted):
             created = call.created_at
             if horizon is not None and created is not None and _as_utc(created) < horizon:
