@@ -78,6 +78,22 @@ def calls_by_key(sandbox: EmbeddedSandbox) -> Counter[str]:
 # -- SIGKILL x5 ---------------------------------------------------------------------------------
 
 
+def campaign_in_thread(
+    sandbox: EmbeddedSandbox, block: str, phones: list[str], **params: Any
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """Start a campaign in a thread, so the test can crash or restart things under it."""
+    outcome: dict[str, Any] = {}
+
+    def campaign() -> None:
+        outcome["state"] = run_campaign(
+            sandbox, block, contacts=[{"phone_number": p} for p in phones], **params
+        )
+
+    runner = threading.Thread(target=campaign)
+    runner.start()
+    return runner, outcome
+
+
 def test_five_sigkills_at_seeded_points_then_rerun_dials_each_contact_once(
     clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
 ) -> None:
@@ -142,20 +158,14 @@ def test_sandbox_restart_mid_campaign_completes_or_fails_loudly(
     port = int(first.root_url.rsplit(":", 1)[1])
     block = save_block("casey-restart", first.api_key, first.base_url)
     phones = numbers(60, start=4000)
-    outcome: dict[str, Any] = {}
-
-    def campaign() -> None:
-        outcome["state"] = run_campaign(
-            first,
-            block,
-            contacts=[{"phone_number": p} for p in phones],
-            campaign_id="sandbox-restart",
-            max_concurrent_calls=8,
-            max_requests_per_second=40.0,
-        )
-
-    runner = threading.Thread(target=campaign)
-    runner.start()
+    runner, outcome = campaign_in_thread(
+        first,
+        block,
+        phones,
+        campaign_id="sandbox-restart",
+        max_concurrent_calls=8,
+        max_requests_per_second=40.0,
+    )
     second: EmbeddedSandbox | None = None
     try:
         wait_for(lambda: first.admin.stats()["creates_total"] >= 20, timeout=60)
@@ -254,21 +264,15 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
     port = int(first.root_url.rsplit(":", 1)[1])
     block = save_block("casey-crash", first.api_key, first.base_url)
     phones = numbers(30, start=7000)
-    outcome: dict[str, Any] = {}
-
-    def campaign() -> None:
-        outcome["state"] = run_campaign(
-            first,
-            block,
-            contacts=[{"phone_number": p} for p in phones],
-            campaign_id="sandbox-crash",
-            max_concurrent_calls=30,
-            max_requests_per_second=8.0,
-            call_timeout_seconds=90,
-        )
-
-    runner = threading.Thread(target=campaign)
-    runner.start()
+    runner, outcome = campaign_in_thread(
+        first,
+        block,
+        phones,
+        campaign_id="sandbox-crash",
+        max_concurrent_calls=30,
+        max_requests_per_second=8.0,
+        call_timeout_seconds=90,
+    )
     second: EmbeddedSandbox | None = None
     started = time.monotonic()
     try:
