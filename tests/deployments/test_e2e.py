@@ -129,7 +129,7 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
             call_run = await arun_deployment(
                 "place-call/by-hand",
                 parameters={
-                    "phone_number": "+12025550101",
+                    "phone_number": "+13125550100",
                     "connection_code": clean_sandbox.call_out_connection,
                 },
                 timeout=120,
@@ -147,7 +147,7 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
             print(stack.logs())
             raise
     assert run.state.is_completed(), f"{run.state.name}: {run.state.message}\n{stack.logs()}"
-    dialled = {n: 1 for n in [*numbers, "+12025550101"]}
+    dialled = {n: 1 for n in [*numbers, "+13125550100"]}
     assert clean_sandbox.admin.stats()["calls_by_phone"] == dialled
     assert report.state.is_completed(), report.state.message
     assert report.parameters["connection_code"] == clean_sandbox.call_out_connection

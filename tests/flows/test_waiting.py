@@ -75,7 +75,7 @@ def test_transient_poll_errors_never_fail_the_wait(clean_sandbox: EmbeddedSandbo
 
 
 def test_deadline_returns_open_calls_without_cancelling(clean_sandbox: EmbeddedSandbox) -> None:
-    policy = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=0.8)
+    policy = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=3.0)
 
     async def scenario() -> tuple[WaitResult, float]:
         async with client_for(clean_sandbox) as client:
@@ -87,7 +87,7 @@ def test_deadline_returns_open_calls_without_cancelling(clean_sandbox: EmbeddedS
             return result, time.monotonic() - started
 
     result, waited = asyncio.run(scenario())
-    assert 0.8 <= waited < 2.0, "a wall-clock deadline, not a sum of sleeps"
+    assert 3.0 <= waited < 4.5, "a wall-clock deadline, not a sum of sleeps"
     assert [c.phone_number for c in result.still_open.values()] == ["+12025550999"]
     assert [c.status for c in result.ended.values()] == ["completed"]
     live = clean_sandbox.admin.stats()["calls_by_status"]
