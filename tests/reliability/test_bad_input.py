@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -167,9 +166,7 @@ def test_hundred_thousand_rows_stream_with_row_level_errors(tmp_path: Path) -> N
                 handle.write(f"4{i:010d},Bad {i},America/New_York\n")
             else:
                 handle.write(f"+1 720 {i // 10_000:03d} {i % 10_000:04d},Person {i},\n")
-    started = time.monotonic()
     batch = load_contacts_file(path, default_timezone="America/Denver")
-    elapsed = time.monotonic() - started
     assert batch.total_rows == 100_000
     assert len(batch.contacts) == 100_000 - len(bad_rows) == 99_900
     assert {r.row for r in batch.rejected} == bad_rows
@@ -177,4 +174,3 @@ def test_hundred_thousand_rows_stream_with_row_level_errors(tmp_path: Path) -> N
     assert all(re.fullmatch(r"•+\d{2,4}", r.value) for r in batch.rejected)
     assert batch.contacts[0].phone_number == "+17200000000"
     assert batch.contacts[0].timezone == "America/Denver"
-    assert elapsed < 30, f"100,000 rows took {elapsed:.1f} s"
