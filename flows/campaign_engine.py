@@ -427,9 +427,11 @@ async def _first_failure_cancels_all(*coroutines: Awaitable[None]) -> None:
     """Run together; the first exception cancels the others and propagates (3.10's TaskGroup)."""
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in done:
-            task.result()
+        pending = set(tasks)
+        while pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # its exception, or CancelledError: a loop that died stops all
     finally:
         for task in tasks:
             task.cancel()

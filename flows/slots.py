@@ -8,9 +8,17 @@ Casey account) is strict: a limit name that does not exist is an error, not a si
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from uuid import UUID
+
+import httpx
 
 Release = Callable[[], Awaitable[None]]
+logger = logging.getLogger("casey.flows.slots")
+# A slot's lease outlives a stalled run by at most this long; renewed every third of it.
+LEASE_SECONDS = 300.0
+LOCKED = 423
 
 
 class SlotGate:
@@ -31,47 +39,90 @@ class SlotGate:
         return release
 
 
-class GlobalLimitGate(SlotGate):
-    """The local cap, then one slot of a Prefect global concurrency limit per call.
+class GlobalLimitMissing(RuntimeError):
+    """The named Prefect global concurrency limit does not exist (strict: never a silent pass)."""
 
-    Prefect's ``concurrency`` context manager renews its lease while held, so each held slot is
-    a small coroutine that enters it and waits to be told the call has ended.
+
+class GlobalLimitGate(SlotGate):
+    """The local cap, then one slot of a Prefect global concurrency limit per call in flight.
+
+    Talks to Prefect's lease API directly: one lease per call, taken before the create and given
+    back when the call ends, and one background task that renews every lease still held (a call
+    may outlive a lease). Prefect's ``concurrency`` context manager would start a renewal thread
+    per call and cancel the caller when a renewal fails; a campaign holds slots across tasks.
     """
 
     def __init__(self, capacity: int, limit_name: str) -> None:
         super().__init__(capacity)
         self.limit_name = limit_name
-        self._holders: set[asyncio.Task[None]] = set()
+        self._leases: set[UUID] = set()
+        self._renewer: asyncio.Task[None] | None = None
 
     async def acquire(self) -> Release:
-        from prefect.concurrency.asyncio import concurrency
-
         release_local = await super().acquire()
-        granted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done = asyncio.Event()
-
-        async def hold() -> None:
-            try:
-                async with concurrency(self.limit_name, occupy=1, strict=True):
-                    granted.set_result(None)
-                    await done.wait()
-            except Exception as exc:
-                if granted.done():
-                    raise
-                granted.set_exception(exc)  # the caller re-raises it
-
-        holder = asyncio.create_task(hold())
-        self._holders.add(holder)
-        holder.add_done_callback(self._holders.discard)
         try:
-            await granted
+            lease_id = await self._take_slot()
         except BaseException:
             await release_local()
             raise
+        self._leases.add(lease_id)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_while_held())
 
         async def release() -> None:
-            done.set()
-            await holder
-            await release_local()
+            self._leases.discard(lease_id)
+            try:
+                await self._give_back(lease_id)
+            finally:
+                await release_local()
 
         return release
+
+    async def _take_slot(self) -> UUID:
+        from prefect.client.orchestration import get_client
+
+        async with get_client() as client:
+            while True:
+                try:
+                    response = await client.increment_concurrency_slots_with_lease(
+                        names=[self.limit_name],
+                        slots=1,
+                        mode="concurrency",
+                        lease_duration=LEASE_SECONDS,
+                    )
+                except httpx.HTTPStatusError as exc:
+                    if exc.response.status_code != LOCKED:
+                        raise
+                    await asyncio.sleep(float(exc.response.headers.get("Retry-After", 1.0)))
+                    continue
+                body = response.json()
+                if not body.get("limits"):
+                    raise GlobalLimitMissing(
+                        f"global concurrency limit {self.limit_name!r} does not exist: create it "
+                        f"(prefect gcl create {self.limit_name} --limit N) or leave "
+                        "global_concurrency_limit empty"
+                    )
+                return UUID(str(body["lease_id"]))
+
+    async def _give_back(self, lease_id: UUID) -> None:
+        from prefect.client.orchestration import get_client
+
+        try:
+            async with get_client() as client:
+                await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+        except Exception as exc:  # the lease expires on its own; never fail a campaign here
+            logger.warning("could not give back a %r slot: %s", self.limit_name, exc)
+
+    async def _renew_while_held(self) -> None:
+        from prefect.client.orchestration import get_client
+
+        while self._leases:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            async with get_client() as client:
+                for lease_id in list(self._leases):
+                    try:
+                        await client.renew_concurrency_lease(
+                            lease_id=lease_id, lease_duration=LEASE_SECONDS
+                        )
+                    except Exception as exc:
+                        logger.warning("could not renew a %r slot: %s", self.limit_name, exc)
