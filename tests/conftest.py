@@ -48,14 +48,3 @@ def credentials_block(prefect_server: None, sandbox: EmbeddedSandbox) -> str:
         CREDENTIALS_BLOCK, overwrite=True
     )
     return CREDENTIALS_BLOCK
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the end-to-end tests last.
-
-    They point this process at throwaway Prefect servers (``temporary_settings``). Prefect's
-    process-wide services (e.g. the global-concurrency slot service) keep the client they were
-    started with, so a test after them could talk to a server that no longer exists and wait
-    forever. A user's process has one server; only a test session switches.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
