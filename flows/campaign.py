@@ -40,7 +40,7 @@ from flows.suppression import SuppressionList
 from flows.tasks import casey_client
 from flows.waiting import WaitPolicy
 
-ALWAYS_OPEN_NOTE = "Calling hours, evaluated in each contact's own time zone."
+CALLING_WINDOW_HELP = "Calling hours, evaluated in each contact's own time zone."
 
 
 def default_campaign_id() -> str:
@@ -53,9 +53,8 @@ def default_campaign_id() -> str:
 
 def _run_name() -> str:
     params = flow_run.parameters
-    return f"campaign {params.get('campaign_id') or ''} on {params.get('connection_code')}".replace(
-        "  ", " "
-    )
+    words = ["campaign", params.get("campaign_id"), "on", params.get("connection_code")]
+    return " ".join(str(w) for w in words if w)
 
 
 @task(name="load-contacts", cache_policy=NO_CACHE)
@@ -155,7 +154,9 @@ async def call_campaign(
         str | None,
         Field(description="Keys every dispatch; a re-run with the same id dials nobody twice."),
     ] = None,
-    calling_window: Annotated[CallingWindow, Field(description=ALWAYS_OPEN_NOTE)] = CallingWindow(),  # noqa: B008 - immutable pydantic model, shown as the UI default
+    calling_window: Annotated[
+        CallingWindow, Field(description=CALLING_WINDOW_HELP)
+    ] = CallingWindow(),  # noqa: B008 - immutable pydantic model, shown as the UI default
     suppression: Annotated[
         list[str], Field(description="Numbers never to call (do-not-call list).")
     ] = [],  # noqa: B006 - Prefect copies parameters
@@ -220,7 +221,7 @@ async def call_campaign(
         len(suppressed),
         batch.duplicates,
     )
-    tracks = [Track(contact=c, row=None) for c in allowed]
+    tracks = [Track(contact=c) for c in allowed]
     if dry_run:
         result.outcomes += _plan_only(allowed, calling_window)
     else:

@@ -85,7 +85,6 @@ class Track:
     """One contact's progress through the campaign."""
 
     contact: Contact
-    row: int | None
     attempt: int = 1
     call_ids: list[str] = field(default_factory=list)
     last_call: Call | None = None
@@ -98,7 +97,6 @@ class Track:
     def finish(self, outcome: str, **fields: object) -> None:
         call = self.last_call
         self.outcome = ContactOutcome(
-            row=self.row,
             phone_number=self.contact.phone_number,
             name=self.contact.name,
             outcome=outcome,

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 import httpx
+from prefect.client.orchestration import PrefectClient
 
 Release = Callable[[], Awaitable[None]]
 logger = logging.getLogger("casey.flows.slots")
@@ -79,50 +80,54 @@ class GlobalLimitGate(SlotGate):
         return release
 
     async def _take_slot(self) -> UUID:
-        from prefect.client.orchestration import get_client
-
-        async with get_client() as client:
-            while True:
-                try:
-                    response = await client.increment_concurrency_slots_with_lease(
-                        names=[self.limit_name],
-                        slots=1,
-                        mode="concurrency",
-                        lease_duration=LEASE_SECONDS,
-                    )
-                except httpx.HTTPStatusError as exc:
-                    if exc.response.status_code != LOCKED:
-                        raise
-                    await asyncio.sleep(float(exc.response.headers.get("Retry-After", 1.0)))
-                    continue
-                body = response.json()
-                if not body.get("limits"):
-                    raise GlobalLimitMissing(
-                        f"global concurrency limit {self.limit_name!r} does not exist: create it "
-                        f"(prefect gcl create {self.limit_name} --limit N) or leave "
-                        "global_concurrency_limit empty"
-                    )
-                return UUID(str(body["lease_id"]))
+        client = _run_client()
+        while True:
+            try:
+                response = await client.increment_concurrency_slots_with_lease(
+                    names=[self.limit_name],
+                    slots=1,
+                    mode="concurrency",
+                    lease_duration=LEASE_SECONDS,
+                )
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code != LOCKED:
+                    raise
+                await asyncio.sleep(float(exc.response.headers.get("Retry-After", 1.0)))
+                continue
+            body = response.json()
+            if not body.get("limits"):
+                raise GlobalLimitMissing(
+                    f"global concurrency limit {self.limit_name!r} does not exist: create it "
+                    f"(prefect gcl create {self.limit_name} --limit N) or leave "
+                    "global_concurrency_limit empty"
+                )
+            return UUID(str(body["lease_id"]))
 
     async def _give_back(self, lease_id: UUID) -> None:
-        from prefect.client.orchestration import get_client
-
         try:
-            async with get_client() as client:
-                await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+            await _run_client().release_concurrency_slots_with_lease(lease_id=lease_id)
         except Exception as exc:  # the lease expires on its own; never fail a campaign here
             logger.warning("could not give back a %r slot: %s", self.limit_name, exc)
 
     async def _renew_while_held(self) -> None:
-        from prefect.client.orchestration import get_client
-
         while self._leases:
             await asyncio.sleep(LEASE_SECONDS / 3)
-            async with get_client() as client:
-                for lease_id in list(self._leases):
-                    try:
-                        await client.renew_concurrency_lease(
-                            lease_id=lease_id, lease_duration=LEASE_SECONDS
-                        )
-                    except Exception as exc:
-                        logger.warning("could not renew a %r slot: %s", self.limit_name, exc)
+            client = _run_client()
+            for lease_id in list(self._leases):
+                try:
+                    await client.renew_concurrency_lease(
+                        lease_id=lease_id, lease_duration=LEASE_SECONDS
+                    )
+                except Exception as exc:
+                    logger.warning("could not renew a %r slot: %s", self.limit_name, exc)
+
+
+def _run_client() -> PrefectClient:
+    """The task run's own Prefect client, open for the whole run.
+
+    Not ``async with get_client()``: inside a run that returns this same shared client, and
+    exiting it from one coroutine while another is mid-request stalled the campaign.
+    """
+    from prefect.context import get_run_context
+
+    return get_run_context().client  # type: ignore[union-attr]

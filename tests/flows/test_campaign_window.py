@@ -37,7 +37,7 @@ def run_engine(
                 ),
                 clock=lambda: now,
             )
-            tracks = [Track(contact=c, row=None) for c in contacts]
+            tracks = [Track(contact=c) for c in contacts]
             return await engine.run(tracks)
 
     return asyncio.run(scenario())
