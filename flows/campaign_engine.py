@@ -148,7 +148,6 @@ class CampaignEngine:
         self._track_of: dict[str, Track] = {}
         self._releases: dict[str, Release] = {}
         self._ambiguous: dict[str, _Ambiguous] = {}
-        self._dispatching = 0
         self._tracks: list[Track] = []
         self._finished = 0
         self._last_created_at: datetime | None = None
@@ -188,13 +187,20 @@ class CampaignEngine:
             else:
                 self._ready.append(track)  # to dial, or (adopted, still live) to watch
         await self._report_progress()
-        await _first_failure_cancels_all(self._dispatch_loop(), self._watch_loop())
+        await _until_one_ends(self._dispatch_loop(), self._watch_loop())
         return tracks
 
     def _unfinished_work(self) -> bool:
-        return bool(
-            self._ready or self._retries or self._pending or self._ambiguous or self._dispatching
-        )
+        """Some track has no outcome yet.
+
+        Counted, not read off the queues: a track is in no queue while a slot is being acquired
+        for it or its ended call is being released, and both wait on the network.
+        """
+        return self._finished < len(self._tracks)
+
+    def _finish(self, track: Track, outcome: str, **details: object) -> None:
+        track.finish(outcome, **details)
+        self._finished += 1
 
     async def _dispatch_loop(self) -> None:
         inflight: set[asyncio.Task[None]] = set()
@@ -218,7 +224,6 @@ class CampaignEngine:
                 await release()
                 self._defer(track, self.settings.window.next_open(now, tz))
                 continue
-            self._dispatching += 1
             task = asyncio.create_task(self._dispatch(track, release))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
@@ -256,8 +261,7 @@ class CampaignEngine:
             self._fatal = self._fatal or exc
         except CaseyError as exc:
             await release()
-            track.finish(OUTCOME_ERROR, reason=str(exc))
-            self._finished += 1
+            self._finish(track, OUTCOME_ERROR, reason=str(exc))
         else:
             self._note_server_time(call)
             track.call_ids.append(call.id)
@@ -265,7 +269,6 @@ class CampaignEngine:
                 self.hooks.on_dispatched(call)
             self._watch(track, call, release)
         finally:
-            self._dispatching -= 1
             self._wake.set()
 
     def _note_server_time(self, call: Call) -> None:
@@ -335,12 +338,12 @@ class CampaignEngine:
             wait = (due - now).total_seconds()
             heapq.heappush(self._retries, (time.monotonic() + wait, next(self._seq), track))
             return
-        track.finish(describe_outcome(call))
-        self._finished += 1
+        self._finish(track, describe_outcome(call))
 
     def _defer(self, track: Track, next_open: datetime) -> None:
-        track.finish(OUTCOME_DEFERRED, next_call_at=next_open, reason="outside calling window")
-        self._finished += 1
+        self._finish(
+            track, OUTCOME_DEFERRED, next_call_at=next_open, reason="outside calling window"
+        )
 
     async def _give_up_lost(self, result: WaitResult) -> None:
         """Calls the API keeps answering 404 for: an error outcome, never a second dial."""
@@ -351,12 +354,12 @@ class CampaignEngine:
             track = self._track_of.pop(call_id)
             self._pending.pop(call_id, None)
             await self._releases.pop(call_id)()
-            track.finish(
+            self._finish(
+                track,
                 OUTCOME_ERROR,
                 reason=f"call {call_id} is no longer found (HTTP 404 {misses} times); it may "
                 "have been dialled, so it is not dialled again",
             )
-            self._finished += 1
 
     async def _expire_overdue(self) -> None:
         """Stop waiting for calls past call_timeout_seconds (they are not cancelled)."""
@@ -365,8 +368,9 @@ class CampaignEngine:
             track = self._track_of.pop(call_id)
             self._pending.pop(call_id, None)
             await self._releases.pop(call_id)()
-            track.finish(OUTCOME_STILL_OPEN, reason="stopped waiting; the call was not cancelled")
-            self._finished += 1
+            self._finish(
+                track, OUTCOME_STILL_OPEN, reason="stopped waiting; the call was not cancelled"
+            )
 
     async def _reconcile(self) -> None:
         """One ledger scan for every ambiguous key: adopt what exists, re-dial what surely not."""
@@ -421,15 +425,17 @@ class CampaignEngine:
                 await outcome
 
 
-async def _first_failure_cancels_all(*coroutines: Awaitable[None]) -> None:
-    """Run together; the first exception cancels the others and propagates (3.10's TaskGroup)."""
+async def _until_one_ends(*coroutines: Awaitable[None]) -> None:
+    """Run together until one returns or raises, cancel the rest, and re-raise its exception.
+
+    Each loop returns only once every track has an outcome, so the first to see that ends the
+    run (the other may be asleep for a whole poll interval); a loop that dies stops the other.
+    """
     tasks = [asyncio.ensure_future(c) for c in coroutines]
     try:
-        pending = set(tasks)
-        while pending:
-            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # its exception, or CancelledError: a loop that died stops all
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
     finally:
         for task in tasks:
             task.cancel()

@@ -6,15 +6,13 @@ The engine takes its clock as a parameter, so these tests pin "now" to instants 
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timezone
 
-from casey import AsyncCaseyClient
 from flows.calling_window import CallingWindow
-from flows.campaign_engine import CampaignEngine, EngineSettings, Track
+from flows.campaign_engine import Track
 from flows.contacts import Contact
-from flows.waiting import WaitPolicy
 from sandbox.embedded import EmbeddedSandbox
+from tests.flows import engine_runner
 
 WEEKDAYS_9_TO_8 = CallingWindow(
     start="09:00", end="20:00", days=["mon", "tue", "wed", "thu", "fri"]
@@ -24,23 +22,14 @@ WEEKDAYS_9_TO_8 = CallingWindow(
 def run_engine(
     sandbox: EmbeddedSandbox, now: datetime, contacts: list[Contact], **settings: object
 ) -> list[Track]:
-    async def scenario() -> list[Track]:
-        async with AsyncCaseyClient(sandbox.api_key, base_url=sandbox.base_url) as client:
-            engine = CampaignEngine(
-                client,
-                EngineSettings(
-                    campaign_id=f"window-{now:%Y%m%d%H%M}",
-                    connection_code=sandbox.call_out_connection,
-                    window=WEEKDAYS_9_TO_8,
-                    poll=WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.5),
-                    **settings,  # type: ignore[arg-type]
-                ),
-                clock=lambda: now,
-            )
-            tracks = [Track(contact=c) for c in contacts]
-            return await engine.run(tracks)
-
-    return asyncio.run(scenario())
+    return engine_runner.run_engine(
+        sandbox,
+        contacts,
+        campaign_id=f"window-{now:%Y%m%d%H%M}",
+        window=WEEKDAYS_9_TO_8,
+        clock=lambda: now,
+        **settings,
+    )
 
 
 NEW_YORK = Contact(phone_number="+12025551201", timezone="America/New_York")

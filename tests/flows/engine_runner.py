@@ -1,0 +1,48 @@
+"""Runs the campaign engine straight against the sandbox: no Prefect, so a test controls the
+clock and the slot gate."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from casey import AsyncCaseyClient
+from flows.calling_window import CallingWindow
+from flows.campaign_engine import CampaignEngine, EngineSettings, Track
+from flows.contacts import Contact
+from flows.slots import SlotGate
+from flows.waiting import WaitPolicy
+from sandbox.embedded import EmbeddedSandbox
+
+ANY_TIME = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
+FAST_POLL = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.5)
+
+
+def run_engine(
+    sandbox: EmbeddedSandbox,
+    contacts: list[Contact],
+    *,
+    campaign_id: str,
+    window: CallingWindow = ANY_TIME,
+    clock: Callable[[], datetime] | None = None,
+    gate: SlotGate | None = None,
+    **settings: object,
+) -> list[Track]:
+    async def scenario() -> list[Track]:
+        async with AsyncCaseyClient(sandbox.api_key, base_url=sandbox.base_url) as client:
+            engine = CampaignEngine(
+                client,
+                EngineSettings(
+                    campaign_id=campaign_id,
+                    connection_code=sandbox.call_out_connection,
+                    window=window,
+                    poll=FAST_POLL,
+                    **settings,  # type: ignore[arg-type]
+                ),
+                gate=gate,
+                clock=clock,
+            )
+            return await engine.run([Track(contact=c) for c in contacts])
+
+    return asyncio.run(scenario())
