@@ -72,6 +72,9 @@ class GlobalLimitGate(SlotGate):
 
         async def release() -> None:
             self._leases.discard(lease_id)
+            if not self._leases and self._renewer is not None:
+                self._renewer.cancel()  # idle: the next slot taken starts a fresh one
+                self._renewer = None
             try:
                 await self._give_back(lease_id)
             finally:
