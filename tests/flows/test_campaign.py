@@ -216,11 +216,6 @@ def test_ambiguous_faults_do_not_dial_twice(
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open: in about 1 run of 3 the campaign holding Prefect global-concurrency "
-    "leases stops after all its calls ended, with one lease still held (see closing note)",
-)
 def test_global_concurrency_limit_is_strict_and_honoured(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
@@ -241,6 +236,11 @@ def test_global_concurrency_limit_is_strict_and_honoured(
                 GlobalConcurrencyLimitCreate(name="casey-account-test", limit=2)
             )
 
+    async def slots_held() -> int:
+        async with get_client() as client:
+            limit = await client.read_global_concurrency_limit_by_name("casey-account-test")
+            return limit.active_slots
+
     asyncio.run(create_limit())
     state = run_campaign(
         clean_sandbox,
@@ -254,6 +254,7 @@ def test_global_concurrency_limit_is_strict_and_honoured(
     stats = clean_sandbox.admin.stats()
     assert stats["creates_total"] == 12
     assert max(stats["max_in_flight_by_connection"].values()) <= 2
+    assert asyncio.run(slots_held()) == 0, "every slot is given back when its call ends"
 
 
 CRASHING_RUN = """
