@@ -49,8 +49,6 @@ logger = logging.getLogger("casey.flows.campaign")
 
 # Errors that say every create would fail the same way: stop the campaign, don't burn the list.
 CAMPAIGN_WIDE_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError)
-# A pending call answered 404 this many polls in a row is lost (e.g. the API lost it in a crash).
-LOST_AFTER_NOT_FOUND = 3
 # The list may lag a create; an ambiguous key is re-dialled only after this many misses.
 RECONCILE_MISSES_BEFORE_REDIAL = 2
 # Server-clock slack when reconciling against the created_at of an earlier call.
@@ -347,18 +345,16 @@ class CampaignEngine:
 
     async def _give_up_lost(self, result: WaitResult) -> None:
         """Calls the API keeps answering 404 for: an error outcome, never a second dial."""
-        for call_id, misses in list(result.not_found.items()):
-            if misses < LOST_AFTER_NOT_FOUND or call_id not in self._track_of:
-                continue
-            del result.not_found[call_id]
+        for call_id in list(result.lost):
+            del result.lost[call_id]
             track = self._track_of.pop(call_id)
-            self._pending.pop(call_id, None)
             await self._releases.pop(call_id)()
             self._finish(
                 track,
                 OUTCOME_ERROR,
-                reason=f"call {call_id} is no longer found (HTTP 404 {misses} times); it may "
-                "have been dialled, so it is not dialled again",
+                reason=f"call {call_id} is no longer found (HTTP 404 "
+                f"{self.settings.poll.lost_after_not_found} polls in a row); it may have been "
+                "dialled, so it is not dialled again",
             )
 
     async def _expire_overdue(self) -> None:

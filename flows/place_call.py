@@ -14,7 +14,7 @@ from pydantic import Field
 from blocks.credentials import DEFAULT_BLOCK_NAME
 from casey import E164_PATTERN, Call, mask_phone, normalize_status
 from flows.artifacts import call_summary_markdown
-from flows.tasks import CallWaitTimeout, create_call, wait_for_call
+from flows.tasks import CallLost, CallWaitTimeout, create_call, wait_for_call
 from flows.waiting import WaitPolicy, describe_outcome
 
 
@@ -81,6 +81,9 @@ async def place_call(
             call = await wait_for_call(credentials_block, connection_code, call, policy=policy)
         except CallWaitTimeout:
             await acreate_markdown_artifact(call_summary_markdown(call, "still open"))
+            raise
+        except CallLost:
+            await acreate_markdown_artifact(call_summary_markdown(call, "lost"))
             raise
     outcome = describe_outcome(call) if wait else "dispatched"
     await acreate_markdown_artifact(call_summary_markdown(call, outcome), description=outcome)

@@ -28,6 +28,10 @@ class CallWaitTimeout(TimeoutError):
     """Stopped waiting; the calls named are still open (they were not cancelled)."""
 
 
+class CallLost(RuntimeError):
+    """The API stopped knowing the call (404 poll after poll); it may have rung: never re-dial."""
+
+
 def _masked_task_name(verb: str) -> str:
     number = task_run.parameters.get("phone_number", "")
     return f"{verb} {mask_phone(number)}"
@@ -144,7 +148,8 @@ async def wait_for_calls(
 ) -> WaitResult:
     """Wait until every call ends or the policy's deadline passes; never raises on timeout.
 
-    ``result.still_open`` names the calls that had not ended (stop waiting is not cancel).
+    ``result.still_open`` names the calls that had not ended (stop waiting is not cancel),
+    ``result.lost`` the ones the API answered 404 for, poll after poll.
     """
     policy = policy or WaitPolicy()
     async with casey_client(credentials) as client:
@@ -163,15 +168,22 @@ async def wait_for_call(
     policy: WaitPolicy | None = None,
     campaign_id: str | None = None,
 ) -> Call:
-    """The call once it ended; CallWaitTimeout (naming its last status) if it did not in time."""
+    """The call once it ended; CallWaitTimeout (naming its last status) if it did not in time,
+    CallLost if the API stopped knowing it."""
+    policy = policy or WaitPolicy()
     result = await wait_for_calls.fn(
         credentials, connection_code, [call], policy=policy, campaign_id=campaign_id
     )
+    if result.lost:
+        raise CallLost(
+            f"call {call.id} is no longer found (HTTP 404 {policy.lost_after_not_found} polls in a"
+            " row); it may have been dialled, so it is not placed again"
+        )
     if result.still_open:
         last = result.still_open[call.id]
         raise CallWaitTimeout(
-            f"stopped waiting for call {call.id} after {(policy or WaitPolicy()).timeout_seconds:g}"
-            f" s; it is still {describe_outcome(last)} (not cancelled)"
+            f"stopped waiting for call {call.id} after {policy.timeout_seconds:g} s; it is still "
+            f"{describe_outcome(last)} (not cancelled)"
         )
     return result.ended[call.id]
 

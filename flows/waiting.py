@@ -48,6 +48,9 @@ class WaitPolicy(BaseModel):
     max_poll_seconds: float = Field(default=15.0, gt=0, description="Slowest interval.")
     backoff: float = Field(default=1.5, ge=1.0, description="Interval growth while idle.")
     jitter: float = Field(default=0.2, ge=0, le=1, description="± fraction of the interval.")
+    lost_after_not_found: int = Field(
+        default=3, ge=1, description="Polls in a row answering 404 before a call counts as lost."
+    )
     terminal_statuses: frozenset[str] = Field(
         default=DEFAULT_TERMINAL_STATUSES,
         description="Statuses (any spelling) after which a call never changes.",
@@ -63,6 +66,8 @@ class WaitResult:
 
     ended: dict[str, Call] = field(default_factory=dict)
     still_open: dict[str, Call] = field(default_factory=dict)
+    # Calls the API stopped knowing (404 on every poll): it may have rung, so never re-dial.
+    lost: dict[str, Call] = field(default_factory=dict)
     polls: int = 0
     requests: int = 0
     poll_errors: int = 0
@@ -127,9 +132,10 @@ class CallWatcher:
             logger.warning(
                 "poll %d of %s failed, will retry: %s", result.polls, self.connection_code, exc
             )
-            return False
-        changed = False
+            fresh = []
+        changed = self._give_up_lost(pending, result)
         for call in fresh:
+            result.not_found.pop(call.id, None)
             previous = pending.get(call.id)
             if previous is None:
                 continue
@@ -137,6 +143,24 @@ class CallWatcher:
                 changed = True
             await self._settle(call, previous.normalized_status, result, pending)
         return changed
+
+    def _give_up_lost(self, pending: dict[str, Call], result: WaitResult) -> bool:
+        """Move calls answering 404 poll after poll from ``pending`` to ``result.lost``."""
+        lost = [
+            call_id
+            for call_id, misses in result.not_found.items()
+            if misses >= self.policy.lost_after_not_found and call_id in pending
+        ]
+        for call_id in lost:
+            del result.not_found[call_id]
+            result.lost[call_id] = pending.pop(call_id)
+            logger.warning(
+                "call %s of %s is no longer found (HTTP 404 %d polls in a row); not waiting for it",
+                call_id,
+                self.connection_code,
+                self.policy.lost_after_not_found,
+            )
+        return bool(lost)
 
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
         if len(pending) > self._sweep_pages_estimate:
@@ -190,8 +214,6 @@ class CallWatcher:
         for call_id, answer in zip(call_ids, answers, strict=True):
             if isinstance(answer, NotFoundError):
                 result.not_found[call_id] = result.not_found.get(call_id, 0) + 1
-            else:
-                result.not_found.pop(call_id, None)
         for failure in failures:
             if isinstance(failure, (AuthenticationError, PermissionDeniedError)) or not calls:
                 raise failure

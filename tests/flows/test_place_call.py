@@ -12,9 +12,10 @@ from prefect.client.schemas.objects import State
 from prefect.events.filters import EventFilter, EventNameFilter
 
 from blocks import CaseyCredentials
-from casey import AsyncCaseyClient
+from casey import AsyncCaseyClient, Call
 from flows.place_call import place_call
-from flows.tasks import create_call
+from flows.tasks import create_call, wait_for_call
+from flows.waiting import WaitPolicy
 from sandbox.embedded import EmbeddedSandbox
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -103,6 +104,26 @@ def test_timeout_stops_waiting_without_cancelling(
         stats["calls_by_status"].get("in_progress", 0) + stats["calls_by_status"].get("ringing", 0)
         == 1
     )
+
+
+@pytest.mark.timeout(60)
+def test_wait_for_call_fails_fast_naming_a_call_the_api_lost(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
+    gone = Call(id="call_lost_in_a_crash", status="in_progress")
+    quick = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=600)
+
+    @flow
+    async def wait_for_the_lost_call() -> Call:
+        return await wait_for_call(
+            credentials_block, clean_sandbox.call_out_connection, gone, policy=quick
+        )
+
+    state = asyncio.run(wait_for_the_lost_call(return_state=True))
+    assert state.is_failed()
+    assert "call_lost_in_a_crash is no longer found" in state.message
+    assert "not placed again" in state.message
+    assert clean_sandbox.admin.stats()["creates_total"] == 0
 
 
 def test_flow_retry_adopts_instead_of_dialling_again(

@@ -6,6 +6,8 @@ import asyncio
 import itertools
 import time
 
+import pytest
+
 from casey import AsyncCaseyClient, Call, RetryPolicy
 from flows.waiting import CallWatcher, WaitPolicy, WaitResult
 from sandbox.embedded import EmbeddedSandbox
@@ -92,6 +94,27 @@ def test_deadline_returns_open_calls_without_cancelling(clean_sandbox: EmbeddedS
     assert [c.status for c in result.ended.values()] == ["completed"]
     live = clean_sandbox.admin.stats()["calls_by_status"]
     assert live.get("in_progress", 0) + live.get("ringing", 0) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_call_the_api_no_longer_knows_is_lost_not_waited_for(
+    clean_sandbox: EmbeddedSandbox,
+) -> None:
+    # The deadline is far past the test's timeout: only giving up on the 404s ends the wait.
+    policy = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=600)
+    gone = Call(id="call_lost_in_a_crash", status="in_progress")
+
+    async def scenario() -> WaitResult:
+        async with client_for(clean_sandbox) as client:
+            [real] = await create_calls(client, clean_sandbox, ["+12025550100"])
+            watcher = CallWatcher(client, clean_sandbox.call_out_connection, policy)
+            return await watcher.wait([real, gone])
+
+    result = asyncio.run(scenario())
+    assert list(result.lost) == [gone.id]
+    assert [c.status for c in result.ended.values()] == ["completed"]
+    assert result.still_open == {}
+    assert clean_sandbox.admin.stats()["creates_total"] == 1
 
 
 def test_each_transition_is_reported_once(clean_sandbox: EmbeddedSandbox) -> None:
