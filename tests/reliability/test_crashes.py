@@ -28,7 +28,7 @@ from flows.dispatch import dispatch_key_of
 from sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 from sandbox.testing import wait_for
 from tests.deployments.stack import PrefectStack
-from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign
+from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign, save_block
 
 pytestmark = [pytest.mark.reliability]
 
@@ -144,43 +144,63 @@ def test_five_sigkills_at_seeded_points_then_rerun_dials_each_contact_once(
     assert "error" not in {o["outcome"] for o in outcomes}
 
 
-# -- the sandbox restarted --------------------------------------------------------------------
+# -- the sandbox restarted, with or without its last flush ------------------------------------
+
+
+class RestartableSandbox:
+    """A sandbox process persisting to ``tmp_path``, restarted on the same port under a campaign."""
+
+    def __init__(self, tmp_path: Path, block_name: str, **settings: Any) -> None:
+        self._db = str(tmp_path / "sandbox.db")
+        self._settings = settings
+        self.first = start_sandbox_process(db_path=self._db, **settings)
+        self.second: EmbeddedSandbox | None = None
+        self.block = save_block(block_name, self.first.api_key, self.first.base_url)
+
+    def restart(self, *, flush: bool) -> EmbeddedSandbox:
+        """SIGTERM (the SQLite mirror is flushed) or SIGKILL (calls since the last flush lost)."""
+        if flush:
+            self.first.stop()
+            time.sleep(1.0)
+        else:
+            os.kill(self.first.pid, signal.SIGKILL)
+            time.sleep(0.5)
+        port = self.first.root_url.rsplit(":", 1)[1]
+        self.second = start_sandbox_process(
+            db_path=self._db, extra_args=["--port", port], **self._settings
+        )
+        assert self.second.root_url == self.first.root_url
+        return self.second
+
+    def stop(self) -> None:
+        self.first.stop()
+        if self.second is not None:
+            self.second.stop()
 
 
 def test_sandbox_restart_mid_campaign_completes_or_fails_loudly(
     prefect_server: None, tmp_path: Path
 ) -> None:
-    from tests.reliability.conftest import save_block
-
-    db = str(tmp_path / "sandbox.db")
     settings = {"seed": 5, "speed": 100, "rate_limit_per_s": 0, "concurrency_cap": 20}
-    first = start_sandbox_process(db_path=db, **settings)
-    port = int(first.root_url.rsplit(":", 1)[1])
-    block = save_block("casey-restart", first.api_key, first.base_url)
+    sandboxes = RestartableSandbox(tmp_path, "casey-restart", **settings)
     phones = numbers(60, start=4000)
     runner, outcome = campaign_in_thread(
-        first,
-        block,
+        sandboxes.first,
+        sandboxes.block,
         phones,
         campaign_id="sandbox-restart",
         max_concurrent_calls=8,
         max_requests_per_second=40.0,
     )
-    second: EmbeddedSandbox | None = None
     try:
-        wait_for(lambda: first.admin.stats()["creates_total"] >= 20, timeout=60)
-        first.stop()  # SIGTERM: the SQLite mirror is flushed
-        time.sleep(1.0)
-        second = start_sandbox_process(db_path=db, extra_args=["--port", str(port)], **settings)
-        assert second.root_url == first.root_url
+        wait_for(lambda: sandboxes.first.admin.stats()["creates_total"] >= 20, timeout=60)
+        second = sandboxes.restart(flush=True)
         runner.join(timeout=120)
         assert not runner.is_alive(), "the campaign hung after the sandbox came back"
         state = outcome["state"]
         by_key = calls_by_key(second)
     finally:
-        first.stop()
-        if second is not None:
-            second.stop()
+        sandboxes.stop()
         runner.join(timeout=5)
     assert {k: n for k, n in by_key.items() if n > 1} == {}, "a dispatch key was dialled twice"
     print(f"after the sandbox restart: {state.type.value} {state.message}")
@@ -250,9 +270,6 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
     last flush are gone after the restart (GET answers 404). The campaign must still follow
     every other call to its end, and give the lost ones an outcome without dialling them again.
     """
-    from tests.reliability.conftest import save_block
-
-    db = str(tmp_path / "sandbox.db")
     settings = {
         "seed": 9,
         "speed": 20,
@@ -260,36 +277,33 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
         "concurrency_cap": 0,
         "db_flush_interval_s": 2.0,
     }
-    first = start_sandbox_process(db_path=db, **settings)
-    port = int(first.root_url.rsplit(":", 1)[1])
-    block = save_block("casey-crash", first.api_key, first.base_url)
+    sandboxes = RestartableSandbox(tmp_path, "casey-crash", **settings)
     phones = numbers(30, start=7000)
     runner, outcome = campaign_in_thread(
-        first,
-        block,
+        sandboxes.first,
+        sandboxes.block,
         phones,
         campaign_id="sandbox-crash",
         max_concurrent_calls=30,
         max_requests_per_second=8.0,
         call_timeout_seconds=90,
     )
-    second: EmbeddedSandbox | None = None
     started = time.monotonic()
     try:
         # Kill right after a create (polling every 2 ms): the flush that would save it is up to
         # 2 s away, so the newest calls are surely lost and the older ones surely kept.
-        wait_for(lambda: first.admin.stats()["creates_total"] >= 24, timeout=60, interval=0.002)
-        os.kill(first.pid, signal.SIGKILL)  # no final flush
-        time.sleep(0.5)
-        second = start_sandbox_process(db_path=db, extra_args=["--port", str(port)], **settings)
+        wait_for(
+            lambda: sandboxes.first.admin.stats()["creates_total"] >= 24,
+            timeout=60,
+            interval=0.002,
+        )
+        second = sandboxes.restart(flush=False)  # no final flush
         runner.join(timeout=150)
         assert not runner.is_alive(), "the campaign hung after the sandbox crash"
         state = outcome["state"]
         kept = calls_by_key(second)
     finally:
-        first.stop()
-        if second is not None:
-            second.stop()
+        sandboxes.stop()
         runner.join(timeout=5)
     elapsed = time.monotonic() - started
     assert {k: n for k, n in kept.items() if n > 1} == {}
