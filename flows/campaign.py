@@ -35,6 +35,7 @@ from flows.campaign_models import (
 from flows.campaign_report import ProgressReporter, export_csv, publish_results
 from flows.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
 from flows.events import emit_call_event, related_resources
+from flows.preflight import ensure_call_out
 from flows.slots import GlobalLimitGate, SlotGate
 from flows.suppression import SuppressionList
 from flows.tasks import casey_client
@@ -130,6 +131,7 @@ async def dial_contacts(
     async with casey_client(
         credentials_block, max_requests_per_second=max_requests_per_second
     ) as client:
+        await ensure_call_out(client, settings.connection_code)
         engine = CampaignEngine(client, settings, gate, hooks)
         await engine.adopt_ledger(tracks, since=ledger_since)
         await engine.run(tracks)

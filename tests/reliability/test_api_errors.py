@@ -87,6 +87,7 @@ def test_401_fails_fast_naming_the_block_never_the_key(
     ("connection", "expected"),
     [
         ("no-such-connection", ("404", "connection_not_found", "no-such-connection")),
+        # place_call learns it from the create's 409; a campaign reads the connection first.
         ("demo-web", ("409", "not_call_out", "call_out")),
     ],
 )
@@ -106,17 +107,32 @@ def test_unknown_or_non_call_out_connection_fails_with_the_reason(
             connection_code=connection,
             contacts=[{"phone_number": p} for p in numbers(5)],
         )
+    status, parts = expected[0], expected
+    if flow == "call_campaign" and connection == "demo-web":  # only the connection read was sent
+        status, parts = "200", ("'demo-web' has channel_type 'web'", "need a call_out connection")
     assert state.is_failed(), state.message
-    for part in expected:
+    for part in parts:
         assert part in (state.message or ""), state.message
     stats = clean_sandbox.admin.stats()
     assert stats["creates_total"] == 0
-    assert set(requests_by_status(stats)) == {expected[0]}, stats["requests"]
+    assert set(requests_by_status(stats)) == {status}, stats["requests"]
 
 
 # -- 403 / 422 from the scripted peer -------------------------------------------------------------
 
 
+# A campaign reads its connection before it dials, then scans the call list (the ledger).
+CALL_OUT_CONNECTION = Reply(
+    200, {"data": {"connection_code": "demo-outbound", "channel_type": "call_out"}}
+)
+EMPTY_LEDGER = Reply(200, {"data": []})
+CREATED_CALL = {
+    "id": "5b3c3f0e-3a2b-4f43-9a57-1c6b1f8f7d10",
+    "phone_number": "+13035550001",
+    "status": "completed",
+    "ended_reason": "customer_ended_call",
+    "created_at": "2026-01-01T00:00:00+00:00",
+}
 FORBIDDEN = Reply(
     403, {"error": {"code": "forbidden", "message": "This key lacks the calls:write scope."}}
 )
@@ -152,7 +168,7 @@ def test_403_on_create_fails_the_campaign_instead_of_marking_every_contact(
     """A key without the scope to call fails the run once, loudly; it is not 50 row errors."""
     with scripted_server() as peer:
         block = save_block("casey-scripted", "sk_test_scripted", peer.base_url)
-        peer.app.queue(Reply(200, {"data": []}), *[FORBIDDEN] * 60)
+        peer.app.queue(CALL_OUT_CONNECTION, EMPTY_LEDGER, *[FORBIDDEN] * 60)
         state = run_campaign(
             peer,  # type: ignore[arg-type]
             block,
@@ -171,17 +187,12 @@ def test_422_on_one_create_is_that_contacts_error_and_the_rest_go_on(
     prefect_server: None,
 ) -> None:
     """A server-side rejection of one row is reported on that row; the message says so."""
-    created = {
-        "id": "5b3c3f0e-3a2b-4f43-9a57-1c6b1f8f7d10",
-        "phone_number": "+13035550001",
-        "status": "completed",
-        "ended_reason": "customer_ended_call",
-        "created_at": "2026-01-01T00:00:00+00:00",
-    }
     with scripted_server() as peer:
         block = save_block("casey-scripted", "sk_test_scripted", peer.base_url)
-        peer.app.queue(Reply(200, {"data": []}), UNPROCESSABLE, Reply(201, {"data": created}))
-        peer.app.default = Reply(200, {"data": created})
+        peer.app.queue(
+            CALL_OUT_CONNECTION, EMPTY_LEDGER, UNPROCESSABLE, Reply(201, {"data": CREATED_CALL})
+        )
+        peer.app.default = Reply(200, {"data": CREATED_CALL})
         state = run_campaign(
             peer,  # type: ignore[arg-type]
             block,
@@ -195,6 +206,27 @@ def test_422_on_one_create_is_that_contacts_error_and_the_rest_go_on(
     assert len(errors) == 1 and "not reachable" in (errors[0].reason or "")
     assert "1 error" in (state.message or ""), state.message
     assert "not reachable" in (state.message or ""), "the final message names the first error"
+
+
+def test_a_key_that_cannot_read_connections_still_runs_the_campaign(
+    prefect_server: None,
+) -> None:
+    """The connection check before dialling is advisory when the read itself is refused."""
+    with scripted_server() as peer:
+        block = save_block("casey-scripted", "sk_test_scripted", peer.base_url)
+        peer.app.queue(FORBIDDEN, EMPTY_LEDGER, Reply(201, {"data": CREATED_CALL}))
+        peer.app.default = Reply(200, {"data": CREATED_CALL})
+        state = run_campaign(
+            peer,  # type: ignore[arg-type]
+            block,
+            connection_code="demo-outbound",
+            contacts=[{"phone_number": CREATED_CALL["phone_number"]}],
+        )
+    assert state.is_completed(), state.message
+    assert state.result().counts == {"completed": 1}
+    first = peer.app.requests[0]
+    assert (first.method, first.path) == ("GET", "/v1/backend/connections/demo-outbound")
+    assert [r.method for r in peer.app.requests].count("POST") == 1
 
 
 # -- repeated 5xx -----------------------------------------------------------------------------
