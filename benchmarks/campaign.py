@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--contenders", default=",".join(ALL_CONTENDERS), help="comma-separated, run in order"
     )
-    parser.add_argument("--casey-poll", type=float, default=0.25, help="casey-flows poll (s)")
+    parser.add_argument("--casey-poll", type=float, default=0.15, help="casey-flows poll (s)")
     parser.add_argument("--naive-poll", type=float, default=2.0, help="naive GET interval (s)")
     parser.add_argument("--bare-poll", type=float, default=1.0, help="bare GET interval (s)")
     parser.add_argument(
