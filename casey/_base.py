@@ -239,8 +239,8 @@ class BaseCaseyClient:
             raise error
         if spec.dispatch is not None and kind is Attempt.AMBIGUOUS:
             raise self._ambiguous(spec, sent_at, f"HTTP {response.status_code}", error) from None
-        retry_after = error.retry_after if isinstance(error, errors.RateLimitError) else None
-        delay = budget.next_delay(retry_after)
+        # Honoured on any retryable answer: 503s carry it as often as 429s do.
+        delay = budget.next_delay(parse_retry_after(response.headers.get("Retry-After")))
         if delay is None:
             raise error
         logger.info(

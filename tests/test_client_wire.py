@@ -257,12 +257,11 @@ def test_authentication_error_is_not_retried(server: RunningServer) -> None:
     assert len(server.app.requests) == 1
 
 
-def test_retry_after_seconds_is_honoured(server: RunningServer) -> None:
+@pytest.mark.parametrize(("status", "code"), [(429, "rate_limited"), (503, "unavailable")])
+def test_retry_after_seconds_is_honoured(server: RunningServer, status: int, code: str) -> None:
     server.app.queue(
         Reply(
-            429,
-            {"error": {"code": "rate_limited", "message": "slow down"}},
-            headers={"Retry-After": "1"},
+            status, {"error": {"code": code, "message": "slow down"}}, headers={"Retry-After": "1"}
         ),
         Reply(200, {"data": []}),
     )
