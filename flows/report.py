@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
 
@@ -141,6 +141,10 @@ async def call_report(
     since: Annotated[
         datetime | None, Field(description="Only calls created at or after this (UTC if naive).")
     ] = None,
+    last_hours: Annotated[
+        float | None,
+        Field(gt=0, description="Only calls created in the last N hours (for schedules)."),
+    ] = None,
     max_calls: Annotated[int, Field(gt=0, description="Stop after this many calls.")] = 10_000,
     csv_path: Annotated[
         str | None, Field(description="Also write the rows to this CSV file.")
@@ -157,6 +161,9 @@ async def call_report(
     Returns the rows with masked numbers, so nothing persisted by Prefect holds a full number.
     """
     logger = get_run_logger()
+    if last_hours is not None:  # with since too, the narrower of the two
+        recent = datetime.now(timezone.utc) - timedelta(hours=last_hours)
+        since = recent if since is None else max(_as_utc(since), recent)
     calls = await fetch_calls(
         credentials_block, connection_code, status=status, since=since, max_calls=max_calls
     )

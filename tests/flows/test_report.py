@@ -114,6 +114,24 @@ def test_since_stops_at_older_calls(clean_sandbox: EmbeddedSandbox, credentials_
     assert len(capped) == 3
 
 
+def test_last_hours_keeps_only_recent_calls(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
+    place(clean_sandbox, NUMBERS[:2])
+    time.sleep(2.0)  # the older calls are 2 s or more older than the cut
+    cut = time.monotonic()
+    newer = place(clean_sandbox, NUMBERS[2:])
+    window_s = time.monotonic() - cut + 1.0  # reaches back 1 s before the cut
+    rows = asyncio.run(
+        call_report(
+            connection_code=clean_sandbox.call_out_connection,
+            credentials_block=credentials_block,
+            last_hours=window_s / 3600,
+        )
+    )
+    assert {r.call_id for r in rows} == set(newer)
+
+
 def test_artifact_key_is_prefect_safe() -> None:
     assert artifact_key("Demo_Outbound.EU") == "casey-call-report-demo-outbound-eu"
     assert artifact_key("!!!") == "casey-call-report-connection"
