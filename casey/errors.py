@@ -100,8 +100,8 @@ class AmbiguousDispatchError(CaseyError):
 
     Raised after a timeout once the request was sent, a dropped connection, or a 5xx answer to a
     create. The client never re-sends on its own. To recover, list the connection's calls created
-    since ``sent_at`` and look for ``idempotency_key`` in their ``context`` (the flows do this);
-    create again only if none matches.
+    since ``sent_at`` and look for a key you put in their ``context`` (the flows put
+    ``idempotency_key`` in ``context["dispatch_key"]``); create again only if none matches.
     """
 
     def __init__(

@@ -176,7 +176,8 @@ class CallingWindow(BaseModel):
     def closes_at(self, at: datetime, tz: str | None = None) -> datetime | None:
         """When the window open at ``at`` closes (aware UTC), or None when it is closed now.
 
-        A campaign uses this to stop dialling before the window shuts.
+        For planning around the window (how long a run has left); the campaign engine itself
+        checks ``is_open`` at each dial and each retry.
         """
         _require_aware(at)
         zone = self.zone(tz)
