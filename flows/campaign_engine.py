@@ -43,7 +43,7 @@ from flows.campaign_models import (
 from flows.contacts import Contact
 from flows.dispatch import find_dispatched, make_dispatch_key, with_dispatch_key
 from flows.slots import Release, SlotGate
-from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome
+from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome, lost_reason
 
 logger = logging.getLogger("casey.flows.campaign")
 
@@ -150,7 +150,9 @@ class CampaignEngine:
         self._finished = 0
         self._last_created_at: datetime | None = None
         self._wake = asyncio.Event()
-        self._fatal: CaseyError | None = None
+        # Set by whatever must stop the whole run; both loops raise it at their next turn.
+        self._fatal: Exception | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -158,7 +160,7 @@ class CampaignEngine:
         """Read what earlier runs of this campaign already dialled (back to ``since``)."""
         keys = {
             make_dispatch_key(self.settings.campaign_id, t.contact.phone_number, attempt): t
-            for t in tracks
+            for t in _distinct(tracks)
             for attempt in range(1, self.settings.max_attempts + 1)
         }
         found = await find_dispatched(self.client, self.settings.connection_code, keys, since=since)
@@ -177,7 +179,7 @@ class CampaignEngine:
 
     async def run(self, tracks: list[Track]) -> list[Track]:
         """Dial, wait and retry until every track has an outcome."""
-        self._tracks = tracks
+        self._tracks = _distinct(tracks)
         for track in tracks:
             call = track.last_call
             if call is not None and call.is_terminal(self.settings.poll.terminal_statuses):
@@ -185,7 +187,12 @@ class CampaignEngine:
             else:
                 self._ready.append(track)  # to dial, or (adopted, still live) to watch
         await self._report_progress()
-        await _until_one_ends(self._dispatch_loop(), self._watch_loop())
+        try:
+            await _until_one_ends(self._dispatch_loop(), self._watch_loop())
+        finally:  # only on failure can creates still be under way: a re-run adopts their calls
+            for task in self._inflight:
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
         return tracks
 
     def _unfinished_work(self) -> bool:
@@ -201,31 +208,53 @@ class CampaignEngine:
         self._finished += 1
 
     async def _dispatch_loop(self) -> None:
-        inflight: set[asyncio.Task[None]] = set()
         while self._unfinished_work():
-            if self._fatal:
-                raise self._fatal
+            self._raise_fatal()
             track = self._next_ready()
             if track is None:
                 self._wake.clear()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_until_retry())
                 continue
-            release = await self.gate.acquire()
             live = track.last_call
             if live is not None and not live.is_terminal(self.settings.poll.terminal_statuses):
-                self._watch(track, live, release)  # adopted from the ledger, still live
+                self._watch(track, live, await self.gate.acquire())  # adopted, still live
                 continue
-            now = self.now()
-            tz = track.contact.timezone
-            if not self.settings.window.is_open(now, tz):
+            if (next_open := self._closed_until(track)) is not None:
+                self._defer(track, next_open)
+                continue
+            release = await self.gate.acquire()
+            if self._fatal:  # set while we waited for the slot: dial nobody more
                 await release()
-                self._defer(track, self.settings.window.next_open(now, tz))
+                self._ready.appendleft(track)
+                continue
+            if (next_open := self._closed_until(track)) is not None:  # shut while we waited
+                await release()
+                self._defer(track, next_open)
                 continue
             task = asyncio.create_task(self._dispatch(track, release))
-            inflight.add(task)
-            task.add_done_callback(inflight.discard)
-        await asyncio.gather(*inflight)
+            self._inflight.add(task)
+            task.add_done_callback(self._dispatch_done)
+        await asyncio.gather(*self._inflight)
+
+    def _raise_fatal(self) -> None:
+        if self._fatal:
+            raise self._fatal
+
+    def _closed_until(self, track: Track) -> datetime | None:
+        """When the contact's window next opens, if it is closed now (else None)."""
+        now = self.now()
+        tz = track.contact.timezone
+        if self.settings.window.is_open(now, tz):
+            return None
+        return self.settings.window.next_open(now, tz)
+
+    def _dispatch_done(self, task: asyncio.Task[None]) -> None:
+        """A dispatch that died of anything unexpected stops the run instead of hanging it."""
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._fatal is None:
+            self._fatal = task.exception()  # type: ignore[assignment]
+            self._wake.set()
 
     def _next_ready(self) -> Track | None:
         if self._ready:
@@ -253,19 +282,19 @@ class CampaignEngine:
         except AmbiguousDispatchError:
             logger.warning("create for %s was ambiguous; reconciling %s", _masked(track), key)
             self._ambiguous[key] = _Ambiguous(track, horizon, release)  # the call may be live
-        except CAMPAIGN_WIDE_ERRORS as exc:
+        except Exception as exc:
             await release()
-            self._ready.appendleft(track)  # not dialled; the run fails as a whole
-            self._fatal = self._fatal or exc
-        except CaseyError as exc:
-            await release()
-            self._finish(track, OUTCOME_ERROR, reason=str(exc))
+            if isinstance(exc, CaseyError) and not isinstance(exc, CAMPAIGN_WIDE_ERRORS):
+                self._finish(track, OUTCOME_ERROR, reason=str(exc))  # this contact's own error
+            else:  # would hit every contact, or unexpected: the run fails as a whole
+                self._ready.appendleft(track)
+                self._fatal = self._fatal or exc
         else:
             self._note_server_time(call)
             track.call_ids.append(call.id)
+            self._watch(track, call, release)  # first: a failing hook must not orphan the call
             if self.hooks.on_dispatched:
                 self.hooks.on_dispatched(call)
-            self._watch(track, call, release)
         finally:
             self._wake.set()
 
@@ -292,8 +321,7 @@ class CampaignEngine:
         result = WaitResult()
         while self._unfinished_work():
             await asyncio.sleep(self.watcher.jittered(interval))
-            if self._fatal:
-                raise self._fatal
+            self._raise_fatal()
             changed = False
             if self._pending:
                 changed = await self.watcher.poll(self._pending, result)
@@ -352,9 +380,8 @@ class CampaignEngine:
             self._finish(
                 track,
                 OUTCOME_ERROR,
-                reason=f"call {call_id} is no longer found (HTTP 404 "
-                f"{self.settings.poll.lost_after_not_found} polls in a row); it may have been "
-                "dialled, so it is not dialled again",
+                reason=f"{lost_reason(call_id, self.settings.poll)}; it may have been dialled, "
+                "so it is not dialled again",
             )
 
     async def _expire_overdue(self) -> None:
@@ -436,6 +463,16 @@ async def _until_one_ends(*coroutines: Awaitable[None]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _distinct(tracks: list[Track]) -> list[Track]:
+    """Two tracks for one number would share dispatch keys; the flow collapses them first."""
+    seen: set[str] = set()
+    for track in tracks:
+        if track.contact.phone_number in seen:
+            raise ValueError(f"contact {_masked(track)} appears twice; collapse duplicates first")
+        seen.add(track.contact.phone_number)
+    return tracks
 
 
 def _masked(track: Track) -> str:

@@ -39,6 +39,9 @@ class SlotGate:
 
         return release
 
+    async def aclose(self) -> None:
+        """Stop background work; slots still held are the caller's to give back."""
+
 
 class GlobalLimitMissing(RuntimeError):
     """The named Prefect global concurrency limit does not exist (strict: never a silent pass)."""
@@ -72,15 +75,19 @@ class GlobalLimitGate(SlotGate):
 
         async def release() -> None:
             self._leases.discard(lease_id)
-            if not self._leases and self._renewer is not None:
-                self._renewer.cancel()  # idle: the next slot taken starts a fresh one
-                self._renewer = None
             try:
                 await self._give_back(lease_id)
             finally:
                 await release_local()
 
         return release
+
+    async def aclose(self) -> None:
+        """Stop renewing. Leases still held (a failed run's live calls) expire on their own."""
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
 
     async def _take_slot(self) -> UUID:
         client = _run_client()

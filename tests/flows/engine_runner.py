@@ -9,7 +9,7 @@ from datetime import datetime
 
 from casey import AsyncCaseyClient
 from flows.calling_window import CallingWindow
-from flows.campaign_engine import CampaignEngine, EngineSettings, Track
+from flows.campaign_engine import CampaignEngine, EngineHooks, EngineSettings, Track
 from flows.contacts import Contact
 from flows.slots import SlotGate
 from flows.waiting import WaitPolicy
@@ -27,6 +27,9 @@ def run_engine(
     window: CallingWindow = ANY_TIME,
     clock: Callable[[], datetime] | None = None,
     gate: SlotGate | None = None,
+    hooks: EngineHooks | None = None,
+    connection_code: str | None = None,
+    poll: WaitPolicy = FAST_POLL,
     **settings: object,
 ) -> list[Track]:
     async def scenario() -> list[Track]:
@@ -35,12 +38,13 @@ def run_engine(
                 client,
                 EngineSettings(
                     campaign_id=campaign_id,
-                    connection_code=sandbox.call_out_connection,
+                    connection_code=connection_code or sandbox.call_out_connection,
                     window=window,
-                    poll=FAST_POLL,
+                    poll=poll,
                     **settings,  # type: ignore[arg-type]
                 ),
                 gate=gate,
+                hooks=hooks,
                 clock=clock,
             )
             return await engine.run([Track(contact=c) for c in contacts])

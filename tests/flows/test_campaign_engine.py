@@ -6,8 +6,11 @@ import asyncio
 
 import pytest
 
+from casey import Call, NotFoundError
+from flows.campaign_engine import EngineHooks
 from flows.contacts import Contact
 from flows.slots import Release, SlotGate
+from flows.waiting import WaitPolicy
 from sandbox.embedded import EmbeddedSandbox
 from tests.flows.engine_runner import run_engine
 
@@ -33,3 +36,48 @@ def test_a_contact_waiting_for_a_slot_is_still_dialled_after_the_last_call_ends(
     stats = clean_sandbox.admin.stats()
     assert stats["calls_by_phone"] == {c.phone_number: 1 for c in contacts}
     assert max(stats["max_in_flight_by_connection"].values()) == 1
+
+
+@pytest.mark.timeout(60)
+def test_a_slot_granted_after_a_campaign_wide_error_dials_nobody(
+    clean_sandbox: EmbeddedSandbox,
+) -> None:
+    # Two slots: the first create answers 404 (no such connection) while the second contact
+    # still waits for its grant; once granted it must not be sent into the same error. The
+    # watcher polls slowly here, so it cannot stop the run first.
+    contacts = [Contact(phone_number=f"+1202555{4200 + i:04d}") for i in range(2)]
+    with pytest.raises(NotFoundError):
+        run_engine(
+            clean_sandbox,
+            contacts,
+            campaign_id="fatal-while-waiting",
+            gate=SlowGrantGate(2),
+            connection_code="no-such-connection",
+            poll=WaitPolicy(min_poll_seconds=5.0, max_poll_seconds=5.0, jitter=0),
+        )
+    creates = clean_sandbox.admin.stats()["requests"]["POST /v1/backend/connections/{code}/calls"]
+    assert creates == {"404": 1}
+
+
+@pytest.mark.timeout(60)
+def test_a_failing_dispatch_hook_fails_the_run_instead_of_hanging_it(
+    clean_sandbox: EmbeddedSandbox,
+) -> None:
+    def broken(call: Call) -> None:
+        raise RuntimeError("event bus down")
+
+    contacts = [Contact(phone_number=f"+1202555{4300 + i:04d}") for i in range(3)]
+    with pytest.raises(RuntimeError, match="event bus down"):
+        run_engine(
+            clean_sandbox,
+            contacts,
+            campaign_id="broken-hook",
+            hooks=EngineHooks(on_dispatched=broken),
+        )
+
+
+def test_the_same_number_twice_is_refused_before_any_dial(clean_sandbox: EmbeddedSandbox) -> None:
+    twice = [Contact(phone_number="+12025554400"), Contact(phone_number="+12025554400")]
+    with pytest.raises(ValueError, match="appears twice"):
+        run_engine(clean_sandbox, twice, campaign_id="twice")
+    assert clean_sandbox.admin.stats()["creates_total"] == 0
