@@ -19,7 +19,7 @@ from blocks.credentials import CaseyCredentials, resolve_credentials
 from casey import AsyncCaseyClient, AuthenticationError, Call, CallRequest, mask_phone
 from flows.dispatch import dispatch_once, make_dispatch_key, with_dispatch_key
 from flows.events import emit_call_event
-from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome
+from flows.waiting import CallWatcher, WaitPolicy, WaitResult, describe_outcome, lost_reason
 
 Credentials = CaseyCredentials | str
 
@@ -176,8 +176,7 @@ async def wait_for_call(
     )
     if result.lost:
         raise CallLost(
-            f"call {call.id} is no longer found (HTTP 404 {policy.lost_after_not_found} polls in a"
-            " row); it may have been dialled, so it is not placed again"
+            f"{lost_reason(call.id, policy)}; it may have been dialled, so it is not placed again"
         )
     if result.still_open:
         last = result.still_open[call.id]

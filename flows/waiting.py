@@ -49,7 +49,10 @@ class WaitPolicy(BaseModel):
     backoff: float = Field(default=1.5, ge=1.0, description="Interval growth while idle.")
     jitter: float = Field(default=0.2, ge=0, le=1, description="± fraction of the interval.")
     lost_after_not_found: int = Field(
-        default=3, ge=1, description="Polls in a row answering 404 before a call counts as lost."
+        default=3, ge=1, description="Polls answering 404 before a call counts as lost..."
+    )
+    lost_after_seconds: float = Field(
+        default=10.0, ge=0, description="...over at least this long (reads may lag a create)."
     )
     terminal_statuses: frozenset[str] = Field(
         default=DEFAULT_TERMINAL_STATUSES,
@@ -58,6 +61,14 @@ class WaitPolicy(BaseModel):
 
     def model_post_init(self, _context: object) -> None:
         object.__setattr__(self, "terminal_statuses", normalize_statuses(self.terminal_statuses))
+
+
+@dataclass
+class NotFoundStreak:
+    """404s for one call since it was last seen: a lost call, or a read lagging its create."""
+
+    since: float = field(default_factory=time.monotonic)
+    polls: int = 0
 
 
 @dataclass
@@ -71,8 +82,8 @@ class WaitResult:
     polls: int = 0
     requests: int = 0
     poll_errors: int = 0
-    # Consecutive 404s per call id: the API no longer knows the call (e.g. lost in a crash).
-    not_found: dict[str, int] = field(default_factory=dict)
+    # Per call id answering 404 (e.g. the API lost it in a crash), until it is seen again.
+    not_found: dict[str, NotFoundStreak] = field(default_factory=dict)
 
     @property
     def timed_out(self) -> bool:
@@ -146,20 +157,18 @@ class CallWatcher:
 
     def _give_up_lost(self, pending: dict[str, Call], result: WaitResult) -> bool:
         """Move calls answering 404 poll after poll from ``pending`` to ``result.lost``."""
+        oldest = time.monotonic() - self.policy.lost_after_seconds
         lost = [
             call_id
-            for call_id, misses in result.not_found.items()
-            if misses >= self.policy.lost_after_not_found and call_id in pending
+            for call_id, streak in result.not_found.items()
+            if streak.polls >= self.policy.lost_after_not_found
+            and streak.since <= oldest
+            and call_id in pending
         ]
         for call_id in lost:
             del result.not_found[call_id]
             result.lost[call_id] = pending.pop(call_id)
-            logger.warning(
-                "call %s of %s is no longer found (HTTP 404 %d polls in a row); not waiting for it",
-                call_id,
-                self.connection_code,
-                self.policy.lost_after_not_found,
-            )
+            logger.warning("%s; not waiting for it", lost_reason(call_id, self.policy))
         return bool(lost)
 
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
@@ -213,7 +222,7 @@ class CallWatcher:
         failures = [a for a in answers if isinstance(a, BaseException)]
         for call_id, answer in zip(call_ids, answers, strict=True):
             if isinstance(answer, NotFoundError):
-                result.not_found[call_id] = result.not_found.get(call_id, 0) + 1
+                result.not_found.setdefault(call_id, NotFoundStreak()).polls += 1
         for failure in failures:
             if isinstance(failure, (AuthenticationError, PermissionDeniedError)) or not calls:
                 raise failure
@@ -241,6 +250,13 @@ class CallWatcher:
             result.ended[call.id] = call
         else:
             pending[call.id] = call
+
+
+def lost_reason(call_id: str, policy: WaitPolicy) -> str:
+    return (
+        f"call {call_id} is no longer found (HTTP 404 on {policy.lost_after_not_found} polls over "
+        f"{policy.lost_after_seconds:g} s or more)"
+    )
 
 
 def describe_outcome(call: Call) -> str:

@@ -111,7 +111,9 @@ def test_wait_for_call_fails_fast_naming_a_call_the_api_lost(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
     gone = Call(id="call_lost_in_a_crash", status="in_progress")
-    quick = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=600)
+    quick = WaitPolicy(
+        min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=600, lost_after_seconds=1.0
+    )
 
     @flow
     async def wait_for_the_lost_call() -> Call:

@@ -101,7 +101,9 @@ def test_a_call_the_api_no_longer_knows_is_lost_not_waited_for(
     clean_sandbox: EmbeddedSandbox,
 ) -> None:
     # The deadline is far past the test's timeout: only giving up on the 404s ends the wait.
-    policy = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=600)
+    policy = WaitPolicy(
+        min_poll_seconds=0.1, max_poll_seconds=0.2, timeout_seconds=600, lost_after_seconds=1.0
+    )
     gone = Call(id="call_lost_in_a_crash", status="in_progress")
 
     async def scenario() -> WaitResult:
