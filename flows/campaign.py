@@ -96,6 +96,13 @@ def _load_suppression(numbers: list[str], path: str | None) -> SuppressionList:
     return suppressed
 
 
+@task(name="check-connection", cache_policy=NO_CACHE)
+async def check_connection(credentials_block: str, connection_code: str) -> None:
+    """What a dry run can check without dialling: the key works and the connection can call."""
+    async with casey_client(credentials_block) as client:
+        await ensure_call_out(client, connection_code)
+
+
 @task(name="dial-contacts", cache_policy=NO_CACHE)
 async def dial_contacts(
     credentials_block: str,
@@ -133,8 +140,11 @@ async def dial_contacts(
     ) as client:
         await ensure_call_out(client, settings.connection_code)
         engine = CampaignEngine(client, settings, gate, hooks)
-        await engine.adopt_ledger(tracks, since=ledger_since)
-        await engine.run(tracks)
+        try:
+            await engine.adopt_ledger(tracks, since=ledger_since)
+            await engine.run(tracks)
+        finally:
+            await gate.aclose()
     finished = sum(1 for t in tracks if t.outcome is not None)
     await progress.finish(finished, len(tracks))
     return tracks
@@ -225,6 +235,7 @@ async def call_campaign(
     )
     tracks = [Track(contact=c) for c in allowed]
     if dry_run:
+        await check_connection(credentials_block, connection_code)
         result.outcomes += _plan_only(allowed, calling_window)
     else:
         settings = EngineSettings(

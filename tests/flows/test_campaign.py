@@ -40,10 +40,9 @@ def numbers(count: int, start: int = 1000, prefix: str = "+1202555") -> list[str
 
 
 def run_campaign(sandbox: EmbeddedSandbox, credentials_block: str, **params: Any):
-    params = {**FAST, **params}
+    params = {"connection_code": sandbox.call_out_connection, **FAST, **params}
     return asyncio.run(
         call_campaign(
-            connection_code=sandbox.call_out_connection,
             credentials_block=credentials_block,
             return_state=True,
             **params,
@@ -181,6 +180,22 @@ def test_dry_run_dials_nobody(clean_sandbox: EmbeddedSandbox, credentials_block:
     assert result.dry_run
     assert result.counts == {"deferred": 5, "rejected": 1}
     assert all(o.next_call_at is not None for o in result.by_outcome("deferred"))
+    assert clean_sandbox.admin.stats()["creates_total"] == 0
+
+
+def test_dry_run_checks_the_connection_it_would_dial_on(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
+    state = run_campaign(
+        clean_sandbox,
+        credentials_block,
+        connection_code=clean_sandbox.other_connection,
+        contacts=[{"phone_number": p} for p in numbers(3)],
+        dry_run=True,
+        campaign_id="dry-wrong-connection",
+    )
+    assert state.is_failed()
+    assert f"{clean_sandbox.other_connection!r} has channel_type" in (state.message or "")
     assert clean_sandbox.admin.stats()["creates_total"] == 0
 
 
