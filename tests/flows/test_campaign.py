@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.settings import PREFECT_API_URL
 
+from casey import Call, CaseyClient
 from flows.calling_window import CallingWindow
 from flows.campaign import call_campaign
 from flows.campaign_models import CampaignResult
+from flows.dispatch import dispatch_key_of
 from sandbox.embedded import EmbeddedSandbox
 from sandbox.testing import wait_for
 
@@ -245,18 +248,7 @@ def test_global_concurrency_limit_is_strict_and_honoured(
     assert missing.is_failed()
     assert clean_sandbox.admin.stats()["creates_total"] == 0
 
-    async def create_limit() -> None:
-        async with get_client() as client:
-            await client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name="casey-account-test", limit=2)
-            )
-
-    async def slots_held() -> int:
-        async with get_client() as client:
-            limit = await client.read_global_concurrency_limit_by_name("casey-account-test")
-            return limit.active_slots
-
-    asyncio.run(create_limit())
+    create_limit("casey-account-test", 2)
     state = run_campaign(
         clean_sandbox,
         credentials_block,
@@ -269,7 +261,67 @@ def test_global_concurrency_limit_is_strict_and_honoured(
     stats = clean_sandbox.admin.stats()
     assert stats["creates_total"] == 12
     assert max(stats["max_in_flight_by_connection"].values()) <= 2
-    assert asyncio.run(slots_held()) == 0, "every slot is given back when its call ends"
+    assert slots_held("casey-account-test") == 0, "every slot is given back when its call ends"
+
+
+@pytest.mark.timeout(120)
+def test_two_runs_sharing_a_global_limit_stay_under_it_together(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
+    create_limit("casey-shared-test", 3)
+    states: dict[str, Any] = {}
+
+    def campaign(name: str, start: int) -> None:
+        states[name] = run_campaign(
+            clean_sandbox,
+            credentials_block,
+            contacts=[{"phone_number": p} for p in numbers(9, start=start)],
+            campaign_id=name,
+            max_concurrent_calls=3,  # each run alone could fill the account's 3
+            global_concurrency_limit="casey-shared-test",
+        )
+
+    runs = [
+        threading.Thread(target=campaign, args=("shared-a", 5000)),
+        threading.Thread(target=campaign, args=("shared-b", 5100)),
+    ]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=100)
+    assert all(s.is_completed() for s in states.values()) and len(states) == 2, states
+    stats = assert_nobody_dialled_twice_per_key(clean_sandbox)
+    assert stats["creates_total"] == 18
+    assert max(stats["max_in_flight_by_connection"].values()) <= 3
+    assert slots_held("casey-shared-test") == 0
+    # The runs really overlapped: b dialled before a was done dialling.
+    with CaseyClient(clean_sandbox.api_key, base_url=clean_sandbox.base_url) as client:
+        calls = sorted(client.iter_calls(clean_sandbox.call_out_connection), key=created)
+    runs_in_order = [(dispatch_key_of(c) or "").split(":")[0] for c in calls]
+    last_a = len(runs_in_order) - 1 - runs_in_order[::-1].index("shared-a")
+    assert runs_in_order.index("shared-b") < last_a, runs_in_order
+
+
+def created(call: Call) -> str:
+    return call.created_at_raw or ""
+
+
+def create_limit(name: str, limit: int) -> None:
+    async def create() -> None:
+        async with get_client() as client:
+            await client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=limit)
+            )
+
+    asyncio.run(create())
+
+
+def slots_held(name: str) -> int:
+    async def read() -> int:
+        async with get_client() as client:
+            return (await client.read_global_concurrency_limit_by_name(name)).active_slots
+
+    return asyncio.run(read())
 
 
 CRASHING_RUN = """
