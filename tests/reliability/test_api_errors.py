@@ -162,23 +162,37 @@ def test_403_and_422_on_create_fail_place_call_with_the_reason(
     assert len(posts) == 1, "a 403/422 is a final answer: no second create"
 
 
-def test_403_on_create_fails_the_campaign_instead_of_marking_every_contact(
-    prefect_server: None,
-) -> None:
-    """A key without the scope to call fails the run once, loudly; it is not 50 row errors."""
+def campaign_on_scripted_peer(
+    replies: list[Reply], phones: list[str], **params: Any
+) -> tuple[State, list[Any]]:
+    """A campaign against the scripted peer: its final state and every request it sent.
+
+    After ``replies`` the peer answers everything with CREATED_CALL.
+    """
     with scripted_server() as peer:
         block = save_block("casey-scripted", "sk_test_scripted", peer.base_url)
-        peer.app.queue(CALL_OUT_CONNECTION, EMPTY_LEDGER, *[FORBIDDEN] * 60)
+        peer.app.queue(*replies)
+        peer.app.default = Reply(200, {"data": CREATED_CALL})
         state = run_campaign(
             peer,  # type: ignore[arg-type]
             block,
             connection_code="demo-outbound",
-            contacts=[{"phone_number": p} for p in numbers(50)],
-            max_concurrent_calls=5,
+            contacts=[{"phone_number": p} for p in phones],
+            **params,
         )
+    return state, peer.app.requests
+
+
+def test_403_on_create_fails_the_campaign_instead_of_marking_every_contact(
+    prefect_server: None,
+) -> None:
+    """A key without the scope to call fails the run once, loudly; it is not 50 row errors."""
+    state, requests = campaign_on_scripted_peer(
+        [CALL_OUT_CONNECTION, EMPTY_LEDGER, *[FORBIDDEN] * 60], numbers(50), max_concurrent_calls=5
+    )
     assert state.is_failed(), state.message
     assert "403" in (state.message or "") and "calls:write" in (state.message or "")
-    posts = [r for r in peer.app.requests if r.method == "POST"]
+    posts = [r for r in requests if r.method == "POST"]
     # At most the creates already under way when the first 403 came back (5 slots, +1 racing).
     assert len(posts) <= 6, f"{len(posts)} creates after the first 403"
 
@@ -187,19 +201,11 @@ def test_422_on_one_create_is_that_contacts_error_and_the_rest_go_on(
     prefect_server: None,
 ) -> None:
     """A server-side rejection of one row is reported on that row; the message says so."""
-    with scripted_server() as peer:
-        block = save_block("casey-scripted", "sk_test_scripted", peer.base_url)
-        peer.app.queue(
-            CALL_OUT_CONNECTION, EMPTY_LEDGER, UNPROCESSABLE, Reply(201, {"data": CREATED_CALL})
-        )
-        peer.app.default = Reply(200, {"data": CREATED_CALL})
-        state = run_campaign(
-            peer,  # type: ignore[arg-type]
-            block,
-            connection_code="demo-outbound",
-            contacts=[{"phone_number": p} for p in numbers(2)],
-            max_concurrent_calls=1,
-        )
+    state, _ = campaign_on_scripted_peer(
+        [CALL_OUT_CONNECTION, EMPTY_LEDGER, UNPROCESSABLE, Reply(201, {"data": CREATED_CALL})],
+        numbers(2),
+        max_concurrent_calls=1,
+    )
     assert state.is_completed(), state.message
     result = state.result()
     errors = result.by_outcome("error")
@@ -212,21 +218,15 @@ def test_a_key_that_cannot_read_connections_still_runs_the_campaign(
     prefect_server: None,
 ) -> None:
     """The connection check before dialling is advisory when the read itself is refused."""
-    with scripted_server() as peer:
-        block = save_block("casey-scripted", "sk_test_scripted", peer.base_url)
-        peer.app.queue(FORBIDDEN, EMPTY_LEDGER, Reply(201, {"data": CREATED_CALL}))
-        peer.app.default = Reply(200, {"data": CREATED_CALL})
-        state = run_campaign(
-            peer,  # type: ignore[arg-type]
-            block,
-            connection_code="demo-outbound",
-            contacts=[{"phone_number": CREATED_CALL["phone_number"]}],
-        )
+    state, requests = campaign_on_scripted_peer(
+        [FORBIDDEN, EMPTY_LEDGER, Reply(201, {"data": CREATED_CALL})],
+        [CREATED_CALL["phone_number"]],
+    )
     assert state.is_completed(), state.message
     assert state.result().counts == {"completed": 1}
-    first = peer.app.requests[0]
+    first = requests[0]
     assert (first.method, first.path) == ("GET", "/v1/backend/connections/demo-outbound")
-    assert [r.method for r in peer.app.requests].count("POST") == 1
+    assert [r.method for r in requests].count("POST") == 1
 
 
 # -- repeated 5xx -----------------------------------------------------------------------------
