@@ -5,7 +5,7 @@ peak RSS and CPU seconds are its own. Each writes one JSON object to OUT: the ma
 first line of the campaign to its return; imports and block saving are outside it) and, when it
 can see them itself, the wall-clock instant it saw each call end (``seen``).
 
-- ``casey-flows``: ``flows.campaign.call_campaign`` against a real Prefect server.
+- ``casey-flows``: ``casey_flows.flows.campaign.call_campaign`` against a real Prefect server.
 - ``naive-prefect``: one Prefect task per contact (create, then GET every 2 s), mapped on a
   ``ThreadPoolTaskRunner`` of C threads: the polling pattern of Prefect's dbt Cloud and
   Databricks integrations.
@@ -38,9 +38,9 @@ def phone_numbers(n: int) -> list[str]:
 
 async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
     """The real flow, called like a user would, with events on (its default)."""
-    from blocks.credentials import CaseyCredentials
-    from flows.calling_window import CallingWindow
-    from flows.campaign import call_campaign
+    from casey_flows.blocks.credentials import CaseyCredentials
+    from casey_flows.campaign.calling_window import CallingWindow
+    from casey_flows.flows.campaign import call_campaign
 
     await CaseyCredentials(api_key=spec["api_key"], base_url=spec["base_url"]).asave(
         BLOCK_NAME, overwrite=True
@@ -75,7 +75,7 @@ def run_naive_prefect(spec: dict[str, Any]) -> dict[str, Any]:
     from prefect.cache_policies import NO_CACHE
     from prefect.task_runners import ThreadPoolTaskRunner
 
-    from blocks.credentials import CaseyCredentials
+    from casey_flows.blocks.credentials import CaseyCredentials
 
     CaseyCredentials(api_key=spec["api_key"], base_url=spec["base_url"]).save(
         BLOCK_NAME, overwrite=True
@@ -116,7 +116,7 @@ async def run_bare(spec: dict[str, Any]) -> dict[str, Any]:
     """The least anyone could write: create, sleep, GET, repeat; one shared token bucket."""
     import httpx
 
-    from casey.ratelimit import AsyncTokenBucket
+    from casey_flows.client.ratelimit import AsyncTokenBucket
 
     bucket = AsyncTokenBucket(spec["client_rate"])
     slots = asyncio.Semaphore(spec["c"])

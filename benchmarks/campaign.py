@@ -43,7 +43,7 @@ from benchmarks._measure import (
     tree_cpu_s,
     write_json,
 )
-from sandbox.embedded import EmbeddedSandbox, start_sandbox_process
+from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 
 HERE = Path(__file__).resolve().parent
 CONTENDER_SCRIPT = HERE / "_contenders.py"

@@ -27,7 +27,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sandbox.embedded import start_sandbox_process
+from casey_flows.sandbox.embedded import start_sandbox_process
 
 MIX = (("get", 0.6), ("list", 0.25), ("create", 0.15))
 

@@ -1,5 +1,5 @@
-"""Prefect blocks of casey-flows. Register with ``prefect block register -m blocks``."""
+"""This project's block documents: the Casey credentials its deployments read.
 
-from blocks.credentials import DEFAULT_BLOCK_NAME, CaseyCredentials, resolve_credentials
-
-__all__ = ["DEFAULT_BLOCK_NAME", "CaseyCredentials", "resolve_credentials"]
+The block *type* lives in the library (``casey_flows.CaseyCredentials``); what is here is the
+project's own set-up of it: ``python -m blocks.setup``.
+"""

@@ -1,1 +1,154 @@
-"""casey-flows: casey_flows."""
+"""casey-flows: run Casey AI phone calls from Prefect 3 flows.
+
+The public API, importable from here::
+
+    from casey_flows import CaseyCredentials, call_campaign, create_call, wait_for_call
+
+Subpackages, one job each (dependencies point one way, top to bottom):
+
+- ``casey_flows.flows``: the flows ``place_call``, ``call_campaign``, ``call_report``;
+- ``casey_flows.campaign``: the campaign engine, contacts, calling windows, suppression, limits;
+- ``casey_flows.tasks``: the call tasks, dispatch keys and the ledger, waiting, events;
+- ``casey_flows.blocks``: the ``CaseyCredentials`` block (the only place a key is read);
+- ``casey_flows.client``: the typed HTTP client (no Prefect import);
+- ``casey_flows.sandbox``: the local emulator of the Casey API (the ``sandbox`` extra).
+
+Names resolve on first use, so importing the client or the sandbox does not import Prefect, and
+Prefect's ``prefect.collections`` entry point (``casey_flows.blocks``) does not import the flows.
+``prefect block register -m casey_flows`` finds the block here all the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from casey_flows.client._base import __version__
+
+if TYPE_CHECKING:
+    from casey_flows.blocks import CaseyCredentials
+    from casey_flows.campaign.calling_window import CallingWindow
+    from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
+    from casey_flows.client import (
+        AmbiguousDispatchError,
+        APIConnectionError,
+        APIStatusError,
+        APITimeoutError,
+        AsyncCaseyClient,
+        AuthenticationError,
+        Call,
+        CallRequest,
+        CaseyClient,
+        CaseyError,
+        ConflictError,
+        Connection,
+        InvalidRequestError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ServerError,
+        mask_phone,
+    )
+    from casey_flows.exceptions import (
+        CallLost,
+        CallOutcomeFailure,
+        CallWaitTimeout,
+        CaseyFlowsError,
+    )
+    from casey_flows.flows import call_campaign, call_report, place_call
+    from casey_flows.tasks import create_call, get_call, list_calls, wait_for_call, wait_for_calls
+    from casey_flows.tasks.waiting import WaitPolicy, WaitResult
+
+_CLIENT = (
+    "AmbiguousDispatchError",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncCaseyClient",
+    "AuthenticationError",
+    "Call",
+    "CallRequest",
+    "CaseyClient",
+    "CaseyError",
+    "ConflictError",
+    "Connection",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "mask_phone",
+)
+_WHERE: dict[str, str] = {
+    **dict.fromkeys(_CLIENT, "casey_flows.client"),
+    "CaseyCredentials": "casey_flows.blocks",
+    "CallingWindow": "casey_flows.campaign.calling_window",
+    "CampaignResult": "casey_flows.campaign.models",
+    "ContactInput": "casey_flows.campaign.models",
+    "ContactOutcome": "casey_flows.campaign.models",
+    "CallLost": "casey_flows.exceptions",
+    "CallOutcomeFailure": "casey_flows.exceptions",
+    "CallWaitTimeout": "casey_flows.exceptions",
+    "CaseyFlowsError": "casey_flows.exceptions",
+    **dict.fromkeys(("call_campaign", "call_report", "place_call"), "casey_flows.flows"),
+    **dict.fromkeys(
+        ("create_call", "get_call", "list_calls", "wait_for_call", "wait_for_calls"),
+        "casey_flows.tasks",
+    ),
+    "WaitPolicy": "casey_flows.tasks.waiting",
+    "WaitResult": "casey_flows.tasks.waiting",
+}
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AmbiguousDispatchError",
+    "AsyncCaseyClient",
+    "AuthenticationError",
+    "Call",
+    "CallLost",
+    "CallOutcomeFailure",
+    "CallRequest",
+    "CallWaitTimeout",
+    "CallingWindow",
+    "CampaignResult",
+    "CaseyClient",
+    "CaseyCredentials",
+    "CaseyError",
+    "CaseyFlowsError",
+    "ConflictError",
+    "Connection",
+    "ContactInput",
+    "ContactOutcome",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "WaitPolicy",
+    "WaitResult",
+    "__version__",
+    "call_campaign",
+    "call_report",
+    "create_call",
+    "get_call",
+    "list_calls",
+    "mask_phone",
+    "place_call",
+    "wait_for_call",
+    "wait_for_calls",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'casey_flows' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from blocks import cli as credentials_cli
-from sandbox import cli as sandbox_cli
+from casey_flows.blocks import cli as credentials_cli
+from casey_flows.sandbox import cli as sandbox_cli
 
 
 def build_parser() -> argparse.ArgumentParser:

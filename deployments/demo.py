@@ -31,7 +31,6 @@ PREFECT_PORT = 4200
 SANDBOX_SPEED = 30.0  # a 60 s call takes 2 s
 BLOCK_NAME = "casey"  # the name prefect.yaml's deployments use; lives on the demo server only
 CONNECTION = "demo-outbound"
-API_KEY = "sk_test_demo"
 
 SANDBOX = Service("sandbox")
 PREFECT = Service("prefect-server")
@@ -60,7 +59,7 @@ def start_sandbox() -> str:
     port, running = _reuse_or_pick_port(SANDBOX, SANDBOX_PORT, "/_sandbox/stats")
     root = f"http://127.0.0.1:{port}"
     if not running:
-        argv = [sys.executable, "-m", "sandbox", "--port", str(port), "--seed", "11"]
+        argv = [sys.executable, "-m", "casey_flows.sandbox", "--port", str(port), "--seed", "11"]
         argv += ["--speed", str(SANDBOX_SPEED)]
         SANDBOX.start(argv, port, env=dict(os.environ))
         wait_until_answers(root + "/_sandbox/stats", timeout=30, service=SANDBOX)
@@ -139,18 +138,17 @@ async def _wait_for_deployments(timeout: float) -> None:
 def always_open_window() -> Any:
     from datetime import time as clock
 
-    from flows.calling_window import CallingWindow
+    from casey_flows import CallingWindow
 
     return CallingWindow(start=clock(0), end=clock(23, 59, 59), days=range(7), timezone="UTC")
 
 
 async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
     """Save the block, run the campaign; (CampaignResult, flow run id)."""
-    from blocks.credentials import CaseyCredentials
-    from flows.campaign import call_campaign
+    from blocks.setup import save_sandbox_credentials
+    from casey_flows import call_campaign
 
-    block = CaseyCredentials(api_key=API_KEY, base_url=sandbox_root + "/v1/backend")
-    await block.save(BLOCK_NAME, overwrite=True)
+    await save_sandbox_credentials(sandbox_root, BLOCK_NAME)
     say(f"  credentials    block {BLOCK_NAME!r} -> the sandbox (key sk_test_…)")
     say(f"\nRunning call-campaign on {CONTACTS_CSV.name} ...")
     state = await call_campaign(

@@ -73,9 +73,14 @@ class DeploymentSpec(BaseModel):
 
     @property
     def module_path(self) -> str:
-        """``flows/place_call.py:place_call`` -> ``flows.place_call:place_call``."""
-        path, _, attr = self.entrypoint.partition(":")
-        return path.removesuffix(".py").replace("/", ".") + ":" + attr
+        """``module:attr`` for both entrypoint forms Prefect accepts: a file in this repository
+        (``flows/appointment_reminders.py:appointment_reminders``) or a module path into an
+        installed package (``casey_flows.flows.place_call.place_call``)."""
+        if ":" in self.entrypoint:
+            path, _, attr = self.entrypoint.partition(":")
+            return path.removesuffix(".py").replace("/", ".") + ":" + attr
+        module, _, attr = self.entrypoint.rpartition(".")
+        return f"{module}:{attr}"
 
     @cached_property
     def flow(self) -> Flow[..., Any]:

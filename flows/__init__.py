@@ -1,1 +1,6 @@
-"""casey-flows: flows."""
+"""This project's deployable pipelines, built from the library's tasks and flows.
+
+``deployments/prefect.yaml`` points here for the project's own flows and straight into the
+installed library (``casey_flows.flows...``) for ``place_call``, ``call_campaign`` and
+``call_report``.
+"""

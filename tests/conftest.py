@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.embedded import EmbeddedSandbox, running_sandbox
+from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 
 # Fast calls: a 60 s call takes 0.6 s. Seeded, so outcomes of non-magic numbers repeat.
 SANDBOX_SPEED = 100.0
@@ -42,7 +42,7 @@ def prefect_server() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def credentials_block(prefect_server: None, sandbox: EmbeddedSandbox) -> str:
     """Name of a saved CaseyCredentials block pointing at the session sandbox."""
-    from blocks import CaseyCredentials
+    from casey_flows.blocks import CaseyCredentials
 
     CaseyCredentials(api_key=sandbox.api_key, base_url=sandbox.base_url).save(
         CREDENTIALS_BLOCK, overwrite=True

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from flows.calling_window import CallingWindow, canonical_timezone
+from casey_flows.campaign.calling_window import CallingWindow, canonical_timezone
 
 UTC = timezone.utc
 NY = "America/New_York"

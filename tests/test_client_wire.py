@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-import casey
-from casey import errors
-from casey.retry import RetryPolicy, parse_retry_after
+from casey_flows import client as casey
+from casey_flows.client import errors
+from casey_flows.client.retry import RetryPolicy, parse_retry_after
 from tests.scripted_server import Reply, RunningServer, scripted_server
 
 KEY = "sk_test_CANARY_wire_0123456789"

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from flows.contacts import (
+from casey_flows.campaign.contacts import (
     Contact,
     ContactBatch,
     ContactFileError,
@@ -459,7 +459,8 @@ def test_batch_validation_errors_do_not_echo_numbers() -> None:
 def test_input_modules_do_not_import_prefect() -> None:
     # A fresh interpreter: in this one, other tests may already have imported Prefect.
     code = (
-        "import sys, flows.contacts, flows.calling_window, flows.suppression; "
+        "import sys, casey_flows.campaign.contacts, casey_flows.campaign.calling_window, "
+        "casey_flows.campaign.suppression; "
         "sys.exit('prefect' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import flows.suppression
-from flows.contacts import Contact, ContactFileError, normalize_phone, parse_contacts
-from flows.suppression import SuppressionList
+import casey_flows.campaign.suppression
+from casey_flows.campaign.contacts import Contact, ContactFileError, normalize_phone, parse_contacts
+from casey_flows.campaign.suppression import SuppressionList
 
 DATA = Path(__file__).parent / "data"
 NUMBER = "+14155550123"
@@ -26,7 +26,7 @@ def test_numbers_are_normalised_like_contacts() -> None:
 
 
 def test_it_reuses_the_contacts_normaliser_rather_than_a_copy() -> None:
-    assert flows.suppression.normalize_phone is normalize_phone
+    assert casey_flows.campaign.suppression.normalize_phone is normalize_phone
 
 
 def test_invalid_entries_are_reported_masked_and_do_not_crash() -> None:

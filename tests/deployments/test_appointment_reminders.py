@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 
-from deployments.examples.appointment_reminders import appointment_reminders
-from flows.calling_window import CallingWindow
-from flows.campaign import call_campaign
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.flows.campaign import call_campaign
+from casey_flows.sandbox.embedded import EmbeddedSandbox
+from flows.appointment_reminders import appointment_reminders
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -31,9 +31,9 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from casey_flows.flows.report import artifact_key
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 from deployments.spec import load_project
-from flows.report import artifact_key
-from sandbox.embedded import EmbeddedSandbox
 from tests.deployments.stack import CASEY_FLOWS, PREFECT, PrefectStack, prefect_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]

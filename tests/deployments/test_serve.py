@@ -15,8 +15,7 @@ def test_served_deployments_match_prefect_yaml() -> None:
     for entry in raw:
         deployment = served[(entry["flow_name"], entry["name"])]
         assert deployment.parameters == entry.get("parameters", {})
-        module = entry["entrypoint"].replace("/", ".").replace(".py:", ".")
-        assert deployment.entrypoint == module
+        assert deployment.entrypoint == entry["entrypoint"].replace("/", ".").replace(".py:", ".")
         schedules = [
             (s.schedule.cron, s.schedule.timezone, s.active, s.parameters)
             for s in deployment.schedules or []

@@ -7,13 +7,13 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
-from casey import AsyncCaseyClient
-from flows.calling_window import CallingWindow
-from flows.campaign_engine import CampaignEngine, EngineHooks, EngineSettings, Track
-from flows.contacts import Contact
-from flows.slots import SlotGate
-from flows.waiting import WaitPolicy
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.contacts import Contact
+from casey_flows.campaign.engine import CampaignEngine, EngineHooks, EngineSettings, Track
+from casey_flows.campaign.slots import SlotGate
+from casey_flows.client import AsyncCaseyClient
+from casey_flows.sandbox.embedded import EmbeddedSandbox
+from casey_flows.tasks.waiting import WaitPolicy
 
 ANY_TIME = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
 FAST_POLL = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.5)

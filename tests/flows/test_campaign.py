@@ -18,13 +18,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.settings import PREFECT_API_URL
 
-from casey import Call, CaseyClient
-from flows.calling_window import CallingWindow
-from flows.campaign import call_campaign
-from flows.campaign_models import CampaignResult
-from flows.dispatch import dispatch_key_of
-from sandbox.embedded import EmbeddedSandbox
-from sandbox.testing import wait_for
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.models import CampaignResult
+from casey_flows.client import Call, CaseyClient
+from casey_flows.flows.campaign import call_campaign
+from casey_flows.sandbox.embedded import EmbeddedSandbox
+from casey_flows.sandbox.testing import wait_for
+from casey_flows.tasks.dispatch import dispatch_key_of
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -138,7 +138,7 @@ def test_context_columns_reach_the_call(
         campaign_id="ctx",
     )
     call_id = state.result().outcomes[0].call_ids[0]
-    from blocks import CaseyCredentials
+    from casey_flows.blocks import CaseyCredentials
 
     with CaseyCredentials.load(credentials_block).get_sync_client() as client:
         call = client.get_call(sandbox.call_out_connection, call_id)
@@ -326,8 +326,8 @@ def slots_held(name: str) -> int:
 
 CRASHING_RUN = """
 import asyncio, sys
-from flows.calling_window import CallingWindow
-from flows.campaign import call_campaign
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.flows.campaign import call_campaign
 window = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
 contacts = [{"phone_number": f"+1202555{3000 + i:04d}"} for i in range(40)]
 asyncio.run(call_campaign(connection_code=sys.argv[1], credentials_block=sys.argv[2],

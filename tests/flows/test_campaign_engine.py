@@ -6,12 +6,12 @@ import asyncio
 
 import pytest
 
-from casey import Call, NotFoundError
-from flows.campaign_engine import EngineHooks
-from flows.contacts import Contact
-from flows.slots import Release, SlotGate
-from flows.waiting import WaitPolicy
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.campaign.contacts import Contact
+from casey_flows.campaign.engine import EngineHooks
+from casey_flows.campaign.slots import Release, SlotGate
+from casey_flows.client import Call, NotFoundError
+from casey_flows.sandbox.embedded import EmbeddedSandbox
+from casey_flows.tasks.waiting import WaitPolicy
 from tests.flows.engine_runner import run_engine
 
 

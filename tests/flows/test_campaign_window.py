@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flows.calling_window import CallingWindow
-from flows.campaign_engine import Track
-from flows.contacts import Contact
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.contacts import Contact
+from casey_flows.campaign.engine import Track
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 from tests.flows import engine_runner
 
 WEEKDAYS_9_TO_8 = CallingWindow(

@@ -9,8 +9,8 @@ import sys
 import pytest
 from prefect.settings import PREFECT_API_URL
 
-from blocks import CaseyCredentials
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.blocks import CaseyCredentials
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -11,12 +11,12 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.events.filters import EventFilter, EventNameFilter
 
-from blocks import CaseyCredentials
-from casey import AsyncCaseyClient, Call
-from flows.place_call import place_call
-from flows.tasks import create_call, wait_for_call
-from flows.waiting import WaitPolicy
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.blocks import CaseyCredentials
+from casey_flows.client import AsyncCaseyClient, Call
+from casey_flows.flows.place_call import place_call
+from casey_flows.sandbox.embedded import EmbeddedSandbox
+from casey_flows.tasks.calls import create_call, wait_for_call
+from casey_flows.tasks.waiting import WaitPolicy
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -13,10 +13,10 @@ import httpx
 import pytest
 from prefect.client.orchestration import get_client
 
-from casey import mask_phone
-from flows.report import artifact_key, call_report
-from sandbox.embedded import EmbeddedSandbox
-from sandbox.testing import wait_for_terminal
+from casey_flows.client import mask_phone
+from casey_flows.flows.report import artifact_key, call_report
+from casey_flows.sandbox.embedded import EmbeddedSandbox
+from casey_flows.sandbox.testing import wait_for_terminal
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

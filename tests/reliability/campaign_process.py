@@ -15,13 +15,13 @@ from typing import Any
 
 
 def main(spec_path: str) -> int:
-    from flows.calling_window import CallingWindow
-    from flows.campaign import call_campaign
+    from casey_flows.campaign.calling_window import CallingWindow
+    from casey_flows.flows.campaign import call_campaign
 
     with open(spec_path, encoding="utf-8") as handle:
         spec: dict[str, Any] = json.load(handle)
     if spec.get("api_key"):
-        from blocks import CaseyCredentials
+        from casey_flows.blocks import CaseyCredentials
 
         CaseyCredentials(api_key=spec["api_key"], base_url=spec["base_url"]).save(
             spec["credentials_block"], overwrite=True

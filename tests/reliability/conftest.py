@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from prefect.client.schemas.objects import State
 
-from flows.calling_window import CallingWindow
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 
 ALWAYS_OPEN = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
 FAST: dict[str, Any] = {
@@ -33,7 +33,7 @@ def numbers(count: int, start: int = 0, prefix: str = "+1303555") -> list[str]:
 
 def save_block(name: str, api_key: str, base_url: str, **fields: Any) -> str:
     """Save a CaseyCredentials block on the current Prefect API; returns its name."""
-    from blocks import CaseyCredentials
+    from casey_flows.blocks import CaseyCredentials
 
     CaseyCredentials(api_key=api_key, base_url=base_url, **fields).save(name, overwrite=True)
     return name
@@ -41,7 +41,7 @@ def save_block(name: str, api_key: str, base_url: str, **fields: Any) -> str:
 
 def run_campaign(sandbox: EmbeddedSandbox | Any, credentials_block: str, **params: Any) -> State:
     """``call_campaign`` in this process, returning its final state (never raising)."""
-    from flows.campaign import call_campaign
+    from casey_flows.flows.campaign import call_campaign
 
     if "connection_code" not in params:
         params["connection_code"] = sandbox.call_out_connection

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from prefect.client.schemas.objects import State
 
-from flows.place_call import place_call
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.flows.place_call import place_call
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 from tests.reliability.conftest import numbers, run_campaign, save_block
 from tests.scripted_server import Reply, scripted_server
 

@@ -1,9 +1,9 @@
 """The bad-input corpus (``tests/data/bad_input/``): every bad row gets a clear, row-level
 error with row, field and a masked value; every good row still goes through.
 
-The decision on formatting (flows/contacts.py, README "Phone numbers"): after a leading ``+``
-spaces, dashes, dots and parentheses are removed; a number without ``+`` is rejected, never
-guessed. File-level problems (no ``phone_number`` column, not UTF-8) raise ContactFileError.
+The decision on formatting (casey_flows/campaign/contacts.py, README "Phone numbers"): after a
+leading ``+`` spaces, dashes, dots and parentheses are removed; a number without ``+`` is rejected,
+never guessed. File-level problems (no ``phone_number`` column, not UTF-8) raise ContactFileError.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.campaign_models import CampaignResult
-from flows.contacts import ContactFileError, load_contacts_file
-from sandbox.embedded import EmbeddedSandbox
+from casey_flows.campaign.contacts import ContactFileError, load_contacts_file
+from casey_flows.campaign.models import CampaignResult
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 from tests.reliability.conftest import ALWAYS_OPEN, run_campaign
 
 pytestmark = pytest.mark.reliability
@@ -120,7 +120,7 @@ def test_latin1_file_is_refused_with_line_and_byte_offset() -> None:
 
 
 def test_file_level_errors_fail_call_campaign_with_the_reason(prefect_server: None) -> None:
-    from flows.campaign import call_campaign
+    from casey_flows.flows.campaign import call_campaign
 
     for name, expected in [
         ("missing_phone_column.csv", "no phone_number column"),

@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from casey import CaseyClient
-from flows.campaign_models import CampaignResult
-from sandbox.embedded import EmbeddedSandbox, running_sandbox
+from casey_flows.campaign.models import CampaignResult
+from casey_flows.client import CaseyClient
+from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign, save_block
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]

@@ -21,8 +21,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from casey import CaseyClient
-from sandbox.embedded import EmbeddedSandbox, running_sandbox
+from casey_flows.client import CaseyClient
+from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 
 pytestmark = pytest.mark.reliability
 

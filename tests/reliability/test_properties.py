@@ -1,12 +1,12 @@
 """Hypothesis properties the unit tests do not already state.
 
-E.164: the three layers that judge a number (``casey.phone.is_e164``, ``CallRequest.build`` in
-the client, ``flows.contacts.normalize_phone`` for input files) agree, and none of them ever
-shows a number whole in an error. CSV: generated rows survive a round trip through a real file
-and ``load_contacts_file``. Calling window across DST: ``next_open`` is monotone, bounded, and
-opens at the window's start unless a clock change jumps into the window.
-(``tests/test_contacts.py`` and ``tests/test_calling_window.py`` already cover normalisation
-of formatted numbers and first-open/first-closed instants; not repeated here.)
+E.164: the three layers that judge a number (``casey_flows.client.is_e164``, ``CallRequest.build``
+in the client, ``casey_flows.campaign.contacts.normalize_phone`` for input files) agree, and none
+of them ever shows a number whole in an error. CSV: generated rows survive a round trip through a
+real file and ``load_contacts_file``. Calling window across DST: ``next_open`` is monotone,
+bounded, and opens at the window's start unless a clock change jumps into the window.
+(``tests/test_contacts.py`` and ``tests/test_calling_window.py`` already cover normalisation of
+formatted numbers and first-open/first-closed instants; not repeated here.)
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from casey.errors import InvalidRequestError
-from casey.models import CallRequest
-from casey.phone import is_e164, mask_phone
-from flows.calling_window import CallingWindow
-from flows.contacts import InvalidPhoneNumber, load_contacts_file, normalize_phone
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.contacts import InvalidPhoneNumber, load_contacts_file, normalize_phone
+from casey_flows.client.errors import InvalidRequestError
+from casey_flows.client.models import CallRequest
+from casey_flows.client.phone import is_e164, mask_phone
 
 pytestmark = pytest.mark.reliability
 

@@ -32,13 +32,13 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import State
 
-from flows.calling_window import CallingWindow
-from flows.campaign import call_campaign
-from flows.place_call import place_call
-from flows.report import call_report
-from flows.tasks import create_call, get_call, list_calls, wait_for_call, wait_for_calls
-from flows.waiting import WaitPolicy
-from sandbox.embedded import EmbeddedSandbox, running_sandbox
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.flows.campaign import call_campaign
+from casey_flows.flows.place_call import place_call
+from casey_flows.flows.report import call_report
+from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
+from casey_flows.tasks.calls import create_call, get_call, list_calls, wait_for_call, wait_for_calls
+from casey_flows.tasks.waiting import WaitPolicy
 from tests.reliability.conftest import save_block
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]
@@ -78,7 +78,7 @@ def canary_sandbox() -> Iterator[EmbeddedSandbox]:
 
 @flow(name="canary-tasks")
 async def tasks_flow(block: str, connection: str, phone_number: str) -> int:
-    """Every task of flows.tasks once, as a user's pipeline would compose them."""
+    """Every task of casey_flows.tasks once, as a user's pipeline would compose them."""
     call = await create_call(block, connection, phone_number, name="Canary Tasks")
     ended = await wait_for_call(block, connection, call, policy=WaitPolicy(timeout_seconds=30))
     await wait_for_calls(block, connection, [ended], policy=WaitPolicy(timeout_seconds=30))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from sandbox.embedded import EmbeddedSandbox, running_sandbox
+from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 
 FAST = {
     "speed": 1000.0,  # a 60 s call takes 60 ms

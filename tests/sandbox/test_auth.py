@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox.embedded import running_sandbox
+from casey_flows.sandbox.embedded import running_sandbox
 
 
 def _get(sb, headers: dict[str, str]) -> httpx.Response:

@@ -1,5 +1,5 @@
 """The command line: flags build the config, register() mounts the subcommand, the process
-runner starts a real ``python -m sandbox``."""
+runner starts a real ``python -m casey_flows.sandbox``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import argparse
 
 import httpx
 
-from sandbox import cli
-from sandbox.embedded import start_sandbox_process
+from casey_flows.sandbox import cli
+from casey_flows.sandbox.embedded import start_sandbox_process
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:

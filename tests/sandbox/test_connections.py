@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox.config import ConnectionSpec
-from sandbox.embedded import running_sandbox
+from casey_flows.sandbox.config import ConnectionSpec
+from casey_flows.sandbox.embedded import running_sandbox
 
 
 def test_non_call_out_connection_refused_for_calls(client, sb):

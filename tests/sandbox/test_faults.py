@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from sandbox.embedded import running_sandbox
+from casey_flows.sandbox.embedded import running_sandbox
 
 
 def test_next_5xx_fails_before_doing_anything(client, sb):

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from sandbox import MAGIC_SUFFIXES
-from sandbox.embedded import running_sandbox
-from sandbox.testing import wait_for, wait_for_terminal
+from casey_flows.sandbox import MAGIC_SUFFIXES
+from casey_flows.sandbox.embedded import running_sandbox
+from casey_flows.sandbox.testing import wait_for, wait_for_terminal
 
 EXPECTED = {
     "0100": ("completed", "customer_ended_call", True),

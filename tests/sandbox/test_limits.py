@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox.embedded import running_sandbox
-from sandbox.testing import wait_for
+from casey_flows.sandbox.embedded import running_sandbox
+from casey_flows.sandbox.testing import wait_for
 
 
 def test_concurrency_cap_holds_and_queued_calls_proceed():

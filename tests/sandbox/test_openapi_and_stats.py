@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox.testing import wait_for
-from sandbox.wire import Call, Connection
+from casey_flows.sandbox.testing import wait_for
+from casey_flows.sandbox.wire import Call, Connection
 
 
 def test_openapi_lists_the_api_surface(sb):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from sandbox.embedded import running_sandbox
-from sandbox.testing import wait_for, wait_for_terminal
+from casey_flows.sandbox.embedded import running_sandbox
+from casey_flows.sandbox.testing import wait_for, wait_for_terminal
 
 
 def test_calls_survive_restart_and_resume(tmp_path):

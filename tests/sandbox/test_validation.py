@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from casey.phone import mask_phone
+from casey_flows.client.phone import mask_phone
 
 GOOD = "+14155550123"
 

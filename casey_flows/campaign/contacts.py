@@ -1,0 +1,417 @@
+"""Campaign contacts: load them from a list or a file, validate, normalise and deduplicate.
+
+Pure input logic, no Prefect and no network, so it can be tested and reused on its own.
+
+Decisions:
+
+- Phone numbers. A number that starts with ``+`` may contain formatting (whitespace, ``-``,
+  ``.``, ``(``, ``)``), which is removed before the E.164 check: ``+1 (415) 555-0123`` becomes
+  ``+14155550123``. Anything without a leading ``+`` (``004930...``, ``0301234``,
+  ``4155550123``) is rejected, never guessed: dialling the wrong country is worse than not
+  dialling. Letters, non-ASCII digits and more than 15 digits are rejected too. The same
+  :func:`normalize_phone` is used by the suppression list, so both compare equal numbers.
+- Masking. Every phone number that reaches an error, a repr or a message goes through
+  :func:`casey_flows.client.mask_phone`; rejected values that merely look like numbers are
+  masked too.
+- Row numbers. ``ContactRejection.row`` is the row a person sees: for CSV the spreadsheet row
+  (the header is row 1, the first data row is row 2; a quoted multi-line cell stays one row),
+  for JSON and list input the 1-based position in the list, for JSONL the 1-based line.
+- One rejection per invalid field, so a row can appear more than once in ``rejected``.
+- Empty = absent: ``None`` and blank strings mean "no value"; fully blank CSV rows are skipped.
+- Duplicates are rows whose normalised number was already accepted; the first one wins.
+- Encoding. Files must be UTF-8 (a BOM is fine). Anything else raises ``ContactFileError``
+  naming the file, line and byte offset: guessing Latin-1 or cp1252 silently corrupts names.
+- Unknown columns/keys are ignored and reported once in ``ContactBatch.warnings``.
+- CSV and JSONL stream row by row; ``.json`` is one document, so it is parsed whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from casey_flows.campaign.calling_window import canonical_timezone
+from casey_flows.client.phone import is_e164, mask_phone
+from casey_flows.exceptions import ContactFileError, InvalidPhoneNumber
+
+_FIELDS = ("phone_number", "name", "participant_id", "timezone")
+_CONTEXT_PREFIX = "context."
+_FORMATTING = re.compile(r"[\s\-.()]")
+_ALLOWED_AFTER_PLUS = re.compile(r"[0-9]*")
+# A value "looks like a phone number" when it is mostly digits: mask it wherever it shows up.
+_PHONE_LIKE = re.compile(r"\+?[\d\s\-.()]{7,}")
+_VALUE_PREVIEW = 40
+_MAX_E164_DIGITS = 15
+
+
+def normalize_phone(value: object) -> str:
+    """Return ``value`` as E.164, removing formatting only after a leading ``+``.
+
+    Raises ``InvalidPhoneNumber`` with a masked value and a human reason.
+    """
+    if not isinstance(value, str):
+        raise InvalidPhoneNumber(f"phone number must be text, got {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise InvalidPhoneNumber("phone number is empty")
+    shown = mask_phone(text)
+    if not text.startswith("+"):
+        raise InvalidPhoneNumber(
+            f"{shown!r} has no leading '+' and country code; numbers are never guessed"
+        )
+    digits = _FORMATTING.sub("", text[1:])
+    if not _ALLOWED_AFTER_PLUS.fullmatch(digits):
+        raise InvalidPhoneNumber(
+            f"{shown!r} contains characters other than digits, spaces, '-', '.', '(' and ')'"
+        )
+    if len(digits) > _MAX_E164_DIGITS:
+        raise InvalidPhoneNumber(f"{shown!r} has {len(digits)} digits; E.164 allows at most 15")
+    number = "+" + digits
+    if not is_e164(number):
+        raise InvalidPhoneNumber(
+            f"{shown!r} is not E.164: a country code (not starting with 0) and 2-15 digits"
+        )
+    return number
+
+
+def _preview(field: str, value: object) -> str:
+    """A value safe to show a person: masked when it is or looks like a number, else short."""
+    text = "" if value is None else str(value)
+    if text and (field == "phone_number" or _PHONE_LIKE.search(text)):
+        return mask_phone(text)
+    return text if len(text) <= _VALUE_PREVIEW else text[: _VALUE_PREVIEW - 1] + "…"
+
+
+class Contact(BaseModel):
+    """One person to call. ``phone_number`` is stored in E.164 form; reprs mask it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    phone_number: str = Field(description="E.164, e.g. +14155550123; formatting is removed.")
+    name: str | None = Field(default=None, max_length=200)
+    participant_id: UUID | None = None
+    timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin.")
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("phone_number", mode="before")
+    @classmethod
+    def _e164(cls, value: object) -> str:
+        return normalize_phone(value)
+
+    @field_validator("name", "timezone", "participant_id", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip() or None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str | None) -> str | None:
+        return None if value is None else canonical_timezone(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # Context values may hold numbers or other personal data: show only the keys.
+        yield "phone_number", mask_phone(self.phone_number)
+        yield "name", self.name
+        yield "participant_id", self.participant_id
+        yield "timezone", self.timezone
+        yield "context_keys", sorted(self.context)
+
+
+class ContactRejection(BaseModel):
+    """Why one field of one row was not accepted; ``value`` is already masked or shortened."""
+
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    row: int = Field(description="Spreadsheet row (CSV header = 1), else 1-based position.")
+    field: str
+    value: str
+    message: str
+
+
+class ContactBatch(BaseModel):
+    """The outcome of loading contacts: who to call, who was rejected and why."""
+
+    # Nested contacts are validated here too; their raw input must not reach an error text.
+    model_config = ConfigDict(hide_input_in_errors=True)
+
+    contacts: list[Contact] = Field(default_factory=list)
+    rejected: list[ContactRejection] = Field(default_factory=list)
+    duplicates: int = 0
+    total_rows: int = 0
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def rejected_rows(self) -> int:
+        """Rows rejected (a row with two bad fields counts once)."""
+        return len({r.row for r in self.rejected})
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # A summary: a batch can hold 100,000 contacts, and a repr is for people.
+        yield "contacts", len(self.contacts)
+        yield "rejected", len(self.rejected)
+        yield "duplicates", self.duplicates
+        yield "total_rows", self.total_rows
+        yield "warnings", len(self.warnings)
+
+
+@lru_cache(maxsize=1024)
+def _canonical_key(key: str) -> str | None:
+    """Known field name, ``context.<key>`` (key case kept), or None for an unknown key."""
+    stripped = key.strip()
+    lowered = stripped.lower()
+    if lowered in _FIELDS or lowered == "context":
+        return lowered
+    if lowered.startswith(_CONTEXT_PREFIX) and len(stripped) > len(_CONTEXT_PREFIX):
+        return _CONTEXT_PREFIX + stripped[len(_CONTEXT_PREFIX) :]
+    return None
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _set_path(context: dict[str, Any], dotted: str, value: object) -> None:
+    """``a.b`` -> ``context["a"]["b"]``; raises ValueError when a path collides with a value."""
+    *parents, leaf = dotted.split(".")
+    node = context
+    for part in parents:
+        child = node.get(part, {})
+        if not isinstance(child, Mapping):
+            raise ValueError(f"context.{dotted} conflicts with the value of context.{part}")
+        # Copy on the way down so a caller's nested `context` object is never mutated.
+        copied = dict(child)
+        node[part] = copied
+        node = copied
+    if isinstance(node.get(leaf), Mapping):
+        raise ValueError(f"context.{dotted} conflicts with nested keys under it")
+    node[leaf] = value
+
+
+class _BatchBuilder:
+    """Accumulates rows into a ContactBatch: one place for validation, dedupe and counting."""
+
+    def __init__(self, default_timezone: str | None) -> None:
+        self.default_timezone = canonical_timezone(default_timezone) if default_timezone else None
+        self.batch = ContactBatch()
+        self.seen: set[str] = set()
+        self.unknown_keys: set[str] = set()
+
+    def add_mapping(self, row: int, mapping: Mapping[str, Any]) -> None:
+        self.batch.total_rows += 1
+        fields: dict[str, Any] = {}
+        context: dict[str, Any] = {}
+        for key, value in mapping.items():
+            canonical = _canonical_key(key) if isinstance(key, str) else None
+            if canonical is None:
+                self.unknown_keys.add(str(key))
+            elif canonical == "context":
+                if isinstance(value, Mapping):
+                    context = {**value, **context}  # dotted keys win over the object
+                elif not _is_blank(value):
+                    fields["context"] = value  # not an object: let validation reject it
+            elif canonical.startswith(_CONTEXT_PREFIX):
+                if not _is_blank(value):
+                    try:
+                        _set_path(context, canonical[len(_CONTEXT_PREFIX) :], value)
+                    except ValueError as exc:
+                        self._reject(row, canonical, value, str(exc))
+                        return
+            elif not _is_blank(value):
+                fields[canonical] = value
+        if context and "context" not in fields:
+            fields["context"] = context
+        if self.default_timezone and "timezone" not in fields:
+            fields["timezone"] = self.default_timezone
+        self._validate(row, fields)
+
+    def add_contact(self, contact: Contact) -> None:
+        self.batch.total_rows += 1
+        if self.default_timezone and contact.timezone is None:
+            contact = contact.model_copy(update={"timezone": self.default_timezone})
+        self._accept(contact)
+
+    def reject_row(self, row: int, value: object, message: str) -> None:
+        self.batch.total_rows += 1
+        self._reject(row, "row", value, message)
+
+    def finish(self) -> ContactBatch:
+        if self.unknown_keys:
+            names = ", ".join(repr(_preview("", k)) for k in sorted(self.unknown_keys)[:20])
+            self.batch.warnings.append(f"ignored unknown columns: {names}")
+        return self.batch
+
+    def _validate(self, row: int, fields: dict[str, Any]) -> None:
+        try:
+            contact = Contact.model_validate(fields)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = str(error["loc"][0]) if error["loc"] else "row"
+                self._reject(row, field, fields.get(field), _reason(error))
+            return
+        self._accept(contact)
+
+    def _accept(self, contact: Contact) -> None:
+        if contact.phone_number in self.seen:
+            self.batch.duplicates += 1
+            return
+        self.seen.add(contact.phone_number)
+        self.batch.contacts.append(contact)
+
+    def _reject(self, row: int, field: str, value: object, reason: str) -> None:
+        shown = _preview(field, value)
+        message = _message(row, field, shown, reason)
+        self.batch.rejected.append(
+            ContactRejection(row=row, field=field, value=shown, message=message)
+        )
+
+
+def _message(row: int, field: str, shown: str, reason: str) -> str:
+    """``row 3: timezone 'Mars/Base': unknown time zone``, without naming the value twice."""
+    if not shown:
+        return f"row {row}: {field} {reason}"
+    if shown in reason:
+        return f"row {row}: {field}: {reason}"
+    return f"row {row}: {field} {shown!r}: {reason}"
+
+
+def _reason(error: Mapping[str, Any]) -> str:
+    """Pydantic's message without its prefix; our validators already mask what they show."""
+    if error["type"] == "missing":
+        return "is required"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def parse_contacts(
+    rows: Iterable[Mapping[str, Any] | Contact], *, default_timezone: str | None = None
+) -> ContactBatch:
+    """Validate contacts given as mappings or ``Contact`` objects (e.g. a flow parameter).
+
+    ``row`` in rejections is the 1-based position in ``rows``.
+    """
+    builder = _BatchBuilder(default_timezone)
+    for position, item in enumerate(rows, start=1):
+        _add_item(builder, position, item)
+    return builder.finish()
+
+
+def _add_item(builder: _BatchBuilder, row: int, item: object) -> None:
+    if isinstance(item, Contact):
+        builder.add_contact(item)
+    elif isinstance(item, Mapping):
+        builder.add_mapping(row, item)
+    else:
+        kind = type(item).__name__
+        builder.reject_row(row, kind, f"expected an object with phone_number, got {kind!r}")
+
+
+def load_contacts_file(path: str | Path, *, default_timezone: str | None = None) -> ContactBatch:
+    """Load contacts from ``.csv``, ``.json`` (a list of objects) or ``.jsonl``.
+
+    Row-level problems become rejections; file-level problems raise ``ContactFileError``.
+    """
+    path = Path(path)
+    loaders = {".csv": _load_csv, ".json": _load_json, ".jsonl": _load_jsonl}
+    loader = loaders.get(path.suffix.lower())
+    if loader is None:
+        raise ContactFileError(f"{path.name}: unsupported file type; use .csv, .json or .jsonl")
+    builder = _BatchBuilder(default_timezone)
+    try:
+        loader(path, builder)
+    except UnicodeDecodeError:
+        raise ContactFileError(utf8_error_message(path)) from None
+    return builder.finish()
+
+
+def utf8_error_message(path: Path) -> str:
+    """Locate the first byte that is not UTF-8, by line and offset, without loading the file."""
+    offset = 0
+    with path.open("rb") as raw:
+        for line_number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                where = offset + exc.start
+                return (
+                    f"{path.name}: not valid UTF-8 at line {line_number}, byte offset {where} "
+                    f"(byte 0x{line[exc.start]:02x}); save the file as UTF-8 and retry "
+                    "(encodings such as Latin-1 are not guessed: that would corrupt names)"
+                )
+            offset += len(line)
+    return f"{path.name}: not valid UTF-8"
+
+
+def _load_csv(path: Path, builder: _BatchBuilder) -> None:
+    # newline="" lets csv handle quoted line breaks; utf-8-sig drops a BOM if there is one.
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader, None)
+            if header is None or not any(cell.strip() for cell in header):
+                builder.batch.warnings.append(f"{path.name} is empty: no header, no contacts")
+                return
+            columns = _csv_columns(path, header)
+            data_rows = 0
+            for row_number, cells in enumerate(reader, start=2):
+                if not any(cell.strip() for cell in cells):
+                    continue
+                data_rows += 1
+                builder.add_mapping(row_number, dict(zip(columns, cells, strict=False)))
+        except csv.Error as exc:
+            raise ContactFileError(
+                f"{path.name}: CSV error near line {reader.line_num}: {exc}"
+            ) from None
+    if data_rows == 0:
+        builder.batch.warnings.append(f"{path.name} has a header but no data rows")
+
+
+def _csv_columns(path: Path, header: list[str]) -> list[str]:
+    """Header cells as given, after checking phone_number is there exactly once."""
+    keys = [_canonical_key(cell) for cell in header]
+    found = ", ".join(repr(_preview("", cell)) for cell in header[:20])
+    if "phone_number" not in keys:
+        raise ContactFileError(f"{path.name}: no phone_number column; columns found: {found}")
+    known = [key for key in keys if key is not None]
+    if len(known) != len(set(known)):
+        raise ContactFileError(f"{path.name}: a column appears twice; columns found: {found}")
+    return header
+
+
+def _load_json(path: Path, builder: _BatchBuilder) -> None:
+    with path.open(encoding="utf-8-sig") as handle:
+        try:
+            document = json.load(handle)
+        except json.JSONDecodeError as exc:
+            # JSONDecodeError's message names line/column only, never the document text.
+            raise ContactFileError(f"{path.name}: invalid JSON: {exc}") from None
+    if not isinstance(document, list):
+        raise ContactFileError(f"{path.name}: expected a JSON list of contact objects")
+    if not document:
+        builder.batch.warnings.append(f"{path.name} holds an empty list: no contacts")
+    for position, item in enumerate(document, start=1):
+        _add_item(builder, position, item)
+
+
+def _load_jsonl(path: Path, builder: _BatchBuilder) -> None:
+    with path.open(encoding="utf-8-sig") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+            except json.JSONDecodeError as exc:
+                builder.reject_row(line_number, "", f"is not valid JSON: {exc}")
+                continue
+            _add_item(builder, line_number, item)
+    if builder.batch.total_rows == 0:
+        builder.batch.warnings.append(f"{path.name} is empty: no contacts")

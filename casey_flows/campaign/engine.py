@@ -1,0 +1,489 @@
+"""The campaign engine: dial many contacts within limits, wait for all, retry some outcomes.
+
+No Prefect here (the flow wraps it): one dispatcher and one watcher share the state below, so
+10,000 contacts cost a handful of coroutines and no task run per contact. Exactly-once rests on
+the dispatch ledger (``casey_flows.tasks.dispatch``): every create carries the key (campaign,
+number, attempt); calls already carrying a key are adopted, never dialled again; an ambiguous
+create is reconciled against the list before the same key is tried again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.contacts import Contact
+from casey_flows.campaign.models import (
+    OUTCOME_DEFERRED,
+    OUTCOME_ERROR,
+    OUTCOME_STILL_OPEN,
+    ContactOutcome,
+)
+from casey_flows.campaign.slots import Release, SlotGate
+from casey_flows.client import (
+    AmbiguousDispatchError,
+    AsyncCaseyClient,
+    AuthenticationError,
+    Call,
+    CallRequest,
+    CaseyError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    mask_phone,
+)
+from casey_flows.client.status import normalize_status, normalize_statuses
+from casey_flows.tasks.dispatch import find_dispatched, make_dispatch_key, with_dispatch_key
+from casey_flows.tasks.waiting import (
+    CallWatcher,
+    WaitPolicy,
+    WaitResult,
+    describe_outcome,
+    lost_reason,
+)
+
+logger = logging.getLogger("casey.flows.campaign")
+
+# Errors that say every create would fail the same way: stop the campaign, don't burn the list.
+CAMPAIGN_WIDE_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError)
+# The list may lag a create; an ambiguous key is re-dialled only after this many misses.
+RECONCILE_MISSES_BEFORE_REDIAL = 2
+# Server-clock slack when reconciling against the created_at of an earlier call.
+SERVER_CLOCK_SLACK = timedelta(seconds=5)
+# With no earlier call to anchor on, our clock against theirs.
+CLIENT_CLOCK_SLACK = timedelta(minutes=2)
+ZERO = timedelta(0)
+
+
+class LedgerUnavailable(CaseyError):
+    """Ambiguous creates could not be confirmed because the call list kept failing."""
+
+
+@dataclass
+class EngineSettings:
+    campaign_id: str
+    connection_code: str
+    window: CallingWindow
+    max_concurrent_calls: int = 10
+    retry_outcomes: frozenset[str] = frozenset({"no_answer", "busy"})
+    max_attempts: int = 1
+    retry_delay_seconds: float = 600.0
+    call_timeout_seconds: float = 1800.0
+    poll: WaitPolicy = field(default_factory=WaitPolicy)
+
+    def __post_init__(self) -> None:
+        self.retry_outcomes = normalize_statuses(self.retry_outcomes)
+
+
+@dataclass
+class Track:
+    """One contact's progress through the campaign."""
+
+    contact: Contact
+    attempt: int = 1
+    call_ids: list[str] = field(default_factory=list)
+    last_call: Call | None = None
+    dispatched_at: float = 0.0
+    outcome: ContactOutcome | None = None
+
+    def key(self, campaign_id: str) -> str:
+        return make_dispatch_key(campaign_id, self.contact.phone_number, self.attempt)
+
+    def finish(self, outcome: str, **fields: object) -> None:
+        call = self.last_call
+        self.outcome = ContactOutcome(
+            phone_number=self.contact.phone_number,
+            name=self.contact.name,
+            outcome=outcome,
+            status=call.status if call else None,
+            ended_reason=call.ended_reason if call else None,
+            attempts=len(self.call_ids),
+            call_ids=list(self.call_ids),
+            **fields,  # type: ignore[arg-type]
+        )
+
+
+@dataclass
+class EngineHooks:
+    """What the Prefect layer wants to hear about; all optional."""
+
+    on_dispatched: Callable[[Call], None] | None = None
+    on_ended: Callable[[Call], None] | None = None
+    on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
+
+
+@dataclass
+class _Ambiguous:
+    track: Track
+    horizon: datetime
+    release: Release
+    misses: int = 0
+    since: float = field(default_factory=time.monotonic)
+
+
+class CampaignEngine:
+    def __init__(
+        self,
+        client: AsyncCaseyClient,
+        settings: EngineSettings,
+        gate: SlotGate | None = None,
+        hooks: EngineHooks | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.gate = gate or SlotGate(settings.max_concurrent_calls)
+        self.hooks = hooks or EngineHooks()
+        self.now = clock or _utcnow
+        self.watcher = CallWatcher(client, settings.connection_code, settings.poll)
+        self._ready: deque[Track] = deque()
+        self._retries: list[tuple[float, int, Track]] = []
+        self._seq = itertools.count()
+        self._pending: dict[str, Call] = {}
+        self._track_of: dict[str, Track] = {}
+        self._releases: dict[str, Release] = {}
+        self._ambiguous: dict[str, _Ambiguous] = {}
+        self._tracks: list[Track] = []
+        self._finished = 0
+        self._last_created_at: datetime | None = None
+        self._wake = asyncio.Event()
+        # Set by whatever must stop the whole run; both loops raise it at their next turn.
+        self._fatal: Exception | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    # -- setup --------------------------------------------------------------------------------
+
+    async def adopt_ledger(self, tracks: list[Track], since: datetime) -> None:
+        """Read what earlier runs of this campaign already dialled (back to ``since``)."""
+        keys = {
+            make_dispatch_key(self.settings.campaign_id, t.contact.phone_number, attempt): t
+            for t in _distinct(tracks)
+            for attempt in range(1, self.settings.max_attempts + 1)
+        }
+        found = await find_dispatched(self.client, self.settings.connection_code, keys, since=since)
+        by_track: dict[int, list[Call]] = {}
+        for key, call in found.items():
+            by_track.setdefault(id(keys[key]), []).append(call)
+        for track in tracks:
+            calls = sorted(by_track.get(id(track), []), key=lambda c: c.created_at_raw or "")
+            if calls:
+                track.call_ids = [c.id for c in calls]
+                track.attempt = len(calls)
+                track.last_call = calls[-1]
+                logger.info("adopted %d earlier call(s) for %s", len(calls), _masked(track))
+
+    # -- running ------------------------------------------------------------------------------
+
+    async def run(self, tracks: list[Track]) -> list[Track]:
+        """Dial, wait and retry until every track has an outcome."""
+        self._tracks = _distinct(tracks)
+        for track in tracks:
+            call = track.last_call
+            if call is not None and call.is_terminal(self.settings.poll.terminal_statuses):
+                self._after_end(track, call, at_start=True)
+            else:
+                self._ready.append(track)  # to dial, or (adopted, still live) to watch
+        await self._report_progress()
+        try:
+            await _until_one_ends(self._dispatch_loop(), self._watch_loop())
+        finally:  # only on failure can creates still be under way: a re-run adopts their calls
+            for task in self._inflight:
+                task.cancel()
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        return tracks
+
+    def _unfinished_work(self) -> bool:
+        """Some track has no outcome yet.
+
+        Counted, not read off the queues: a track is in no queue while a slot is being acquired
+        for it or its ended call is being released, and both wait on the network.
+        """
+        return self._finished < len(self._tracks)
+
+    def _finish(self, track: Track, outcome: str, **details: object) -> None:
+        track.finish(outcome, **details)
+        self._finished += 1
+
+    async def _dispatch_loop(self) -> None:
+        while self._unfinished_work():
+            self._raise_fatal()
+            track = self._next_ready()
+            if track is None:
+                self._wake.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._sleep_until_retry())
+                continue
+            live = track.last_call
+            if live is not None and not live.is_terminal(self.settings.poll.terminal_statuses):
+                self._watch(track, live, await self.gate.acquire())  # adopted, still live
+                continue
+            if (next_open := self._closed_until(track)) is not None:
+                self._defer(track, next_open)
+                continue
+            release = await self.gate.acquire()
+            if self._fatal:  # set while we waited for the slot: dial nobody more
+                await release()
+                self._ready.appendleft(track)
+                continue
+            if (next_open := self._closed_until(track)) is not None:  # shut while we waited
+                await release()
+                self._defer(track, next_open)
+                continue
+            task = asyncio.create_task(self._dispatch(track, release))
+            self._inflight.add(task)
+            task.add_done_callback(self._dispatch_done)
+        await asyncio.gather(*self._inflight)
+
+    def _raise_fatal(self) -> None:
+        if self._fatal:
+            raise self._fatal
+
+    def _closed_until(self, track: Track) -> datetime | None:
+        """When the contact's window next opens, if it is closed now (else None)."""
+        now = self.now()
+        tz = track.contact.timezone
+        if self.settings.window.is_open(now, tz):
+            return None
+        return self.settings.window.next_open(now, tz)
+
+    def _dispatch_done(self, task: asyncio.Task[None]) -> None:
+        """A dispatch that died of anything unexpected stops the run instead of hanging it."""
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None and self._fatal is None:
+            self._fatal = task.exception()  # type: ignore[assignment]
+            self._wake.set()
+
+    def _next_ready(self) -> Track | None:
+        if self._ready:
+            return self._ready.popleft()
+        if self._retries and self._retries[0][0] <= time.monotonic():
+            return heapq.heappop(self._retries)[2]
+        return None
+
+    def _sleep_until_retry(self) -> float:
+        if self._retries:
+            return max(0.01, self._retries[0][0] - time.monotonic())
+        return 1.0
+
+    async def _dispatch(self, track: Track, release: Release) -> None:
+        key = track.key(self.settings.campaign_id)
+        horizon = self._horizon()
+        try:
+            request = CallRequest.build(
+                phone_number=track.contact.phone_number,
+                name=track.contact.name,
+                participant_id=track.contact.participant_id,
+                context=with_dispatch_key(track.contact.context, key),
+            )
+            call = await self.client.create_call_from(self.settings.connection_code, request, key)
+        except AmbiguousDispatchError:
+            logger.warning("create for %s was ambiguous; reconciling %s", _masked(track), key)
+            self._ambiguous[key] = _Ambiguous(track, horizon, release)  # the call may be live
+        except Exception as exc:
+            await release()
+            if isinstance(exc, CaseyError) and not isinstance(exc, CAMPAIGN_WIDE_ERRORS):
+                self._finish(track, OUTCOME_ERROR, reason=str(exc))  # this contact's own error
+            else:  # would hit every contact, or unexpected: the run fails as a whole
+                self._ready.appendleft(track)
+                self._fatal = self._fatal or exc
+        else:
+            self._note_server_time(call)
+            track.call_ids.append(call.id)
+            self._watch(track, call, release)  # first: a failing hook must not orphan the call
+            if self.hooks.on_dispatched:
+                self.hooks.on_dispatched(call)
+        finally:
+            self._wake.set()
+
+    def _note_server_time(self, call: Call) -> None:
+        stamp = call.created_at
+        if stamp and stamp.tzinfo and (not self._last_created_at or stamp > self._last_created_at):
+            self._last_created_at = stamp
+
+    def _horizon(self) -> datetime:
+        """The earliest server time a call created by the next request can carry."""
+        if self._last_created_at is not None:
+            return self._last_created_at - SERVER_CLOCK_SLACK
+        return self.now() - CLIENT_CLOCK_SLACK
+
+    def _watch(self, track: Track, call: Call, release: Release) -> None:
+        track.last_call = call
+        track.dispatched_at = time.monotonic()
+        self._pending[call.id] = call
+        self._track_of[call.id] = track
+        self._releases[call.id] = release
+
+    async def _watch_loop(self) -> None:
+        interval = self.settings.poll.min_poll_seconds
+        result = WaitResult()
+        while self._unfinished_work():
+            await asyncio.sleep(self.watcher.jittered(interval))
+            self._raise_fatal()
+            changed = False
+            if self._pending:
+                changed = await self.watcher.poll(self._pending, result)
+                for call_id, call in list(result.ended.items()):
+                    await self._ended(call_id, call)
+                result.ended.clear()
+                await self._give_up_lost(result)
+                await self._expire_overdue()
+            if self._ambiguous:
+                await self._reconcile()
+            await self._report_progress()
+            interval = (
+                self.settings.poll.min_poll_seconds
+                if changed
+                else min(interval * self.settings.poll.backoff, self.settings.poll.max_poll_seconds)
+            )
+
+    async def _ended(self, call_id: str, call: Call) -> None:
+        track = self._track_of.pop(call_id)
+        await self._releases.pop(call_id)()
+        if self.hooks.on_ended:
+            self.hooks.on_ended(call)
+        self._after_end(track, call)
+        self._wake.set()
+
+    def _after_end(self, track: Track, call: Call, at_start: bool = False) -> None:
+        """Final outcome, or a retry (after the delay, inside the window)."""
+        track.last_call = call
+        retryable = {call.normalized_status, normalize_status(call.ended_reason)}
+        if track.attempt < self.settings.max_attempts and retryable & self.settings.retry_outcomes:
+            track.attempt += 1
+            now = self.now()
+            # An earlier run's call: the delay counts from when it was placed.
+            since = (call.created_at if at_start and call.created_at else None) or now
+            due = max(now, since + timedelta(seconds=self.settings.retry_delay_seconds))
+            tz = track.contact.timezone
+            if not self.settings.window.is_open(due, tz):
+                self._defer(track, self.settings.window.next_open(due, tz))
+                return
+            wait = (due - now).total_seconds()
+            heapq.heappush(self._retries, (time.monotonic() + wait, next(self._seq), track))
+            return
+        self._finish(track, describe_outcome(call))
+
+    def _defer(self, track: Track, next_open: datetime) -> None:
+        self._finish(
+            track, OUTCOME_DEFERRED, next_call_at=next_open, reason="outside calling window"
+        )
+
+    async def _give_up_lost(self, result: WaitResult) -> None:
+        """Calls the API keeps answering 404 for: an error outcome, never a second dial."""
+        for call_id in list(result.lost):
+            del result.lost[call_id]
+            track = self._track_of.pop(call_id)
+            await self._releases.pop(call_id)()
+            self._finish(
+                track,
+                OUTCOME_ERROR,
+                reason=f"{lost_reason(call_id, self.settings.poll)}; it may have been dialled, "
+                "so it is not dialled again",
+            )
+
+    async def _expire_overdue(self) -> None:
+        """Stop waiting for calls past call_timeout_seconds (they are not cancelled)."""
+        limit = time.monotonic() - self.settings.call_timeout_seconds
+        for call_id in [i for i, t in self._track_of.items() if t.dispatched_at < limit]:
+            track = self._track_of.pop(call_id)
+            self._pending.pop(call_id, None)
+            await self._releases.pop(call_id)()
+            self._finish(
+                track, OUTCOME_STILL_OPEN, reason="stopped waiting; the call was not cancelled"
+            )
+
+    async def _reconcile(self) -> None:
+        """One ledger scan for every ambiguous key: adopt what exists, re-dial what surely not."""
+        since = min(a.horizon for a in self._ambiguous.values())
+        try:
+            found = await find_dispatched(
+                self.client,
+                self.settings.connection_code,
+                self._ambiguous,
+                since=since,
+                margin=ZERO,
+            )
+        except CaseyError as exc:
+            logger.warning("ledger scan failed, will retry: %s", exc)
+            self._give_up_unconfirmed(exc)
+            return
+        for key, entry in list(self._ambiguous.items()):
+            if key in found:
+                del self._ambiguous[key]
+                call = found[key]
+                entry.track.call_ids.append(call.id)
+                self._watch(entry.track, call, entry.release)
+                logger.info("adopted call %s for ambiguous key %s", call.id, key)
+            else:
+                entry.misses += 1
+                if entry.misses >= RECONCILE_MISSES_BEFORE_REDIAL:
+                    del self._ambiguous[key]
+                    await entry.release()
+                    self._ready.appendleft(entry.track)  # same attempt, same key
+        self._wake.set()
+
+    def _give_up_unconfirmed(self, exc: CaseyError) -> None:
+        """Fail the run once creates stay unconfirmed for call_timeout_seconds of failed scans.
+
+        Without this an API that fails every list keeps the campaign running forever, and every
+        new create sent into the outage is ambiguous too. The run fails loudly instead; the
+        contacts are never re-dialled blind (a create may have rung): a re-run adopts them.
+        """
+        limit = time.monotonic() - self.settings.call_timeout_seconds
+        stale = [entry for entry in self._ambiguous.values() if entry.since < limit]
+        if stale and self._fatal is None:
+            self._fatal = LedgerUnavailable(
+                f"stopping the campaign: {len(stale)} create(s) may have dialled and the call "
+                f"list could not be read for {self.settings.call_timeout_seconds:g} s to confirm "
+                f"them (last error: {exc}); re-run with the same campaign_id to adopt or dial them"
+            )
+
+    async def _report_progress(self) -> None:
+        if self.hooks.on_progress:
+            outcome = self.hooks.on_progress(self._finished, len(self._tracks))
+            if outcome is not None:
+                await outcome
+
+
+async def _until_one_ends(*coroutines: Awaitable[None]) -> None:
+    """Run together until one returns or raises, cancel the rest, and re-raise its exception.
+
+    Each loop returns only once every track has an outcome, so the first to see that ends the
+    run (the other may be asleep for a whole poll interval); a loop that dies stops the other.
+    """
+    tasks = [asyncio.ensure_future(c) for c in coroutines]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _distinct(tracks: list[Track]) -> list[Track]:
+    """Two tracks for one number would share dispatch keys; the flow collapses them first."""
+    seen: set[str] = set()
+    for track in tracks:
+        if track.contact.phone_number in seen:
+            raise ValueError(f"contact {_masked(track)} appears twice; collapse duplicates first")
+        seen.add(track.contact.phone_number)
+    return tracks
+
+
+def _masked(track: Track) -> str:
+    return mask_phone(track.contact.phone_number)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)

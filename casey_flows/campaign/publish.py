@@ -1,0 +1,164 @@
+"""What a campaign shows people: progress, a table of outcomes, a summary, a CSV export.
+
+Artifacts show masked numbers; the CSV export is the user's own data file and carries full
+numbers only when asked to (``full_numbers=True``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from uuid import UUID
+
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+
+from casey_flows.campaign.models import CampaignResult, ContactOutcome
+from casey_flows.client import mask_phone
+
+logger = logging.getLogger("casey.flows.campaign")
+
+TABLE_ROW_LIMIT = 5000
+CSV_COLUMNS = [
+    "row",
+    "phone_number",
+    "name",
+    "outcome",
+    "status",
+    "ended_reason",
+    "attempts",
+    "call_ids",
+    "next_call_at",
+    "reason",
+]
+
+
+def artifact_key(campaign_id: str, what: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    cleaned = "".join(c if c.isalnum() else "-" for c in campaign_id.lower()).strip("-")
+    return f"casey-campaign-{what}-{cleaned}"[:120].rstrip("-")
+
+
+class ProgressReporter:
+    """A progress artifact, updated at most once a ``min_interval`` (the UI polls anyway).
+
+    Updates run in the background, one at a time, so a slow Prefect API never delays the
+    campaign's next poll; ``finish`` waits for the last one.
+    """
+
+    def __init__(self, campaign_id: str, min_interval: float = 1.0) -> None:
+        self.campaign_id = campaign_id
+        self.min_interval = min_interval
+        self._artifact_id: UUID | None = None
+        self._last = 0.0
+        self._last_value = -1.0
+        self._sending: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._artifact_id = await acreate_progress_artifact(
+            progress=0.0,
+            key=artifact_key(self.campaign_id, "progress"),
+            description=f"Contacts with a final outcome in campaign {self.campaign_id}",
+        )
+
+    def update(self, finished: int, total: int) -> None:
+        """Send the new value unless one is in flight, nothing changed or it is too soon."""
+        value = self._value(finished, total)
+        now = time.monotonic()
+        if self._artifact_id is None or value == self._last_value:
+            return
+        if now - self._last < self.min_interval or (self._sending and not self._sending.done()):
+            return
+        self._last, self._last_value = now, value
+        self._sending = asyncio.create_task(self._send(value))
+
+    async def finish(self, finished: int, total: int) -> None:
+        """Wait for any update in flight, then send the final value."""
+        if self._sending is not None:
+            await asyncio.gather(self._sending, return_exceptions=True)
+        value = self._value(finished, total)
+        if self._artifact_id is not None and value != self._last_value:
+            self._last_value = value
+            await self._send(value)
+
+    @staticmethod
+    def _value(finished: int, total: int) -> float:
+        return 100.0 * finished / total if total else 100.0
+
+    async def _send(self, value: float) -> None:
+        assert self._artifact_id is not None
+        try:
+            await aupdate_progress_artifact(self._artifact_id, progress=value)
+        except Exception as exc:  # progress is a courtesy; never fail a campaign over it
+            logger.warning("progress artifact update failed: %s", exc)
+
+
+def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, object]:
+    return {
+        "row": outcome.row,
+        "phone_number": outcome.phone_number if full_numbers else mask_phone(outcome.phone_number),
+        "name": outcome.name,
+        "outcome": outcome.outcome,
+        "status": outcome.status,
+        "ended_reason": outcome.ended_reason,
+        "attempts": outcome.attempts,
+        "call_ids": " ".join(outcome.call_ids),
+        "next_call_at": outcome.next_call_at.isoformat() if outcome.next_call_at else None,
+        "reason": outcome.reason,
+    }
+
+
+def summary_markdown(result: CampaignResult) -> str:
+    lines = [
+        f"# Campaign `{result.campaign_id}`{' (dry run)' if result.dry_run else ''}",
+        "",
+        f"Connection `{result.connection_code}`: {len(result.outcomes)} contacts, "
+        f"{result.duplicates} duplicate rows collapsed.",
+        "",
+        "| outcome | contacts |",
+        "|---|---:|",
+    ]
+    lines += [f"| {name} | {count} |" for name, count in result.counts.items()]
+    reasons = Counter(o.ended_reason for o in result.outcomes if o.ended_reason)
+    if reasons:
+        lines += ["", "| ended_reason | calls |", "|---|---:|"]
+        lines += [f"| {name} | {count} |" for name, count in reasons.most_common()]
+    if result.warnings:
+        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in result.warnings]
+    return "\n".join(lines) + "\n"
+
+
+async def publish_results(result: CampaignResult) -> None:
+    """The outcome table (masked, capped) and the markdown summary, as flow-run artifacts."""
+    rows = [outcome_row(o, full_numbers=False) for o in result.outcomes[:TABLE_ROW_LIMIT]]
+    shown = f"first {TABLE_ROW_LIMIT} of " if len(result.outcomes) > TABLE_ROW_LIMIT else ""
+    await acreate_table_artifact(
+        table=rows,
+        key=artifact_key(result.campaign_id, "outcomes"),
+        description=f"Outcomes ({shown}{len(result.outcomes)} contacts), numbers masked",
+    )
+    await acreate_markdown_artifact(
+        summary_markdown(result),
+        key=artifact_key(result.campaign_id, "summary"),
+        description="Counts by outcome and ended_reason",
+    )
+
+
+def export_csv(result: CampaignResult, path: str | Path, *, full_numbers: bool) -> Path:
+    """Write every outcome to a CSV file (the user's data: full numbers only if asked)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer.writeheader()
+        for outcome in result.outcomes:
+            writer.writerow(outcome_row(outcome, full_numbers=full_numbers))
+    return target

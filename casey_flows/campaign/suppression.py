@@ -1,0 +1,141 @@
+"""A do-not-call list: numbers that must never be dialled, checked in O(1).
+
+Numbers are normalised with :func:`casey_flows.campaign.contacts.normalize_phone`, the same
+function that normalises contacts, so ``+1 (415) 555-0123`` on the list suppresses contact
+``+14155550123``.
+
+Invalid entries (e.g. ``4155550123`` with no country code) are reported, masked, in
+``rejected`` and never crash loading; callers should surface them loudly, because such an
+entry cannot match any contact and the person it names is therefore *not* suppressed.
+A file that is not UTF-8 raises ``ContactFileError``: half-reading an opt-out list is worse
+than stopping.
+
+File formats: one number per line, or a CSV whose header has a ``phone_number`` column.
+Blank lines and lines starting with ``#`` are ignored; so is anything after `` #`` on a line
+of the one-number-per-line format.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from casey_flows.campaign.contacts import (
+    Contact,
+    ContactFileError,
+    InvalidPhoneNumber,
+    normalize_phone,
+    utf8_error_message,
+)
+from casey_flows.client.phone import mask_phone
+
+_PHONE_COLUMN = "phone_number"
+
+
+@dataclass(frozen=True)
+class SuppressionRejection:
+    """An entry that is not a usable number. ``value`` is masked."""
+
+    source: str
+    line: int
+    value: str
+    message: str
+
+
+class SuppressionList:
+    """Normalised E.164 numbers not to call. Its repr shows counts, never numbers."""
+
+    def __init__(self, numbers: Iterable[str] = (), *, source: str = "list") -> None:
+        self._numbers: set[str] = set()
+        self.rejected: list[SuppressionRejection] = []
+        self.update(numbers, source=source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> SuppressionList:
+        """Load a list from a file (one number per line, or CSV with ``phone_number``)."""
+        suppression = cls()
+        suppression.add_file(path)
+        return suppression
+
+    def update(self, numbers: Iterable[str], *, source: str = "list") -> None:
+        """Add numbers; ``source`` names where they came from in rejection messages."""
+        for position, number in enumerate(numbers, start=1):
+            self._add(number, source, position)
+
+    def add_file(self, path: str | Path) -> None:
+        """Add every number in ``path``; invalid entries go to ``rejected``."""
+        path = Path(path)
+        try:
+            for line_number, value in _entries(path):
+                self._add(value, path.name, line_number)
+        except UnicodeDecodeError:
+            raise ContactFileError(utf8_error_message(path)) from None
+
+    def __contains__(self, phone: object) -> bool:
+        """True when ``phone`` (a number in any accepted format, or a Contact) is suppressed."""
+        if isinstance(phone, Contact):
+            phone = phone.phone_number
+        try:
+            return normalize_phone(phone) in self._numbers
+        except InvalidPhoneNumber:
+            return False  # an undiallable number can never be called, so nothing to suppress
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def __repr__(self) -> str:
+        return f"SuppressionList(numbers={len(self)}, rejected={len(self.rejected)})"
+
+    def partition(self, contacts: Iterable[Contact]) -> tuple[list[Contact], list[Contact]]:
+        """Split contacts into (allowed, suppressed), keeping their order."""
+        allowed: list[Contact] = []
+        suppressed: list[Contact] = []
+        for contact in contacts:
+            (suppressed if contact.phone_number in self._numbers else allowed).append(contact)
+        return allowed, suppressed
+
+    def _add(self, value: object, source: str, line: int) -> None:
+        try:
+            self._numbers.add(normalize_phone(value))
+        except InvalidPhoneNumber as exc:
+            shown = mask_phone(value) if isinstance(value, str) and value else str(value)[:20]
+            message = f"{source} line {line}: {exc}"
+            self.rejected.append(SuppressionRejection(source, line, shown, message))
+
+
+def _entries(path: Path) -> Iterator[tuple[int, str]]:
+    """(line number, raw value) for each entry, whichever of the two formats the file uses."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        lines = ((n, line) for n, line in enumerate(handle, start=1) if _is_entry(line))
+        first = next(lines, None)
+        if first is None:
+            return
+        header = next(csv.reader([first[1]]))
+        columns = [cell.strip().lower() for cell in header]
+        if _PHONE_COLUMN in columns:
+            yield from _csv_entries(lines, columns.index(_PHONE_COLUMN))
+        else:
+            yield first[0], _strip_comment(first[1])
+            for number, line in lines:
+                yield number, _strip_comment(line)
+
+
+def _csv_entries(lines: Iterator[tuple[int, str]], column: int) -> Iterator[tuple[int, str]]:
+    # One line at a time: suppression CSVs have no quoted line breaks worth supporting,
+    # and it keeps line numbers exact.
+    for number, line in lines:
+        cells = next(csv.reader([line]), [])
+        value = cells[column].strip() if column < len(cells) else ""
+        if value:
+            yield number, value
+
+
+def _is_entry(line: str) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith("#")
+
+
+def _strip_comment(line: str) -> str:
+    return line.split(" #", 1)[0].strip()

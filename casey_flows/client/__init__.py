@@ -1,0 +1,56 @@
+"""casey: a typed client of the Casey (tellcasey) backend API. No Prefect import here.
+
+>>> from casey import AsyncCaseyClient
+>>> async with AsyncCaseyClient("sk_test_...", base_url="http://127.0.0.1:8765/v1/backend") as c:
+...     call = await c.create_call("demo-outbound", "+14155550100", name="Ada")
+"""
+
+from casey_flows.client._base import DEFAULT_BASE_URL, USER_AGENT, __version__
+from casey_flows.client.client import AsyncCaseyClient, CaseyClient
+from casey_flows.client.errors import (
+    AmbiguousDispatchError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    CaseyError,
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+)
+from casey_flows.client.models import Call, CallRequest, Connection
+from casey_flows.client.phone import E164_PATTERN, is_e164, mask_phone
+from casey_flows.client.retry import RetryPolicy
+from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES, normalize_status
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TERMINAL_STATUSES",
+    "E164_PATTERN",
+    "USER_AGENT",
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AmbiguousDispatchError",
+    "AsyncCaseyClient",
+    "AuthenticationError",
+    "Call",
+    "CallRequest",
+    "CaseyClient",
+    "CaseyError",
+    "ConflictError",
+    "Connection",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RetryPolicy",
+    "ServerError",
+    "__version__",
+    "is_e164",
+    "mask_phone",
+    "normalize_status",
+]

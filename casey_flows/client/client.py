@@ -1,0 +1,235 @@
+"""The sync and async Casey clients.
+
+Both are thin: they send and sleep. What a request looks like and what each answer means is
+decided once in ``casey_flows.client._base``; the retry rules are in ``casey_flows.client.retry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+
+from casey_flows.client._base import BaseCaseyClient, Done, RequestSpec, utcnow
+from casey_flows.client.models import Call, CallRequest, Connection
+from casey_flows.client.ratelimit import AsyncTokenBucket, PacedTransport
+
+
+class CaseyClient(BaseCaseyClient):
+    """Blocking client. Use as a context manager, or call ``close()``.
+
+    >>> with CaseyClient("sk_test_...", base_url="http://127.0.0.1:8765/v1/backend") as casey:
+    ...     call = casey.create_call("demo-outbound", "+14155550100")
+    """
+
+    def __init__(
+        self, api_key: Any, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(api_key, **kwargs)
+        self._http = httpx.Client(timeout=self.timeout, auth=self._auth, transport=transport)
+
+    def __enter__(self) -> CaseyClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _send(self, spec: RequestSpec) -> dict[str, Any]:
+        budget, sent_at = self.retry_policy.start(), utcnow()
+        while True:
+            try:
+                response = self._http.send(self._build(self._http, spec))
+            except httpx.TransportError as exc:
+                step: Done | float = self._after_error(spec, budget, exc, sent_at)
+            else:
+                step = self._after_response(spec, budget, response, sent_at)
+            if isinstance(step, Done):
+                return step.body
+            time.sleep(step)
+
+    def create_call(
+        self,
+        connection_code: str,
+        phone_number: str,
+        *,
+        name: str | None = None,
+        participant_id: str | UUID | None = None,
+        context: dict[str, Any] | None = None,
+        schedule_plan: Any | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call:
+        """Create and dispatch one call. Never re-sent after an ambiguous failure."""
+        request = CallRequest.build(
+            phone_number=phone_number,
+            name=name,
+            participant_id=participant_id,
+            context=context,
+            schedule_plan=schedule_plan,
+        )
+        return self.create_call_from(connection_code, request, idempotency_key)
+
+    def create_call_from(
+        self, connection_code: str, request: CallRequest, idempotency_key: str | None = None
+    ) -> Call:
+        """Create a call from an already validated request."""
+        spec = self._create_call_spec(connection_code, request, idempotency_key)
+        return self._parse_call(self._send(spec))
+
+    def get_call(self, connection_code: str, call_id: str) -> Call:
+        return self._parse_call(self._send(self._get_call_spec(connection_code, call_id)))
+
+    def list_calls(
+        self, connection_code: str, *, limit: int = 20, offset: int = 0, status: str | None = None
+    ) -> list[Call]:
+        spec = self._list_calls_spec(connection_code, limit, offset, status)
+        return self._parse_calls(self._send(spec))
+
+    def iter_calls(
+        self, connection_code: str, *, status: str | None = None, page_size: int = 100
+    ) -> Iterator[Call]:
+        """Every call of the connection, paging by offset until a short page."""
+        offset = 0
+        while True:
+            page = self.list_calls(connection_code, limit=page_size, offset=offset, status=status)
+            yield from page
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    def get_connection(self, code: str) -> Connection:
+        return self._parse_connection(self._send(self._get_connection_spec(code)))
+
+    def list_connections(
+        self, *, agent_id: str | None = None, page_size: int = 100
+    ) -> list[Connection]:
+        """Every connection, following the cursor."""
+        found: list[Connection] = []
+        cursor: str | None = None
+        while True:
+            body = self._send(self._list_connections_spec(page_size, cursor, agent_id))
+            items, cursor = self._parse_connections(body)
+            found.extend(items)
+            if cursor is None:
+                return found
+
+
+class AsyncCaseyClient(BaseCaseyClient):
+    """Async client, for flows and anything waiting on many calls at once.
+
+    >>> async with AsyncCaseyClient("sk_test_...", base_url=...) as casey:
+    ...     call = await casey.create_call("demo-outbound", "+14155550100")
+    """
+
+    def __init__(
+        self,
+        api_key: Any,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits | None = None,
+        max_requests_per_second: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``max_requests_per_second`` paces every request this client sends, retries included."""
+        super().__init__(api_key, **kwargs)
+        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
+        inner = transport or httpx.AsyncHTTPTransport(limits=limits)
+        if max_requests_per_second:
+            inner = PacedTransport(inner, AsyncTokenBucket(max_requests_per_second))
+        self._http = httpx.AsyncClient(timeout=self.timeout, auth=self._auth, transport=inner)
+
+    async def __aenter__(self) -> AsyncCaseyClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _send(self, spec: RequestSpec) -> dict[str, Any]:
+        budget, sent_at = self.retry_policy.start(), utcnow()
+        while True:
+            try:
+                response = await self._http.send(self._build(self._http, spec))
+            except httpx.TransportError as exc:
+                step: Done | float = self._after_error(spec, budget, exc, sent_at)
+            else:
+                step = self._after_response(spec, budget, response, sent_at)
+            if isinstance(step, Done):
+                return step.body
+            await asyncio.sleep(step)
+
+    async def create_call(
+        self,
+        connection_code: str,
+        phone_number: str,
+        *,
+        name: str | None = None,
+        participant_id: str | UUID | None = None,
+        context: dict[str, Any] | None = None,
+        schedule_plan: Any | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call:
+        """Create and dispatch one call. Never re-sent after an ambiguous failure."""
+        request = CallRequest.build(
+            phone_number=phone_number,
+            name=name,
+            participant_id=participant_id,
+            context=context,
+            schedule_plan=schedule_plan,
+        )
+        return await self.create_call_from(connection_code, request, idempotency_key)
+
+    async def create_call_from(
+        self, connection_code: str, request: CallRequest, idempotency_key: str | None = None
+    ) -> Call:
+        """Create a call from an already validated request (campaigns validate up front)."""
+        spec = self._create_call_spec(connection_code, request, idempotency_key)
+        return self._parse_call(await self._send(spec))
+
+    async def get_call(self, connection_code: str, call_id: str) -> Call:
+        return self._parse_call(await self._send(self._get_call_spec(connection_code, call_id)))
+
+    async def list_calls(
+        self, connection_code: str, *, limit: int = 20, offset: int = 0, status: str | None = None
+    ) -> list[Call]:
+        spec = self._list_calls_spec(connection_code, limit, offset, status)
+        return self._parse_calls(await self._send(spec))
+
+    async def iter_calls(
+        self, connection_code: str, *, status: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[Call]:
+        """Every call of the connection, paging by offset until a short page."""
+        offset = 0
+        while True:
+            page = await self.list_calls(
+                connection_code, limit=page_size, offset=offset, status=status
+            )
+            for call in page:
+                yield call
+            if len(page) < page_size:
+                return
+            offset += len(page)
+
+    async def get_connection(self, code: str) -> Connection:
+        return self._parse_connection(await self._send(self._get_connection_spec(code)))
+
+    async def list_connections(
+        self, *, agent_id: str | None = None, page_size: int = 100
+    ) -> list[Connection]:
+        """Every connection, following the cursor."""
+        found: list[Connection] = []
+        cursor: str | None = None
+        while True:
+            body = await self._send(self._list_connections_spec(page_size, cursor, agent_id))
+            items, cursor = self._parse_connections(body)
+            found.extend(items)
+            if cursor is None:
+                return found

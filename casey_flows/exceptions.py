@@ -1,0 +1,44 @@
+"""Errors raised by casey-flows' tasks and flows, under one base class.
+
+Catch :class:`CaseyFlowsError` for anything the flow layer decided; errors the API answered are
+:class:`casey_flows.client.CaseyError`. Each class also keeps the standard base its callers
+already catch (``TimeoutError``, ``ValueError``, ...).
+"""
+
+from __future__ import annotations
+
+
+class CaseyFlowsError(Exception):
+    """Base of every error the flow layer raises itself."""
+
+
+class CallWaitTimeout(CaseyFlowsError, TimeoutError):
+    """Stopped waiting; the calls named are still open (they were not cancelled)."""
+
+
+class CallLost(CaseyFlowsError, RuntimeError):
+    """The API stopped knowing the call (404 poll after poll); it may have rung: never re-dial."""
+
+
+class CallOutcomeFailure(CaseyFlowsError, RuntimeError):
+    """The call ended with an outcome the caller counts as failure."""
+
+
+class NotACallOutConnection(CaseyFlowsError, ValueError):
+    """The connection exists but cannot place outbound calls."""
+
+
+class GlobalLimitMissing(CaseyFlowsError, RuntimeError):
+    """The named Prefect global concurrency limit does not exist (strict: never run unlimited)."""
+
+
+class LedgerScanIncomplete(CaseyFlowsError, RuntimeError):
+    """The call list could not be read far enough back to prove what was already dialled."""
+
+
+class ContactFileError(CaseyFlowsError, ValueError):
+    """A contacts or suppression file cannot be read at all (not one bad row: the whole file)."""
+
+
+class InvalidPhoneNumber(CaseyFlowsError, ValueError):
+    """A value is not a phone number we can dial (the message carries a masked value)."""

@@ -1,0 +1,324 @@
+"""``call_campaign``: dial a list of contacts safely, and report every outcome.
+
+Never the same person twice by accident (dispatch keys + the API as ledger), never outside
+calling hours (each contact's own time zone), never a suppressed number, within a concurrency
+cap and a request rate. A handful of task runs whatever the size of the list.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from prefect.runtime import deployment, flow_run
+from prefect.states import Completed
+from pydantic import Field
+
+from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
+from casey_flows.campaign.engine import CampaignEngine, EngineHooks, EngineSettings, Track
+from casey_flows.campaign.models import (
+    OUTCOME_DEFERRED,
+    OUTCOME_ERROR,
+    OUTCOME_PLANNED,
+    OUTCOME_REJECTED,
+    OUTCOME_SUPPRESSED,
+    CampaignResult,
+    ContactInput,
+    ContactOutcome,
+)
+from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
+from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
+from casey_flows.campaign.suppression import SuppressionList
+from casey_flows.client import Call
+from casey_flows.tasks.calls import casey_client
+from casey_flows.tasks.events import emit_call_event, related_resources
+from casey_flows.tasks.preflight import ensure_call_out
+from casey_flows.tasks.waiting import WaitPolicy
+
+CALLING_WINDOW_HELP = "Calling hours, evaluated in each contact's own time zone."
+
+
+def default_campaign_id() -> str:
+    """Same deployment + same scheduled day = same campaign, so a re-run adopts its calls."""
+    scheduled = flow_run.scheduled_start_time or datetime.now(timezone.utc)
+    name = deployment.name
+    base = f"{name}-{scheduled:%Y-%m-%d}" if name else f"run-{flow_run.get_id()}"
+    return re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    words = ["campaign", params.get("campaign_id"), "on", params.get("connection_code")]
+    return " ".join(str(w) for w in words if w)
+
+
+@task(name="load-contacts", cache_policy=NO_CACHE)
+def load_contacts(
+    contacts: list[ContactInput] | None,
+    contacts_file: str | None,
+    default_timezone: str,
+) -> ContactBatch:
+    """Validate every row; invalid ones are reported (masked), valid ones go on."""
+    if contacts_file:
+        batch = load_contacts_file(contacts_file, default_timezone=default_timezone)
+    else:
+        batch = ContactBatch()
+    if contacts:
+        extra = parse_contacts(
+            [c.model_dump(exclude_none=True) for c in contacts], default_timezone=default_timezone
+        )
+        batch = _merge(batch, extra)
+    return batch
+
+
+def _merge(first: ContactBatch, second: ContactBatch) -> ContactBatch:
+    seen = {c.phone_number for c in first.contacts}
+    extra = [c for c in second.contacts if c.phone_number not in seen]
+    return ContactBatch(
+        contacts=first.contacts + extra,
+        rejected=first.rejected + second.rejected,
+        duplicates=first.duplicates + second.duplicates + len(second.contacts) - len(extra),
+        total_rows=first.total_rows + second.total_rows,
+        warnings=first.warnings + second.warnings,
+    )
+
+
+def _load_suppression(numbers: list[str], path: str | None) -> SuppressionList:
+    suppressed = SuppressionList(numbers, source="parameter")
+    if path:
+        suppressed.add_file(path)
+    return suppressed
+
+
+@task(name="check-connection", cache_policy=NO_CACHE)
+async def check_connection(credentials_block: str, connection_code: str) -> None:
+    """What a dry run can check without dialling: the key works and the connection can call."""
+    async with casey_client(credentials_block) as client:
+        await ensure_call_out(client, connection_code)
+
+
+@task(name="dial-contacts", cache_policy=NO_CACHE)
+async def dial_contacts(
+    credentials_block: str,
+    tracks: list[Track],
+    settings: EngineSettings,
+    *,
+    max_requests_per_second: float,
+    global_concurrency_limit: str | None,
+    ledger_since: datetime,
+    emit_call_events: bool,
+) -> list[Track]:
+    """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry."""
+    progress = ProgressReporter(settings.campaign_id)
+    await progress.start()
+    gate = (
+        GlobalLimitGate(settings.max_concurrent_calls, global_concurrency_limit)
+        if global_concurrency_limit
+        else SlotGate(settings.max_concurrent_calls)
+    )
+
+    def event(what: str) -> object:
+        def emit(call: Call) -> None:
+            name = call.normalized_status or "unknown" if what == "ended" else what
+            emit_call_event(call, name, settings.connection_code, settings.campaign_id)
+
+        return emit if emit_call_events else None
+
+    hooks = EngineHooks(
+        on_dispatched=event("dispatched"),  # type: ignore[arg-type]
+        on_ended=event("ended"),  # type: ignore[arg-type]
+        on_progress=progress.update,
+    )
+    async with casey_client(
+        credentials_block, max_requests_per_second=max_requests_per_second
+    ) as client:
+        await ensure_call_out(client, settings.connection_code)
+        engine = CampaignEngine(client, settings, gate, hooks)
+        try:
+            await engine.adopt_ledger(tracks, since=ledger_since)
+            await engine.run(tracks)
+        finally:
+            await gate.aclose()
+    finished = sum(1 for t in tracks if t.outcome is not None)
+    await progress.finish(finished, len(tracks))
+    return tracks
+
+
+@flow(name="call-campaign", flow_run_name=_run_name)
+async def call_campaign(
+    connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
+    contacts: Annotated[
+        list[ContactInput] | None, Field(description="Contacts to call (or use contacts_file).")
+    ] = None,
+    contacts_file: Annotated[
+        str | None, Field(description="Path to a CSV, JSON or JSONL file of contacts.")
+    ] = None,
+    credentials_block: Annotated[
+        str, Field(description="Name of the Casey Credentials block.")
+    ] = DEFAULT_BLOCK_NAME,
+    campaign_id: Annotated[
+        str | None,
+        Field(description="Keys every dispatch; a re-run with the same id dials nobody twice."),
+    ] = None,
+    calling_window: Annotated[
+        CallingWindow, Field(description=CALLING_WINDOW_HELP)
+    ] = CallingWindow(),  # noqa: B008 - immutable pydantic model, shown as the UI default
+    suppression: Annotated[
+        list[str], Field(description="Numbers never to call (do-not-call list).")
+    ] = [],  # noqa: B006 - Prefect copies parameters
+    suppression_file: Annotated[
+        str | None, Field(description="File of numbers never to call (one per line, or CSV).")
+    ] = None,
+    max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 10,
+    max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = 10.0,
+    global_concurrency_limit: Annotated[
+        str | None,
+        Field(description="Prefect global concurrency limit shared by runs on one account."),
+    ] = None,
+    retry_outcomes: Annotated[
+        list[str], Field(description="Outcomes dialled again (status or ended_reason).")
+    ] = ["no_answer", "busy"],  # noqa: B006 - Prefect copies parameters
+    max_attempts: Annotated[int, Field(ge=1, le=10, description="Calls per contact at most.")] = 1,
+    retry_delay_seconds: Annotated[float, Field(ge=0)] = 600.0,
+    call_timeout_seconds: Annotated[
+        float, Field(gt=0, description="Stop waiting for one call after this (not cancel).")
+    ] = 1800.0,
+    poll_interval_seconds: Annotated[
+        float, Field(gt=0, description="Fastest status poll; slows while nothing changes.")
+    ] = 2.0,
+    ledger_lookback_hours: Annotated[
+        float, Field(gt=0, description="How far back a re-run looks for calls it placed.")
+    ] = 72.0,
+    dry_run: Annotated[bool, Field(description="Validate and plan; dial nobody.")] = False,
+    export_csv_path: Annotated[
+        str | None, Field(description="Write all outcomes to this CSV file.")
+    ] = None,
+    export_full_numbers: Annotated[
+        bool, Field(description="Full numbers in the CSV export (masked otherwise).")
+    ] = False,
+    emit_call_events: Annotated[
+        bool, Field(description="A Prefect event per call dispatched and ended.")
+    ] = True,
+) -> CampaignResult:
+    """Call every valid, unsuppressed contact inside its calling window; report all outcomes."""
+    logger = get_run_logger()
+    campaign_id = campaign_id or default_campaign_id()
+    batch = load_contacts(contacts, contacts_file, calling_window.timezone)
+    suppressed_list = _load_suppression(suppression, suppression_file)
+    for rejection in suppressed_list.rejected:
+        logger.warning("suppression entry ignored: %s", rejection.message)
+    allowed, suppressed = suppressed_list.partition(batch.contacts)
+    result = CampaignResult(
+        campaign_id=campaign_id,
+        connection_code=connection_code,
+        dry_run=dry_run,
+        duplicates=batch.duplicates,
+        warnings=batch.warnings + [r.message for r in suppressed_list.rejected],
+    )
+    result.outcomes += _rejected_outcomes(batch)
+    result.outcomes += [
+        _outcome(c, OUTCOME_SUPPRESSED, "on the suppression list") for c in suppressed
+    ]
+    logger.info(
+        "campaign %s: %d to call, %d rejected rows, %d suppressed, %d duplicates collapsed",
+        campaign_id,
+        len(allowed),
+        len(batch.rejected),
+        len(suppressed),
+        batch.duplicates,
+    )
+    tracks = [Track(contact=c) for c in allowed]
+    if dry_run:
+        await check_connection(credentials_block, connection_code)
+        result.outcomes += _plan_only(allowed, calling_window)
+    else:
+        settings = EngineSettings(
+            campaign_id=campaign_id,
+            connection_code=connection_code,
+            window=calling_window,
+            max_concurrent_calls=max_concurrent_calls,
+            retry_outcomes=frozenset(retry_outcomes),
+            max_attempts=max_attempts,
+            retry_delay_seconds=retry_delay_seconds,
+            call_timeout_seconds=call_timeout_seconds,
+            poll=WaitPolicy(
+                min_poll_seconds=poll_interval_seconds,
+                max_poll_seconds=max(poll_interval_seconds, 10.0),
+            ),
+        )
+        since = datetime.now(timezone.utc) - timedelta(hours=ledger_lookback_hours)
+        done = await dial_contacts(
+            credentials_block,
+            tracks,
+            settings,
+            max_requests_per_second=max_requests_per_second,
+            global_concurrency_limit=global_concurrency_limit,
+            ledger_since=since,
+            emit_call_events=emit_call_events,
+        )
+        result.outcomes += [t.outcome for t in done if t.outcome is not None]
+    await publish_results(result)
+    if export_csv_path:
+        export_csv(result, export_csv_path, full_numbers=export_full_numbers)
+    emit_event(
+        event="casey.campaign.completed",
+        resource={"prefect.resource.id": f"casey.campaign.{campaign_id}"},
+        related=related_resources(connection_code, None),
+        payload={"counts": result.counts, "dry_run": dry_run},
+    )
+    message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no contacts"
+    errors = result.by_outcome(OUTCOME_ERROR)
+    if errors:  # "3 error" alone sends people digging; the first reason usually says it all
+        message += f"; first error: {errors[0].reason}"
+    return Completed(message=message, data=result)  # type: ignore[return-value]
+
+
+def _outcome(contact: Contact, outcome: str, reason: str, **fields: object) -> ContactOutcome:
+    return ContactOutcome(
+        phone_number=contact.phone_number,
+        name=contact.name,
+        outcome=outcome,
+        reason=reason,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:
+    """One outcome per rejected row (its messages joined); the value shown is masked."""
+    by_row: dict[int, list[str]] = {}
+    shown: dict[int, str] = {}
+    for rejection in batch.rejected:
+        by_row.setdefault(rejection.row, []).append(rejection.message)
+        if rejection.field == "phone_number":
+            shown[rejection.row] = rejection.value
+    return [
+        ContactOutcome(
+            row=row,
+            phone_number=shown.get(row, ""),
+            outcome=OUTCOME_REJECTED,
+            reason="; ".join(messages),
+        )
+        for row, messages in by_row.items()
+    ]
+
+
+def _plan_only(contacts: list[Contact], window: CallingWindow) -> list[ContactOutcome]:
+    now = datetime.now(timezone.utc)
+    planned = []
+    for contact in contacts:
+        if window.is_open(now, contact.timezone):
+            planned.append(_outcome(contact, OUTCOME_PLANNED, "dry run: would be dialled now"))
+        else:
+            next_open = window.next_open(now, contact.timezone)
+            planned.append(
+                _outcome(
+                    contact, OUTCOME_DEFERRED, "outside calling window", next_call_at=next_open
+                )
+            )
+    return planned

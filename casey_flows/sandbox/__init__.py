@@ -1,0 +1,36 @@
+"""casey-flows sandbox: a local, stateful emulator of the Casey backend API.
+
+Same wire format as the real API, plus a call lifecycle driven by one ticker, provider limits
+(concurrent calls, request rate) and fault injection. Never imports Prefect.
+
+    from casey_flows.sandbox import running_sandbox
+    with running_sandbox(speed=1000) as sb:
+        ...  # sb.base_url, sb.api_key, sb.call_out_connection, sb.admin.stats()
+"""
+
+from casey_flows.sandbox.config import FaultSettings, SandboxConfig
+from casey_flows.sandbox.vocabulary import MAGIC_SUFFIXES, OUTCOMES, TERMINAL_STATUSES
+
+__all__ = [
+    "MAGIC_SUFFIXES",
+    "OUTCOMES",
+    "TERMINAL_STATUSES",
+    "EmbeddedSandbox",
+    "FaultSettings",
+    "SandboxConfig",
+    "create_app",
+    "running_sandbox",
+    "start_sandbox_process",
+]
+
+
+def __getattr__(name: str):  # lazy: `import sandbox` stays cheap (no FastAPI/uvicorn import)
+    if name == "create_app":
+        from casey_flows.sandbox.app import create_app
+
+        return create_app
+    if name in ("running_sandbox", "start_sandbox_process", "EmbeddedSandbox"):
+        from casey_flows.sandbox import embedded
+
+        return getattr(embedded, name)
+    raise AttributeError(name)

@@ -1,0 +1,89 @@
+"""Admin routes under ``/_sandbox``: stats, reset, runtime faults, forcing an outcome.
+
+No auth (the sandbox binds loopback by default) and not in /openapi.json: they are tooling for
+tests and demos, not part of the emulated Casey API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.responses import Response
+
+from casey_flows.sandbox import vocabulary as v
+from casey_flows.sandbox.config import FaultSettings
+from casey_flows.sandbox.wire import error_response, json_response
+
+ADMIN_PREFIX = "/_sandbox"
+
+admin_router = APIRouter(prefix=ADMIN_PREFIX, include_in_schema=False)
+
+
+class ForceOutcome(BaseModel):
+    outcome: str = Field("completed", description="a key of sandbox.vocabulary.OUTCOMES")
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.sandbox
+
+
+@admin_router.get("/health")
+async def health(request: Request) -> Response:
+    return json_response({"ok": True})
+
+
+@admin_router.get("/stats")
+async def stats(request: Request) -> Response:
+    return json_response(_state(request).snapshot())
+
+
+@admin_router.post("/reset")
+async def reset(request: Request) -> Response:
+    _state(request).reset()
+    return json_response({"ok": True})
+
+
+@admin_router.get("/faults")
+async def get_faults(request: Request) -> Response:
+    return json_response(_state(request).faults.settings.model_dump())
+
+
+@admin_router.put("/faults")
+async def put_faults(request: Request) -> Response:
+    """Replace all fault settings (fields left out go back to 'off')."""
+    try:
+        settings = FaultSettings.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        return error_response(400, v.ERR_VALIDATION, str(exc), None)
+    _state(request).faults.replace(settings)
+    return json_response(settings.model_dump())
+
+
+@admin_router.get("/config")
+async def get_config(request: Request) -> Response:
+    config = _state(request).config
+    data = config.model_dump(exclude={"api_keys"})
+    data["api_keys_configured"] = len(config.api_keys)  # never show the keys themselves
+    return json_response(data)
+
+
+@admin_router.post("/calls/{call_id}/complete")
+async def force_complete(call_id: str, request: Request) -> Response:
+    """End a live call now with a chosen outcome (body ``{"outcome": "busy"}``)."""
+    state = _state(request)
+    raw = await request.body()
+    try:
+        body = ForceOutcome.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        return error_response(400, v.ERR_VALIDATION, str(exc), None)
+    if body.outcome not in v.OUTCOMES:
+        return error_response(
+            400, v.ERR_VALIDATION, f"outcome must be one of {sorted(v.OUTCOMES)}", None
+        )
+    record = state.store.calls.get(call_id)
+    if record is None:
+        return error_response(404, v.ERR_CALL_NOT_FOUND, "No call with that id.", None)
+    state.engine.force(record, body.outcome)
+    return json_response({"data": record.wire()})

@@ -1,0 +1,404 @@
+"""The FastAPI application: the documented ``/v1/backend`` routes, wired to one SandboxState.
+
+``create_app(config)`` builds a fresh, independent app each time (tests run several at once).
+Handlers return pre-serialised responses; the declared response models only feed /openapi.json.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from casey_flows.sandbox import vocabulary as v
+from casey_flows.sandbox.admin import admin_router
+from casey_flows.sandbox.config import ConnectionSpec, SandboxConfig
+from casey_flows.sandbox.faults import AMBIGUOUS_5XX, AMBIGUOUS_DROP, ConnectionDropFault
+from casey_flows.sandbox.gate import API_PREFIX, BackendGate
+from casey_flows.sandbox.state import SandboxState
+from casey_flows.sandbox.validation import (
+    LIMIT_DEFAULT,
+    LIMIT_MAX,
+    LIMIT_MIN,
+    FieldError,
+    parse_int_param,
+    validate_create,
+)
+from casey_flows.sandbox.wire import (
+    ERROR_RESPONSES,
+    CallEnvelope,
+    CallListEnvelope,
+    ConnectionEnvelope,
+    ConnectionListEnvelope,
+    CreateCallRequest,
+    ErrorEnvelope,
+    dumps,
+    error_response,
+    json_response,
+)
+
+try:
+    from orjson import loads as json_loads
+except ImportError:  # pragma: no cover
+    from json import loads as json_loads
+
+
+class DroppedResponse(Response):
+    """Sends the head (with the full Content-Length) and half the body, then fails, so the
+    server closes the connection: the client sees a broken response, not a clean error."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        half = self.body[: max(1, len(self.body) // 2)]
+        await send({"type": "http.response.body", "body": half, "more_body": True})
+        raise ConnectionDropFault("injected ambiguous drop after create")
+
+
+class _QuietDrops(logging.Filter):
+    """Keep uvicorn from printing a traceback for every injected connection drop."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropFault)
+
+
+def _install_log_filter() -> None:
+    uv_logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in uv_logger.filters):
+        uv_logger.addFilter(_QuietDrops())
+
+
+def _rid(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def _sandbox(request: Request) -> SandboxState:
+    return request.app.state.sandbox
+
+
+def _validation_error(errors: list[FieldError], request: Request) -> Response:
+    message = "Invalid request: " + "; ".join(f"{e.field} {e.message}" for e in errors)
+    return error_response(
+        400, v.ERR_VALIDATION, message, _rid(request), [e.as_dict() for e in errors]
+    )
+
+
+def _connection_or_error(
+    state: SandboxState, code: str, request: Request, need_call_out: bool
+) -> ConnectionSpec | Response:
+    conn = state.store.connections.get(code)
+    if conn is None:
+        return error_response(
+            404, v.ERR_CONNECTION_NOT_FOUND, f"No connection with code '{code}'.", _rid(request)
+        )
+    if need_call_out and conn.channel_type != v.CALL_OUT_CHANNEL:
+        return error_response(
+            409,
+            v.ERR_NOT_CALL_OUT,
+            f"Connection '{code}' is not a call_out connection (channel_type "
+            f"'{conn.channel_type}'); calls need a connection with channel_type 'call_out'.",
+            _rid(request),
+        )
+    return conn
+
+
+def _int_param(name: str, description: str, default: int, minimum: int, maximum: int | None):
+    schema: dict[str, Any] = {"type": "integer", "default": default, "minimum": minimum}
+    if maximum is not None:
+        schema["maximum"] = maximum
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _str_param(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+_NOT_FOUND = {404: {"model": ErrorEnvelope, "description": "unknown connection or call"}}
+_BAD = {400: {"model": ErrorEnvelope, "description": "validation error"}}
+_NOT_CALL_OUT = {409: {"model": ErrorEnvelope, "description": "connection is not call_out"}}
+
+router = APIRouter(prefix=API_PREFIX, tags=["casey-backend"])
+
+
+@router.get(
+    "/connections/{code}/calls",
+    response_model=CallListEnvelope,
+    responses={**_BAD, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
+    summary="List outbound calls (newest first, offset paging)",
+    openapi_extra={
+        "parameters": [
+            _int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
+            _int_param("offset", "calls to skip", 0, 0, None),
+            _str_param("status", "exact status filter (free text)"),
+        ]
+    },
+)
+async def list_calls(code: str, request: Request) -> Response:
+    state = _sandbox(request)
+    conn = _connection_or_error(state, code, request, need_call_out=True)
+    if isinstance(conn, Response):
+        return conn
+    query = request.query_params
+    limit, e1 = parse_int_param(query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX)
+    offset, e2 = parse_int_param(query.get("offset"), "offset", 0, 0, None)
+    errors = [e for e in (e1, e2) if e is not None]
+    if errors:
+        return _validation_error(errors, request)
+    records = state.store.page(code, limit, offset, query.get("status"))
+    return json_response({"data": [r.wire() for r in records]})
+
+
+@router.post(
+    "/connections/{code}/calls",
+    status_code=201,
+    response_model=CallEnvelope,
+    responses={**_BAD, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
+    summary="Create and dispatch an outbound call",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": CreateCallRequest.model_json_schema()}},
+        },
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "recorded in /_sandbox/stats but NOT honoured (like the real API)",
+                "schema": {"type": "string"},
+            }
+        ],
+    },
+)
+async def create_call(code: str, request: Request) -> Response:
+    state = _sandbox(request)
+    conn = _connection_or_error(state, code, request, need_call_out=True)
+    if isinstance(conn, Response):
+        return conn
+    raw = await request.body()
+    try:
+        body = json_loads(raw)
+    except ValueError:
+        return error_response(
+            400, v.ERR_INVALID_JSON, "The request body is not valid JSON.", _rid(request)
+        )
+    data, errors = validate_create(body)
+    if data is None:
+        return _validation_error(errors, request)
+    record = state.create_call(code, data, request.headers.get("idempotency-key"))
+    fault = state.faults.take_ambiguous()
+    if fault == AMBIGUOUS_5XX:
+        return error_response(500, v.ERR_INTERNAL, "An internal error occurred.", _rid(request))
+    payload = dumps({"data": record.wire()})
+    if fault == AMBIGUOUS_DROP:
+        return DroppedResponse(payload, status_code=201, media_type="application/json")
+    return Response(payload, status_code=201, media_type="application/json")
+
+
+@router.get(
+    "/connections/{code}/calls/{call_id}",
+    response_model=CallEnvelope,
+    responses={**_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
+    summary="Get one call",
+)
+async def get_call(code: str, call_id: str, request: Request) -> Response:
+    state = _sandbox(request)
+    conn = _connection_or_error(state, code, request, need_call_out=True)
+    if isinstance(conn, Response):
+        return conn
+    record = state.store.get(code, call_id)
+    if record is None:
+        return error_response(
+            404,
+            v.ERR_CALL_NOT_FOUND,
+            f"No call with that id on connection '{code}'.",
+            _rid(request),
+        )
+    return json_response({"data": record.wire()})
+
+
+def encode_cursor(connection_code: str) -> str:
+    return base64.urlsafe_b64encode(f"conn:{connection_code}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    return text[5:] if text.startswith("conn:") else None
+
+
+@router.get(
+    "/connections",
+    response_model=ConnectionListEnvelope,
+    responses={**_BAD, **ERROR_RESPONSES},
+    summary="List connections (cursor pagination, oldest first)",
+    openapi_extra={
+        "parameters": [
+            _int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
+            _str_param("after", "cursor: the page after this item (next_cursor)"),
+            _str_param("before", "cursor: the page before this item (prev_cursor)"),
+            _str_param("agent_id", "exact agent_id filter"),
+        ]
+    },
+)
+async def list_connections(request: Request) -> Response:
+    state = _sandbox(request)
+    query = request.query_params
+    limit, err = parse_int_param(query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX)
+    errors = [err] if err else []
+    after, before = query.get("after"), query.get("before")
+    if after is not None and before is not None:
+        errors.append(FieldError("before", "cannot be combined with after"))
+    items = list(state.store.connections.values())
+    agent_id = query.get("agent_id")
+    if agent_id is not None:
+        items = [c for c in items if c.agent_id == agent_id]
+    codes = [c.connection_code for c in items]
+    anchor_index: int | None = None
+    for name, cursor in (("after", after), ("before", before)):
+        if cursor is None:
+            continue
+        code = decode_cursor(cursor)
+        if code is None or code not in codes:
+            errors.append(FieldError(name, "is not a valid cursor for this listing"))
+        else:
+            anchor_index = codes.index(code)
+    if errors:
+        return _validation_error(errors, request)
+    if before is not None and anchor_index is not None:
+        end = anchor_index
+        start = max(0, end - limit)
+    else:
+        start = 0 if anchor_index is None else anchor_index + 1
+        end = min(len(items), start + limit)
+    page = items[start:end]
+    next_cursor = encode_cursor(page[-1].connection_code) if page and end < len(items) else None
+    prev_cursor = encode_cursor(page[0].connection_code) if page and start > 0 else None
+    has_more = (prev_cursor if before is not None else next_cursor) is not None
+    return json_response(
+        {
+            "data": [c.model_dump() for c in page],
+            "pagination": {
+                "has_more": has_more,
+                "next_cursor": next_cursor,
+                "prev_cursor": prev_cursor,
+            },
+        }
+    )
+
+
+@router.get(
+    "/connections/{code}",
+    response_model=ConnectionEnvelope,
+    responses={**_NOT_FOUND, **ERROR_RESPONSES},
+    summary="Get one connection",
+)
+async def get_connection(code: str, request: Request) -> Response:
+    conn = _connection_or_error(_sandbox(request), code, request, need_call_out=False)
+    if isinstance(conn, Response):
+        return conn
+    return json_response({"data": conn.model_dump()})
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: v.ERR_NOT_FOUND, 405: v.ERR_METHOD_NOT_ALLOWED}.get(
+            exc.status_code, "http_error"
+        )
+        return error_response(exc.status_code, code, str(exc.detail), _rid(request))
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        fields = [".".join(str(p) for p in err.get("loc", ())) for err in exc.errors()]
+        errors = [FieldError(f or "request", "is invalid") for f in fields]
+        return _validation_error(errors, request)
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, exc: Exception) -> Response:
+        return error_response(500, v.ERR_INTERNAL, "An internal error occurred.", _rid(request))
+
+
+def _openapi_factory(app: FastAPI):
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "sk_test_ keys only; sk_live_ keys are refused",
+                }
+            }
+            schema["servers"] = [{"url": "/"}]
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith(API_PREFIX):
+                    for op in operations.values():
+                        op["security"] = [{"bearerAuth": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    return openapi
+
+
+def create_app(config: SandboxConfig | None = None) -> FastAPI:
+    """A new sandbox app with its own state; nothing is shared between two apps."""
+    config = config or SandboxConfig()
+    state = SandboxState(config)
+    _install_log_filter()
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await state.startup()
+        try:
+            yield
+        finally:
+            await state.shutdown()
+
+    app = FastAPI(
+        title="Casey backend API (sandbox)",
+        version="1.0.0",
+        description="Local emulator of the Casey backend API: same wire format, a stateful call "
+        "lifecycle, provider limits and fault injection. Admin routes under /_sandbox are not "
+        "part of this document (see casey_flows/sandbox/README.md).",
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.sandbox = state
+    app.include_router(router)
+    app.include_router(admin_router)
+    _install_error_handlers(app)
+    app.add_middleware(BackendGate, state=state)
+    app.openapi = _openapi_factory(app)  # type: ignore[method-assign]
+    return app

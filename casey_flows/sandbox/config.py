@@ -1,0 +1,185 @@
+"""All of the sandbox's knobs in one pydantic model, so the CLI, a JSON config file, the
+embedded runner and tests configure it the same way and every default is visible in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from casey_flows.sandbox.vocabulary import CALL_OUT_CHANNEL, OUTCOMES
+
+DEFAULT_API_KEY = "sk_test_sandbox"
+DEFAULT_CALL_OUT_CONNECTION = "demo-outbound"
+DEFAULT_OTHER_CONNECTION = "demo-web"
+SEED_TIMESTAMP = "2026-01-01T00:00:00+00:00"
+
+
+class ConnectionSpec(BaseModel):
+    """One connection seeded at start-up (the sandbox has no endpoint to create them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connection_code: str
+    agent_id: str = "agent_sandbox"
+    invite_type: str = "link"
+    auth_style: str = "none"
+    channel_type: str = CALL_OUT_CHANNEL
+    available_modes: list[str] = Field(default_factory=lambda: ["voice"])
+    default_mode: str = "voice"
+    max_uses: int | None = None
+    expires_at: str | None = None
+    created_at: str = SEED_TIMESTAMP
+
+
+def _default_connections() -> list[ConnectionSpec]:
+    return [
+        ConnectionSpec(connection_code=DEFAULT_CALL_OUT_CONNECTION, channel_type=CALL_OUT_CHANNEL),
+        ConnectionSpec(
+            connection_code=DEFAULT_OTHER_CONNECTION,
+            channel_type="web",
+            invite_type="link",
+            available_modes=["voice", "text"],
+            created_at="2026-01-01T00:00:01+00:00",
+        ),
+    ]
+
+
+class FaultSettings(BaseModel):
+    """Faults injected on ``/v1/backend`` routes; all off by default. Rates are in [0, 1].
+
+    ``next_*`` counters make a fault deterministic for tests: the next N matching requests get
+    it, regardless of the rates.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_5xx_rate: float = Field(0.0, ge=0, le=1, description="5xx before doing anything")
+    error_5xx_status: int = Field(503, ge=500, le=599)
+    latency_ms: tuple[float, float] | None = Field(
+        None, description="added latency, uniform in [min, max] milliseconds"
+    )
+    rate_429: float = Field(0.0, ge=0, le=1, description="synthetic 429s")
+    retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent with synthetic 429s")
+    ambiguous_5xx_rate: float = Field(
+        0.0, ge=0, le=1, description="create: call IS created, the response is a 500"
+    )
+    ambiguous_drop_rate: float = Field(
+        0.0, ge=0, le=1, description="create: call IS created, the connection drops mid-response"
+    )
+    next_5xx: int = Field(0, ge=0)
+    next_429: int = Field(0, ge=0)
+    next_ambiguous_5xx: int = Field(0, ge=0)
+    next_ambiguous_drop: int = Field(0, ge=0)
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 0 <= value[0] <= value[1]:
+            raise ValueError("latency_ms must be (min, max) with 0 <= min <= max")
+        return value
+
+
+class SandboxConfig(BaseModel):
+    """Everything that shapes the sandbox's behaviour. 0 or None switches a limit off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    allow_remote: bool = False
+    api_keys: list[str] = Field(
+        default_factory=list,
+        description="accepted sk_test_ keys; empty list = any sk_test_ key is accepted",
+    )
+    seed: int = 0
+    speed: float = Field(1.0, gt=0, description="time compression: 100 = a 60 s call takes 0.6 s")
+    outcome_weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "completed": 0.55,
+            "agent_ended": 0.05,
+            "voicemail": 0.15,
+            "busy": 0.08,
+            "no_answer": 0.12,
+            "failed": 0.05,
+        }
+    )
+    ring_time_s: float = Field(5.0, ge=0, description="mean ring time (uniform 0.5x..1.5x)")
+    no_answer_timeout_s: float = Field(30.0, ge=0, description="ringing time before no_answer")
+    call_duration_mean_s: float = Field(
+        60.0, ge=0, description="mean talk time of a connected call"
+    )
+    call_duration_distribution: Literal["exponential", "lognormal", "fixed"] = "lognormal"
+    lognormal_sigma: float = Field(0.5, ge=0)
+    voicemail_duration_s: float = Field(20.0, ge=0)
+    max_call_duration_s: float | None = Field(
+        None, gt=0, description="cap on talk time; a call hitting it ends with max_duration"
+    )
+    concurrency_cap: int | None = Field(
+        10, ge=0, description="max calls ringing or in_progress per connection; 0/None = off"
+    )
+    rate_limit_per_s: float | None = Field(
+        50.0, ge=0, description="token-bucket refill per API key; 0/None = off"
+    )
+    rate_limit_burst: int | None = Field(
+        None, ge=1, description="bucket size; default = 2 x rate_limit_per_s (at least 1)"
+    )
+    db_path: str | None = Field(None, description="SQLite file; None = memory only")
+    db_flush_interval_s: float = Field(0.05, gt=0)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+    connections: list[ConnectionSpec] = Field(default_factory=_default_connections)
+    log_level: str = "warning"
+
+    @field_validator("outcome_weights")
+    @classmethod
+    def _known_outcomes(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = set(value) - set(OUTCOMES)
+        if unknown:
+            raise ValueError(f"unknown outcomes {sorted(unknown)}; known: {sorted(OUTCOMES)}")
+        if any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("outcome weights must be >= 0 with a positive sum")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_connections(self) -> SandboxConfig:
+        codes = [c.connection_code for c in self.connections]
+        if len(codes) != len(set(codes)):
+            raise ValueError("connection codes must be unique")
+        return self
+
+    @property
+    def effective_concurrency_cap(self) -> int | None:
+        return self.concurrency_cap or None
+
+    @property
+    def effective_rate_limit(self) -> float | None:
+        return self.rate_limit_per_s or None
+
+    @property
+    def call_out_connection(self) -> str | None:
+        """The first call_out connection: what the CLI prints and the embedded runner exposes."""
+        return next(
+            (c.connection_code for c in self.connections if c.channel_type == CALL_OUT_CHANNEL),
+            None,
+        )
+
+    @property
+    def other_connection(self) -> str | None:
+        return next(
+            (c.connection_code for c in self.connections if c.channel_type != CALL_OUT_CHANNEL),
+            None,
+        )
+
+    @property
+    def display_api_key(self) -> str:
+        """A key a user can paste: the first configured one, or the default test key."""
+        return self.api_keys[0] if self.api_keys else DEFAULT_API_KEY
+
+    @classmethod
+    def from_json_file(cls, path: str | Path, **overrides: Any) -> SandboxConfig:
+        data = json.loads(Path(path).read_text())
+        data.update(overrides)
+        return cls.model_validate(data)

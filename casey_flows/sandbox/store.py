@@ -1,0 +1,189 @@
+"""The sandbox's state: connections (seeded, read-only) and calls, in memory, optionally mirrored
+to SQLite so calls survive a restart.
+
+Memory is the source of truth on the hot path; SQLite is write-behind (dirty calls flushed in one
+``executemany`` every ``db_flush_interval_s``), so a create costs a dict insert, not a disk sync.
+A crash (not a clean stop) can lose the last flush interval of changes; a clean stop flushes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from casey_flows.sandbox.config import ConnectionSpec
+from casey_flows.sandbox.vocabulary import DIRECTION_OUTBOUND, PHONE_CALL_PROVIDER
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """One call: the wire fields plus the engine's private plan (never sent to clients)."""
+
+    id: str
+    seq: int
+    connection_code: str
+    name: str | None
+    phone_number: str
+    participant_id: str | None
+    context: dict[str, Any] | None
+    schedule_plan: Any
+    status: str
+    created_at: str
+    updated_at: str
+    conversation_id: str | None = None
+    ended_reason: str | None = None
+    # -- private: who asked, and how the call will go ------------------------------------------
+    idempotency_key: str | None = None
+    dispatch_key: str | None = None
+    outcome: str = "completed"
+    ring_s: float = 0.0
+    talk_s: float = 0.0
+    earliest_at: float | None = None  # wall epoch
+    latest_at: float | None = None  # wall epoch
+    next_due_wall: float | None = None  # wall epoch of the pending transition (for resume)
+    due_speed: float = 0.0  # speed it was scheduled at; 0 = an absolute time (schedule_plan)
+    version: int = 0
+    slot_held: bool = False
+    _wire: dict[str, Any] | None = field(default=None, repr=False)
+
+    def wire(self) -> dict[str, Any]:
+        """The call as the API shows it; cached until the next change."""
+        if self._wire is None:
+            self._wire = {
+                "id": self.id,
+                "direction": DIRECTION_OUTBOUND,
+                "connection_code": self.connection_code,
+                "name": self.name,
+                "phone_number": self.phone_number,
+                "phone_call_provider": PHONE_CALL_PROVIDER,
+                "conversation_id": self.conversation_id,
+                "status": self.status,
+                "ended_reason": self.ended_reason,
+                "context": self.context,
+                "schedule_plan": self.schedule_plan,
+                "created_at": self.created_at,
+                "updated_at": self.updated_at,
+            }
+        return self._wire
+
+    def touched(self) -> None:
+        self._wire = None
+        self.version += 1
+
+    def to_row(self) -> tuple[str, int, str]:
+        data = asdict(self)
+        data.pop("_wire", None)
+        return (self.id, self.seq, json.dumps(data, separators=(",", ":")))
+
+    @classmethod
+    def from_row(cls, blob: str) -> CallRecord:
+        data = json.loads(blob)
+        data.pop("_wire", None)
+        return cls(**data)
+
+
+class CallStore:
+    """Calls by id and, per connection, in creation order (lists read newest first)."""
+
+    def __init__(self, connections: list[ConnectionSpec]) -> None:
+        self.connections: dict[str, ConnectionSpec] = {c.connection_code: c for c in connections}
+        self.calls: dict[str, CallRecord] = {}
+        self.by_connection: dict[str, list[CallRecord]] = {c: [] for c in self.connections}
+        self.status_counts: dict[str, int] = {}
+        self.next_seq = 1
+
+    def clear(self) -> None:
+        self.calls.clear()
+        for bucket in self.by_connection.values():
+            bucket.clear()
+        self.status_counts.clear()
+        self.next_seq = 1
+
+    def add(self, record: CallRecord) -> None:
+        self.calls[record.id] = record
+        self.by_connection.setdefault(record.connection_code, []).append(record)
+        self.status_counts[record.status] = self.status_counts.get(record.status, 0) + 1
+        self.next_seq = max(self.next_seq, record.seq + 1)
+
+    def set_status(self, record: CallRecord, status: str) -> None:
+        """The only way a status changes, so the per-status counts stay exact."""
+        self.status_counts[record.status] -= 1
+        self.status_counts[status] = self.status_counts.get(status, 0) + 1
+        record.status = status
+
+    def get(self, connection_code: str, call_id: str) -> CallRecord | None:
+        record = self.calls.get(call_id)
+        if record is None or record.connection_code != connection_code:
+            return None
+        return record
+
+    def page(
+        self, connection_code: str, limit: int, offset: int, status: str | None
+    ) -> list[CallRecord]:
+        """Newest first; ``status`` is an exact match, like the documented free-text filter."""
+        bucket = self.by_connection.get(connection_code, [])
+        if status is None:
+            end = len(bucket) - offset
+            start = max(end - limit, 0)
+            return bucket[start:end][::-1] if end > 0 else []
+        out: list[CallRecord] = []
+        skipped = 0
+        for record in reversed(bucket):
+            if record.status != status:
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            out.append(record)
+            if len(out) >= limit:
+                break
+        return out
+
+
+class SqliteMirror:
+    """Write-behind SQLite copy of the calls: WAL mode, batched upserts, one table."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS calls (id TEXT PRIMARY KEY, seq INTEGER, data TEXT)"
+        )
+        self._dirty: dict[str, CallRecord] = {}
+        self.rows_written = 0
+        self.flushes = 0
+
+    def load(self) -> list[CallRecord]:
+        rows = self._db.execute("SELECT data FROM calls ORDER BY seq").fetchall()
+        return [CallRecord.from_row(row[0]) for row in rows]
+
+    def mark(self, record: CallRecord) -> None:
+        self._dirty[record.id] = record
+
+    @property
+    def pending(self) -> int:
+        return len(self._dirty)
+
+    def flush(self) -> int:
+        if not self._dirty:
+            return 0
+        rows = [r.to_row() for r in self._dirty.values()]
+        self._dirty.clear()
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT OR REPLACE INTO calls (id, seq, data) VALUES (?, ?, ?)", rows)
+        self._db.execute("COMMIT")
+        self.rows_written += len(rows)
+        self.flushes += 1
+        return len(rows)
+
+    def clear(self) -> None:
+        self._dirty.clear()
+        self._db.execute("DELETE FROM calls")
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()

@@ -1,0 +1,63 @@
+"""Prefect events for calls, so automations can react to outcomes.
+
+``casey.call.dispatched`` when a call is created and ``casey.call.<status>`` when it ends, with
+``casey.call.<id>`` as the resource and the connection (and campaign) as related resources.
+Payloads carry masked numbers only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect.events import emit_event
+
+from casey_flows.client import Call, mask_phone
+from casey_flows.tasks.dispatch import dispatch_key_of
+
+
+def call_resource(call: Call) -> dict[str, str]:
+    return {
+        "prefect.resource.id": f"casey.call.{call.id}",
+        "prefect.resource.name": f"call {mask_phone(call.phone_number or '')}",
+        "casey.connection": call.connection_code or "",
+    }
+
+
+def related_resources(connection_code: str, campaign_id: str | None) -> list[dict[str, str]]:
+    related = [
+        {
+            "prefect.resource.id": f"casey.connection.{connection_code}",
+            "prefect.resource.role": "casey-connection",
+        }
+    ]
+    if campaign_id:
+        related.append(
+            {
+                "prefect.resource.id": f"casey.campaign.{campaign_id}",
+                "prefect.resource.role": "casey-campaign",
+            }
+        )
+    return related
+
+
+def call_payload(call: Call) -> dict[str, Any]:
+    return {
+        "call_id": call.id,
+        "status": call.status,
+        "ended_reason": call.ended_reason,
+        "phone_number": mask_phone(call.phone_number or ""),
+        "conversation_id": call.conversation_id,
+        "dispatch_key": dispatch_key_of(call),
+    }
+
+
+def emit_call_event(
+    call: Call, what: str, connection_code: str, campaign_id: str | None = None
+) -> None:
+    """Emit ``casey.call.<what>`` (``dispatched`` or a normalised terminal status)."""
+    emit_event(
+        event=f"casey.call.{what}",
+        resource=call_resource(call),
+        related=related_resources(connection_code, campaign_id),
+        payload=call_payload(call),
+    )

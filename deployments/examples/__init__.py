@@ -1,1 +1,0 @@
-"""Worked examples of pipelines built on casey-flows."""

@@ -1,0 +1,168 @@
+"""A pipeline a data team would build: remind tomorrow's appointments by phone.
+
+read the appointments CSV -> select one day's -> ``call_campaign`` as a subflow -> write the
+outcomes CSV -> schedule one follow-up campaign run for the no-answers (``run_deployment`` with
+``timeout=0``: it is queued for later and this run does not wait for it).
+
+The appointments CSV needs ``phone_number`` and ``appointment_at`` (ISO local time, e.g.
+``2030-05-14T09:30:00``); ``name`` and ``timezone`` (IANA) are optional.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.deployments import arun_deployment
+from pydantic import BaseModel, Field
+
+from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
+from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
+from casey_flows.client import mask_phone
+from casey_flows.flows.campaign import call_campaign
+
+NO_ANSWER = "no answer"
+FOLLOW_UP_DEPLOYMENT = "call-campaign/on-demand"
+
+
+class Appointment(BaseModel):
+    phone_number: str
+    name: str | None = None
+    appointment_at: datetime
+    timezone: str | None = None
+
+
+class RemindersResult(BaseModel):
+    """What happened: the campaign, where outcomes went, the follow-up run (if any)."""
+
+    day: date
+    appointments: int
+    campaign: CampaignResult
+    outcomes_csv: str | None = None
+    follow_up_flow_run_id: str | None = None
+    follow_up_at: datetime | None = None
+
+
+@task(name="select-appointments", cache_policy=NO_CACHE)
+def select_appointments(path: str, day: date) -> list[Appointment]:
+    """The appointments on ``day`` (in each appointment's own local time)."""
+    with Path(path).open(newline="", encoding="utf-8-sig") as handle:
+        rows = [Appointment.model_validate(row) for row in csv.DictReader(handle)]
+    return [a for a in rows if a.appointment_at.date() == day]
+
+
+def to_contact(appointment: Appointment) -> ContactInput:
+    local = appointment.appointment_at.strftime("%A %H:%M")
+    return ContactInput(
+        phone_number=appointment.phone_number,
+        name=appointment.name,
+        timezone=appointment.timezone,
+        context={"appointment_at": appointment.appointment_at.isoformat(), "when": local},
+    )
+
+
+@task(name="write-reminder-outcomes", cache_policy=NO_CACHE)
+def write_outcomes(
+    appointments: list[Appointment], result: CampaignResult, path: str, full_numbers: bool
+) -> str:
+    """One row per appointment with its call outcome; masked numbers unless asked otherwise."""
+    by_phone = {o.phone_number: o for o in result.outcomes}
+    target = Path(path).expanduser().resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["appointment_at", "name", "phone_number", "outcome", "attempts"])
+        for a in appointments:
+            outcome = _outcome_for(a.phone_number, by_phone)
+            shown = a.phone_number if full_numbers else mask_phone(a.phone_number)
+            writer.writerow(
+                [
+                    a.appointment_at.isoformat(),
+                    a.name or "",
+                    shown,
+                    outcome.outcome if outcome else "not called",
+                    outcome.attempts if outcome else 0,
+                ]
+            )
+    return str(target)
+
+
+def _digits(phone: str) -> str:
+    """Outcomes carry normalised numbers; the CSV may be formatted (``+1 202 ...``)."""
+    return "+" + "".join(ch for ch in phone if ch.isdigit())
+
+
+def _outcome_for(phone: str, by_phone: dict[str, ContactOutcome]) -> ContactOutcome | None:
+    return by_phone.get(phone) or by_phone.get(_digits(phone))
+
+
+@flow(name="appointment-reminders")
+async def appointment_reminders(
+    appointments_file: Annotated[str, Field(description="CSV of appointments.")],
+    connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
+    credentials_block: Annotated[str, Field(description="Casey Credentials block.")] = (
+        DEFAULT_BLOCK_NAME
+    ),
+    day: Annotated[
+        date | None, Field(description="Appointments on this day; default: tomorrow.")
+    ] = None,
+    clinic_timezone: Annotated[
+        str, Field(description="Zone that decides what 'tomorrow' is.")
+    ] = "America/New_York",
+    calling_window: Annotated[
+        CallingWindow, Field(description="When people may be called.")
+    ] = CallingWindow(),  # noqa: B008 - immutable pydantic model, shown as the UI default
+    outcomes_csv: Annotated[
+        str | None, Field(description="Write one row per appointment here.")
+    ] = None,
+    full_numbers: Annotated[bool, Field(description="Full numbers in outcomes_csv.")] = False,
+    follow_up_deployment: Annotated[
+        str | None, Field(description="Deployment for the no-answer follow-up; empty: none.")
+    ] = FOLLOW_UP_DEPLOYMENT,
+    follow_up_delay_minutes: Annotated[float, Field(ge=0)] = 120.0,
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 2.0,
+) -> RemindersResult:
+    """Call everyone with an appointment on ``day``; queue one follow-up run for no-answers."""
+    logger = get_run_logger()
+    day = day or (datetime.now(ZoneInfo(clinic_timezone)) + timedelta(days=1)).date()
+    appointments = select_appointments(appointments_file, day)
+    campaign_id = f"reminders-{connection_code}-{day.isoformat()}".lower()
+    logger.info("%d appointments on %s", len(appointments), day)
+    campaign = await call_campaign(
+        connection_code=connection_code,
+        contacts=[to_contact(a) for a in appointments],
+        credentials_block=credentials_block,
+        campaign_id=campaign_id,
+        calling_window=calling_window,
+        poll_interval_seconds=poll_interval_seconds,
+    )
+    result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
+    if outcomes_csv:
+        result.outcomes_csv = write_outcomes(appointments, campaign, outcomes_csv, full_numbers)
+    missed_numbers = {_digits(o.phone_number) for o in campaign.by_outcome(NO_ANSWER)}
+    missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
+    if missed and follow_up_deployment:
+        when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)
+        run = await arun_deployment(
+            follow_up_deployment,
+            parameters={
+                "connection_code": connection_code,
+                "credentials_block": credentials_block,
+                "campaign_id": f"{campaign_id}-follow-up",
+                "calling_window": calling_window.model_dump(mode="json"),
+                "contacts": [to_contact(a).model_dump() for a in missed],
+            },
+            scheduled_time=when,
+            timeout=0,
+            idempotency_key=f"{campaign_id}-follow-up",
+            flow_run_name=f"follow-up {campaign_id} ({len(missed)} no-answers)",
+        )
+        result.follow_up_flow_run_id, result.follow_up_at = str(run.id), when
+        logger.info("follow-up for %d no-answers scheduled at %s", len(missed), when)
+    return result
