@@ -116,9 +116,9 @@ async def run_bare(spec: dict[str, Any]) -> dict[str, Any]:
     """The least anyone could write: create, sleep, GET, repeat; one shared token bucket."""
     import httpx
 
-    from casey_flows.client.ratelimit import AsyncTokenBucket
+    from casey_flows.client.ratelimit import TokenBucket
 
-    bucket = AsyncTokenBucket(spec["client_rate"])
+    bucket = TokenBucket(spec["client_rate"])
     slots = asyncio.Semaphore(spec["c"])
     seen: dict[str, float] = {}
     path = f"/connections/{spec['connection']}/calls"

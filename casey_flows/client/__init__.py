@@ -1,11 +1,12 @@
-"""casey: a typed client of the Casey (tellcasey) backend API. No Prefect import here.
+"""A typed client of the Casey (tellcasey) backend API. No Prefect import here.
 
->>> from casey import AsyncCaseyClient
+>>> from casey_flows.client import AsyncCaseyClient
 >>> async with AsyncCaseyClient("sk_test_...", base_url="http://127.0.0.1:8765/v1/backend") as c:
 ...     call = await c.create_call("demo-outbound", "+14155550100", name="Ada")
 """
 
-from casey_flows.client._base import DEFAULT_BASE_URL, USER_AGENT, __version__
+from casey_flows.client._base import USER_AGENT, __version__
+from casey_flows.client._constants import DEFAULT_BASE_URL
 from casey_flows.client.client import AsyncCaseyClient, CaseyClient
 from casey_flows.client.errors import (
     AmbiguousDispatchError,
@@ -21,7 +22,7 @@ from casey_flows.client.errors import (
     RateLimitError,
     ServerError,
 )
-from casey_flows.client.models import Call, CallRequest, Connection
+from casey_flows.client.models import Call, CallFields, CallRequest, Connection, MaskedPhoneRepr
 from casey_flows.client.phone import E164_PATTERN, is_e164, mask_phone
 from casey_flows.client.retry import RetryPolicy
 from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES, normalize_status
@@ -38,12 +39,14 @@ __all__ = [
     "AsyncCaseyClient",
     "AuthenticationError",
     "Call",
+    "CallFields",
     "CallRequest",
     "CaseyClient",
     "CaseyError",
     "ConflictError",
     "Connection",
     "InvalidRequestError",
+    "MaskedPhoneRepr",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",

@@ -21,8 +21,15 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from casey_flows.client import errors
+from casey_flows.client._constants import (
+    DEFAULT_BASE_URL,
+    DEFAULT_LIMITS,
+    DEFAULT_TIMEOUT,
+    LIST_LIMIT_MAX,
+)
 from casey_flows.client.models import Call, CallRequest, Connection
 from casey_flows.client.phone import mask_phone
+from casey_flows.client.ratelimit import TokenBucket
 from casey_flows.client.retry import (
     Attempt,
     RetryBudget,
@@ -34,10 +41,6 @@ from casey_flows.client.retry import (
 
 logger = logging.getLogger("casey")
 T = TypeVar("T")
-
-DEFAULT_BASE_URL = "https://api.tellcasey.com/v1/backend"
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-LIST_LIMIT_MAX = 100
 
 try:
     __version__ = version("casey-flows")
@@ -114,7 +117,16 @@ def _is_loopback(host: str) -> bool:
 
 
 class BaseCaseyClient:
-    """Configuration and the I/O-free half of every request."""
+    """Configuration and the I/O-free half of every request.
+
+    Args:
+        api_key: the Casey backend key (``str`` or ``SecretStr``); never shown again.
+        base_url: the API root; plain ``http://`` only to a loopback host.
+        timeout: seconds, or an ``httpx.Timeout`` (default 30 s to read, 5 s to connect).
+        retry_policy: what is retried and for how long (default ``RetryPolicy()``).
+        limits: connection pool limits of the default transport.
+        max_requests_per_second: paces every request this client sends, retries included.
+    """
 
     def __init__(
         self,
@@ -122,23 +134,43 @@ class BaseCaseyClient:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_retries: int = 4,
         retry_policy: RetryPolicy | None = None,
+        limits: httpx.Limits | None = None,
+        max_requests_per_second: float | None = None,
+        transport: object | None = None,
     ) -> None:
         secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         if not secret.get_secret_value().strip():
             raise ValueError(
                 "api_key is empty: pass the Casey API key (sk_live_... or sk_test_...)"
             )
+        if transport is not None and limits is not None:
+            # httpx would ignore them silently: limits belong to the transport.
+            raise ValueError("limits apply to the default transport: set them on your transport")
         self._api_key = secret
         self.base_url = check_base_url(base_url)
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
+        self.timeout = (
+            timeout
+            if isinstance(timeout, httpx.Timeout)
+            else httpx.Timeout(timeout, connect=DEFAULT_TIMEOUT.connect)
+        )
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.limits = limits or DEFAULT_LIMITS
+        self.max_requests_per_second = max_requests_per_second
         self._auth = _BearerAuth(secret)
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def _http_settings(self, transport: T, paced: Callable[[T, TokenBucket], T]) -> dict[str, Any]:
+        """What the httpx client of either kind is built with; pacing wraps the transport."""
+        rate = self.max_requests_per_second
+        return {
+            "timeout": self.timeout,
+            "auth": self._auth,
+            "transport": paced(transport, TokenBucket(rate)) if rate else transport,
+        }
 
     # -- request specs -------------------------------------------------------------------------
 

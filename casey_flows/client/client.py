@@ -2,6 +2,7 @@
 
 Both are thin: they send and sleep. What a request looks like and what each answer means is
 decided once in ``casey_flows.client._base``; the retry rules are in ``casey_flows.client.retry``.
+Both take the same arguments, as httpx's ``Client`` / ``AsyncClient`` pair does.
 """
 
 from __future__ import annotations
@@ -10,27 +11,37 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from uuid import UUID
 
 import httpx
+from typing_extensions import Unpack
 
 from casey_flows.client._base import BaseCaseyClient, Done, RequestSpec, utcnow
-from casey_flows.client.models import Call, CallRequest, Connection
-from casey_flows.client.ratelimit import AsyncTokenBucket, PacedTransport
+from casey_flows.client.models import Call, CallFields, CallRequest, Connection
+from casey_flows.client.ratelimit import PacedSyncTransport, PacedTransport
 
 
 class CaseyClient(BaseCaseyClient):
     """Blocking client. Use as a context manager, or call ``close()``.
 
-    >>> with CaseyClient("sk_test_...", base_url="http://127.0.0.1:8765/v1/backend") as casey:
-    ...     call = casey.create_call("demo-outbound", "+14155550100")
+    Takes the arguments of :class:`BaseCaseyClient`, plus ``transport`` (an
+    ``httpx.BaseTransport``, e.g. ``httpx.MockTransport`` in tests).
+
+    Example:
+        ```python
+        from casey_flows import CaseyClient
+
+        with CaseyClient("sk_test_sandbox", base_url="http://127.0.0.1:8765/v1/backend") as casey:
+            call = casey.create_call("demo-outbound", "+14155550100", name="Ada")
+            print(casey.get_call("demo-outbound", call.id).status)
+        ```
     """
 
     def __init__(
         self, api_key: Any, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(api_key, **kwargs)
-        self._http = httpx.Client(timeout=self.timeout, auth=self._auth, transport=transport)
+        super().__init__(api_key, transport=transport, **kwargs)
+        inner = transport or httpx.HTTPTransport(limits=self.limits)
+        self._http = httpx.Client(**self._http_settings(inner, PacedSyncTransport))
 
     def __enter__(self) -> CaseyClient:
         return self
@@ -59,35 +70,42 @@ class CaseyClient(BaseCaseyClient):
         connection_code: str,
         phone_number: str,
         *,
-        name: str | None = None,
-        participant_id: str | UUID | None = None,
-        context: dict[str, Any] | None = None,
-        schedule_plan: Any | None = None,
         idempotency_key: str | None = None,
+        **fields: Unpack[CallFields],
     ) -> Call:
-        """Create and dispatch one call. Never re-sent after an ambiguous failure."""
-        request = CallRequest.build(
-            phone_number=phone_number,
-            name=name,
-            participant_id=participant_id,
-            context=context,
-            schedule_plan=schedule_plan,
-        )
+        """Create and dispatch one outbound call.
+
+        Never re-sent after an ambiguous failure (timeout, dropped connection, 5xx): that raises
+        ``AmbiguousDispatchError``; reconcile by listing calls before trying again.
+
+        Args:
+            connection_code: a call_out connection.
+            phone_number: E.164 (``+14155550100``); checked before a byte is sent.
+            idempotency_key: sent as the ``Idempotency-Key`` header (the API may ignore it).
+            **fields: ``name``, ``participant_id``, ``context``, ``schedule_plan``.
+
+        Returns:
+            The call as the API answered it (status usually ``pending``).
+        """
+        request = CallRequest.build(phone_number=phone_number, **fields)
         return self.create_call_from(connection_code, request, idempotency_key)
 
     def create_call_from(
         self, connection_code: str, request: CallRequest, idempotency_key: str | None = None
     ) -> Call:
-        """Create a call from an already validated request."""
+        """Create a call from an already validated request (campaigns validate up front)."""
         spec = self._create_call_spec(connection_code, request, idempotency_key)
         return self._parse_call(self._send(spec))
 
     def get_call(self, connection_code: str, call_id: str) -> Call:
+        """One call by id (``NotFoundError`` if the API does not know it)."""
         return self._parse_call(self._send(self._get_call_spec(connection_code, call_id)))
 
     def list_calls(
         self, connection_code: str, *, limit: int = 20, offset: int = 0, status: str | None = None
     ) -> list[Call]:
+        """One page of the connection's calls (``limit`` 1 to 100; ``status`` as the API spells
+        it)."""
         spec = self._list_calls_spec(connection_code, limit, offset, status)
         return self._parse_calls(self._send(spec))
 
@@ -104,6 +122,7 @@ class CaseyClient(BaseCaseyClient):
             offset += len(page)
 
     def get_connection(self, code: str) -> Connection:
+        """One connection by code (its ``channel_type`` says whether it can place calls)."""
         return self._parse_connection(self._send(self._get_connection_spec(code)))
 
     def list_connections(
@@ -123,26 +142,27 @@ class CaseyClient(BaseCaseyClient):
 class AsyncCaseyClient(BaseCaseyClient):
     """Async client, for flows and anything waiting on many calls at once.
 
-    >>> async with AsyncCaseyClient("sk_test_...", base_url=...) as casey:
-    ...     call = await casey.create_call("demo-outbound", "+14155550100")
+    Takes the arguments of :class:`BaseCaseyClient`, plus ``transport`` (an
+    ``httpx.AsyncBaseTransport``).
+
+    Example:
+        ```python
+        from casey_flows import AsyncCaseyClient
+
+        sandbox = "http://127.0.0.1:8765/v1/backend"
+        async with AsyncCaseyClient("sk_test_sandbox", base_url=sandbox) as casey:
+            call = await casey.create_call("demo-outbound", "+14155550100")
+            async for c in casey.iter_calls("demo-outbound", status="completed"):
+                print(c.id, c.ended_reason)
+        ```
     """
 
     def __init__(
-        self,
-        api_key: Any,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        limits: httpx.Limits | None = None,
-        max_requests_per_second: float | None = None,
-        **kwargs: Any,
+        self, api_key: Any, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any
     ) -> None:
-        """``max_requests_per_second`` paces every request this client sends, retries included."""
-        super().__init__(api_key, **kwargs)
-        limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=100)
-        inner = transport or httpx.AsyncHTTPTransport(limits=limits)
-        if max_requests_per_second:
-            inner = PacedTransport(inner, AsyncTokenBucket(max_requests_per_second))
-        self._http = httpx.AsyncClient(timeout=self.timeout, auth=self._auth, transport=inner)
+        super().__init__(api_key, transport=transport, **kwargs)
+        inner = transport or httpx.AsyncHTTPTransport(limits=self.limits)
+        self._http = httpx.AsyncClient(**self._http_settings(inner, PacedTransport))
 
     async def __aenter__(self) -> AsyncCaseyClient:
         return self
@@ -171,20 +191,11 @@ class AsyncCaseyClient(BaseCaseyClient):
         connection_code: str,
         phone_number: str,
         *,
-        name: str | None = None,
-        participant_id: str | UUID | None = None,
-        context: dict[str, Any] | None = None,
-        schedule_plan: Any | None = None,
         idempotency_key: str | None = None,
+        **fields: Unpack[CallFields],
     ) -> Call:
-        """Create and dispatch one call. Never re-sent after an ambiguous failure."""
-        request = CallRequest.build(
-            phone_number=phone_number,
-            name=name,
-            participant_id=participant_id,
-            context=context,
-            schedule_plan=schedule_plan,
-        )
+        """Create and dispatch one outbound call; see :meth:`CaseyClient.create_call`."""
+        request = CallRequest.build(phone_number=phone_number, **fields)
         return await self.create_call_from(connection_code, request, idempotency_key)
 
     async def create_call_from(
@@ -195,11 +206,13 @@ class AsyncCaseyClient(BaseCaseyClient):
         return self._parse_call(await self._send(spec))
 
     async def get_call(self, connection_code: str, call_id: str) -> Call:
+        """One call by id (``NotFoundError`` if the API does not know it)."""
         return self._parse_call(await self._send(self._get_call_spec(connection_code, call_id)))
 
     async def list_calls(
         self, connection_code: str, *, limit: int = 20, offset: int = 0, status: str | None = None
     ) -> list[Call]:
+        """One page of the connection's calls (``limit`` 1 to 100)."""
         spec = self._list_calls_spec(connection_code, limit, offset, status)
         return self._parse_calls(await self._send(spec))
 
@@ -219,6 +232,7 @@ class AsyncCaseyClient(BaseCaseyClient):
             offset += len(page)
 
     async def get_connection(self, code: str) -> Connection:
+        """One connection by code (its ``channel_type`` says whether it can place calls)."""
         return self._parse_connection(await self._send(self._get_connection_spec(code)))
 
     async def list_connections(

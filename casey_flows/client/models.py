@@ -8,8 +8,9 @@ Reprs mask phone numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -21,10 +22,13 @@ from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES, normalize_statu
 NAME_MAX_LENGTH = 200
 
 
-class _MaskedPhoneRepr(BaseModel):
-    """Shows ``phone_number`` masked in repr/str, wherever a model is printed or logged."""
+class MaskedPhoneRepr(BaseModel):
+    """Shows ``phone_number`` masked in repr/str, wherever a model is printed or logged.
 
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
+    The one base for every model that carries a number (requests, calls, contacts, outcomes).
+    """
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for key, value in super().__repr_args__():
             if key == "phone_number" and value is not None:
                 yield key, mask_phone(value)
@@ -32,7 +36,16 @@ class _MaskedPhoneRepr(BaseModel):
                 yield key, value
 
 
-class CallRequest(_MaskedPhoneRepr):
+class CallFields(TypedDict, total=False):
+    """The optional fields of a create-call request, as keyword arguments."""
+
+    name: str | None
+    participant_id: str | UUID | None
+    context: dict[str, Any] | None
+    schedule_plan: Any | None
+
+
+class CallRequest(MaskedPhoneRepr):
     """The body of ``POST /connections/{code}/calls``, validated as documented."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -88,7 +101,7 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-class Call(_MaskedPhoneRepr):
+class Call(MaskedPhoneRepr):
     """A call as the API returns it. Open strings for status, ended_reason, provider."""
 
     model_config = ConfigDict(extra="allow", frozen=True)

@@ -16,6 +16,14 @@ from enum import Enum
 
 import httpx
 
+from casey_flows.client._constants import (
+    DEFAULT_BACKOFF_BASE_SECONDS,
+    DEFAULT_BACKOFF_CAP_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER_SECONDS,
+    DEFAULT_MAX_RETRY_SECONDS,
+)
+
 
 class Attempt(Enum):
     """What one attempt's failure means for whether the request may have taken effect."""
@@ -70,11 +78,11 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
 class RetryPolicy:
     """Bounded by attempts and by total time; capped exponential backoff with full jitter."""
 
-    max_retries: int = 4
-    backoff_base: float = 0.5
-    backoff_cap: float = 8.0
-    max_total_seconds: float = 60.0
-    max_retry_after: float = 60.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    backoff_base: float = DEFAULT_BACKOFF_BASE_SECONDS
+    backoff_cap: float = DEFAULT_BACKOFF_CAP_SECONDS
+    max_total_seconds: float = DEFAULT_MAX_RETRY_SECONDS
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER_SECONDS
 
     def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**n)] (spreads retrying clients apart)."""
