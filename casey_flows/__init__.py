@@ -23,64 +23,32 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from casey_flows.client._base import __version__
+from casey_flows import client as _client
+from casey_flows.client import *  # noqa: F403 - the client's public names, re-exported
 
-if TYPE_CHECKING:
-    from casey_flows.blocks import CaseyCredentials
-    from casey_flows.campaign.calling_window import CallingWindow
-    from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
-    from casey_flows.client import (
-        AmbiguousDispatchError,
-        APIConnectionError,
-        APIStatusError,
-        APITimeoutError,
-        AsyncCaseyClient,
-        AuthenticationError,
-        Call,
-        CallRequest,
-        CaseyClient,
-        CaseyError,
-        ConflictError,
-        Connection,
-        InvalidRequestError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        ServerError,
-        mask_phone,
-    )
-    from casey_flows.exceptions import (
-        CallLost,
-        CallOutcomeFailure,
-        CallWaitTimeout,
-        CaseyFlowsError,
-    )
-    from casey_flows.flows import call_campaign, call_report, place_call
-    from casey_flows.tasks import create_call, get_call, list_calls, wait_for_call, wait_for_calls
-    from casey_flows.tasks.waiting import WaitPolicy, WaitResult
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from casey_flows.blocks import CaseyCredentials as CaseyCredentials
+    from casey_flows.campaign.calling_window import CallingWindow as CallingWindow
+    from casey_flows.campaign.models import CampaignResult as CampaignResult
+    from casey_flows.campaign.models import ContactInput as ContactInput
+    from casey_flows.campaign.models import ContactOutcome as ContactOutcome
+    from casey_flows.exceptions import CallLost as CallLost
+    from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
+    from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
+    from casey_flows.exceptions import CaseyFlowsError as CaseyFlowsError
+    from casey_flows.flows import call_campaign as call_campaign
+    from casey_flows.flows import call_report as call_report
+    from casey_flows.flows import place_call as place_call
+    from casey_flows.tasks import create_call as create_call
+    from casey_flows.tasks import get_call as get_call
+    from casey_flows.tasks import list_calls as list_calls
+    from casey_flows.tasks import wait_for_call as wait_for_call
+    from casey_flows.tasks import wait_for_calls as wait_for_calls
+    from casey_flows.tasks.waiting import WaitPolicy as WaitPolicy
+    from casey_flows.tasks.waiting import WaitResult as WaitResult
 
-_CLIENT = (
-    "AmbiguousDispatchError",
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AsyncCaseyClient",
-    "AuthenticationError",
-    "Call",
-    "CallRequest",
-    "CaseyClient",
-    "CaseyError",
-    "ConflictError",
-    "Connection",
-    "InvalidRequestError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "mask_phone",
-)
+# Everything above the client resolves on first use (it imports Prefect).
 _WHERE: dict[str, str] = {
-    **dict.fromkeys(_CLIENT, "casey_flows.client"),
     "CaseyCredentials": "casey_flows.blocks",
     "CallingWindow": "casey_flows.campaign.calling_window",
     "CampaignResult": "casey_flows.campaign.models",
@@ -99,46 +67,7 @@ _WHERE: dict[str, str] = {
     "WaitResult": "casey_flows.tasks.waiting",
 }
 
-__all__ = [
-    "APIConnectionError",
-    "APIStatusError",
-    "APITimeoutError",
-    "AmbiguousDispatchError",
-    "AsyncCaseyClient",
-    "AuthenticationError",
-    "Call",
-    "CallLost",
-    "CallOutcomeFailure",
-    "CallRequest",
-    "CallWaitTimeout",
-    "CallingWindow",
-    "CampaignResult",
-    "CaseyClient",
-    "CaseyCredentials",
-    "CaseyError",
-    "CaseyFlowsError",
-    "ConflictError",
-    "Connection",
-    "ContactInput",
-    "ContactOutcome",
-    "InvalidRequestError",
-    "NotFoundError",
-    "PermissionDeniedError",
-    "RateLimitError",
-    "ServerError",
-    "WaitPolicy",
-    "WaitResult",
-    "__version__",
-    "call_campaign",
-    "call_report",
-    "create_call",
-    "get_call",
-    "list_calls",
-    "mask_phone",
-    "place_call",
-    "wait_for_call",
-    "wait_for_calls",
-]
+__all__ = [*_client.__all__, *_WHERE]
 
 
 def __getattr__(name: str) -> Any:

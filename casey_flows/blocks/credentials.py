@@ -13,6 +13,12 @@ from pydantic import Field, SecretStr, field_validator
 
 from casey_flows.client import DEFAULT_BASE_URL, AsyncCaseyClient, CaseyClient, RetryPolicy
 from casey_flows.client._base import check_base_url
+from casey_flows.client._constants import (
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_SECONDS,
+    DEFAULT_READ_TIMEOUT_SECONDS,
+)
 
 DEFAULT_BLOCK_NAME = "casey"
 
@@ -47,13 +53,23 @@ class CaseyCredentials(Block):
         description="API base URL. Plain http:// is accepted only for loopback (the sandbox).",
     )
     timeout_seconds: float = Field(
-        default=30.0, gt=0, description="Timeout of one HTTP request, in seconds."
+        default=DEFAULT_READ_TIMEOUT_SECONDS,
+        gt=0,
+        description=(
+            f"How long to wait for an answer, in seconds "
+            f"(connecting gives up after {DEFAULT_CONNECT_TIMEOUT_SECONDS:g} s)."
+        ),
     )
     max_retries: int = Field(
-        default=4, ge=0, le=20, description="Retries of a failed read or refused request."
+        default=DEFAULT_MAX_RETRIES,
+        ge=0,
+        le=20,
+        description="Retries of a failed read or refused request.",
     )
     max_retry_seconds: float = Field(
-        default=60.0, gt=0, description="Wall-clock limit on the retries of one request."
+        default=DEFAULT_MAX_RETRY_SECONDS,
+        gt=0,
+        description="Wall-clock limit on the retries of one request.",
     )
 
     @field_validator("base_url")
@@ -61,27 +77,31 @@ class CaseyCredentials(Block):
     def _safe_base_url(cls, value: str) -> str:
         return check_base_url(value)
 
-    def _client_settings(self) -> dict[str, Any]:
+    def _client_settings(self, max_requests_per_second: float | None) -> dict[str, Any]:
         policy = RetryPolicy(max_retries=self.max_retries, max_total_seconds=self.max_retry_seconds)
         return {
             "api_key": self.api_key,
             "base_url": self.base_url,
             "timeout": self.timeout_seconds,
             "retry_policy": policy,
+            "max_requests_per_second": max_requests_per_second,
         }
 
     def get_client(self, *, max_requests_per_second: float | None = None) -> AsyncCaseyClient:
         """An async client configured from this block; use it with ``async with``.
 
-        ``max_requests_per_second`` paces all of its requests (a campaign's share of the limit).
-        """
-        return AsyncCaseyClient(
-            **self._client_settings(), max_requests_per_second=max_requests_per_second
-        )
+        Args:
+            max_requests_per_second: paces all of its requests (a campaign's share of the
+                provider's rate limit); None sends as fast as answers come.
 
-    def get_sync_client(self) -> CaseyClient:
+        Returns:
+            An ``AsyncCaseyClient`` with this block's key, base URL, timeout and retries.
+        """
+        return AsyncCaseyClient(**self._client_settings(max_requests_per_second))
+
+    def get_sync_client(self, *, max_requests_per_second: float | None = None) -> CaseyClient:
         """A blocking client configured from this block; use it with ``with``."""
-        return CaseyClient(**self._client_settings())
+        return CaseyClient(**self._client_settings(max_requests_per_second))
 
 
 async def resolve_credentials(credentials: CaseyCredentials | str) -> CaseyCredentials:

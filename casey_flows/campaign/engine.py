@@ -99,16 +99,8 @@ class Track:
         return make_dispatch_key(campaign_id, self.contact.phone_number, self.attempt)
 
     def finish(self, outcome: str, **fields: object) -> None:
-        call = self.last_call
-        self.outcome = ContactOutcome(
-            phone_number=self.contact.phone_number,
-            name=self.contact.name,
-            outcome=outcome,
-            status=call.status if call else None,
-            ended_reason=call.ended_reason if call else None,
-            attempts=len(self.call_ids),
-            call_ids=list(self.call_ids),
-            **fields,  # type: ignore[arg-type]
+        self.outcome = ContactOutcome.of(
+            self.contact, outcome, last_call=self.last_call, call_ids=self.call_ids, **fields
         )
 
 

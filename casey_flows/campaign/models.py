@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from casey_flows.client import mask_phone
+from casey_flows.client import Call, MaskedPhoneRepr, mask_phone
 
 
-class ContactInput(BaseModel):
+class ContactInput(MaskedPhoneRepr):
     """One contact as given to the flow (validated later, row by row)."""
 
     phone_number: str = Field(description="E.164, e.g. +14155550123 (spaces/dashes allowed).")
@@ -26,10 +26,6 @@ class ContactInput(BaseModel):
         default=None, description="IANA zone of the contact, e.g. America/Chicago."
     )
     context: dict[str, Any] = Field(default_factory=dict, description="Data for the agent.")
-
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
-        for key, value in super().__repr_args__():
-            yield key, mask_phone(value) if key == "phone_number" else value
 
 
 # What happened to a contact, in words a person reads in a table.
@@ -41,7 +37,7 @@ OUTCOME_STILL_OPEN = "still open"  # stopped waiting; the call was not cancelled
 OUTCOME_ERROR = "error"
 
 
-class ContactOutcome(BaseModel):
+class ContactOutcome(MaskedPhoneRepr):
     """The end of one contact's story in this campaign run."""
 
     row: int | None = Field(default=None, description="Row in the input, if it came from one.")
@@ -61,9 +57,28 @@ class ContactOutcome(BaseModel):
     def masked_phone(self) -> str:
         return mask_phone(self.phone_number)
 
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
-        for key, value in super().__repr_args__():
-            yield key, mask_phone(value) if key == "phone_number" else value
+    @classmethod
+    def of(
+        cls,
+        contact: ContactInput | Any,
+        outcome: str,
+        *,
+        last_call: Call | None = None,
+        call_ids: list[str] | None = None,
+        **fields: Any,
+    ) -> ContactOutcome:
+        """The outcome of one contact (anything with ``phone_number`` and ``name``), with the
+        status and ended_reason of the last call placed for it, if any."""
+        return cls(
+            phone_number=contact.phone_number,
+            name=contact.name,
+            outcome=outcome,
+            status=last_call.status if last_call else None,
+            ended_reason=last_call.ended_reason if last_call else None,
+            attempts=len(call_ids or ()),
+            call_ids=list(call_ids or ()),
+            **fields,
+        )
 
 
 class CampaignResult(BaseModel):

@@ -7,7 +7,6 @@ numbers only when asked to (``full_numbers=True``).
 from __future__ import annotations
 
 import asyncio
-import csv
 import logging
 import time
 from collections import Counter
@@ -23,28 +22,11 @@ from prefect.artifacts import (
 
 from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.client import mask_phone
+from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, write_csv
 
 logger = logging.getLogger("casey.flows.campaign")
 
 TABLE_ROW_LIMIT = 5000
-CSV_COLUMNS = [
-    "row",
-    "phone_number",
-    "name",
-    "outcome",
-    "status",
-    "ended_reason",
-    "attempts",
-    "call_ids",
-    "next_call_at",
-    "reason",
-]
-
-
-def artifact_key(campaign_id: str, what: str) -> str:
-    """Artifact keys allow lowercase letters, digits and dashes only."""
-    cleaned = "".join(c if c.isalnum() else "-" for c in campaign_id.lower()).strip("-")
-    return f"casey-campaign-{what}-{cleaned}"[:120].rstrip("-")
 
 
 class ProgressReporter:
@@ -65,7 +47,7 @@ class ProgressReporter:
     async def start(self) -> None:
         self._artifact_id = await acreate_progress_artifact(
             progress=0.0,
-            key=artifact_key(self.campaign_id, "progress"),
+            key=artifact_key("campaign-progress", self.campaign_id),
             description=f"Contacts with a final outcome in campaign {self.campaign_id}",
         )
 
@@ -142,23 +124,17 @@ async def publish_results(result: CampaignResult) -> None:
     shown = f"first {TABLE_ROW_LIMIT} of " if len(result.outcomes) > TABLE_ROW_LIMIT else ""
     await acreate_table_artifact(
         table=rows,
-        key=artifact_key(result.campaign_id, "outcomes"),
+        key=artifact_key("campaign-outcomes", result.campaign_id),
         description=f"Outcomes ({shown}{len(result.outcomes)} contacts), numbers masked",
     )
     await acreate_markdown_artifact(
         summary_markdown(result),
-        key=artifact_key(result.campaign_id, "summary"),
+        key=artifact_key("campaign-summary", result.campaign_id),
         description="Counts by outcome and ended_reason",
     )
 
 
 def export_csv(result: CampaignResult, path: str | Path, *, full_numbers: bool) -> Path:
     """Write every outcome to a CSV file (the user's data: full numbers only if asked)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for outcome in result.outcomes:
-            writer.writerow(outcome_row(outcome, full_numbers=full_numbers))
-    return target
+    rows = (outcome_row(o, full_numbers=full_numbers) for o in result.outcomes)
+    return write_csv(path, OUTCOME_COLUMNS, rows)

@@ -18,7 +18,7 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Completed
 from pydantic import Field
 
-from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
+from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
 from casey_flows.campaign.engine import CampaignEngine, EngineHooks, EngineSettings, Track
@@ -36,7 +36,7 @@ from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_r
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
-from casey_flows.tasks.calls import casey_client
+from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.events import emit_call_event, related_resources
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
@@ -97,15 +97,15 @@ def _load_suppression(numbers: list[str], path: str | None) -> SuppressionList:
 
 
 @task(name="check-connection", cache_policy=NO_CACHE)
-async def check_connection(credentials_block: str, connection_code: str) -> None:
+async def check_connection(credentials: Credentials, connection_code: str) -> None:
     """What a dry run can check without dialling: the key works and the connection can call."""
-    async with casey_client(credentials_block) as client:
+    async with casey_client(credentials) as client:
         await ensure_call_out(client, connection_code)
 
 
 @task(name="dial-contacts", cache_policy=NO_CACHE)
 async def dial_contacts(
-    credentials_block: str,
+    credentials: Credentials,
     tracks: list[Track],
     settings: EngineSettings,
     *,
@@ -135,9 +135,7 @@ async def dial_contacts(
         on_ended=event("ended"),  # type: ignore[arg-type]
         on_progress=progress.update,
     )
-    async with casey_client(
-        credentials_block, max_requests_per_second=max_requests_per_second
-    ) as client:
+    async with casey_client(credentials, max_requests_per_second=max_requests_per_second) as client:
         await ensure_call_out(client, settings.connection_code)
         engine = CampaignEngine(client, settings, gate, hooks)
         try:
@@ -206,7 +204,31 @@ async def call_campaign(
         bool, Field(description="A Prefect event per call dispatched and ended.")
     ] = True,
 ) -> CampaignResult:
-    """Call every valid, unsuppressed contact inside its calling window; report all outcomes."""
+    """Call every valid, unsuppressed contact inside its calling window; report all outcomes.
+
+    Never dials a number twice for the same campaign and attempt (a retry or a re-run with the
+    same ``campaign_id`` adopts the calls already placed), never outside the contact's calling
+    hours, never a suppressed number, within ``max_concurrent_calls`` and
+    ``max_requests_per_second``. Each parameter's description is shown in the run form.
+
+    Returns:
+        A ``CampaignResult``: one ``ContactOutcome`` per contact (completed, no answer,
+        deferred, suppressed, rejected, error, ...), counts and warnings. The UI shows a progress
+        artifact, an outcome table and a summary; the final state message gives the counts.
+
+    Example:
+        ```python
+        from casey_flows import CallingWindow, call_campaign
+
+        result = await call_campaign(
+            connection_code="demo-outbound",
+            contacts_file="contacts.csv",
+            campaign_id="reminders-2026-11-27",
+            calling_window=CallingWindow(start="09:00", end="20:00", timezone="America/New_York"),
+        )
+        print(result.summary_table())
+        ```
+    """
     logger = get_run_logger()
     campaign_id = campaign_id or default_campaign_id()
     batch = load_contacts(contacts, contacts_file, calling_window.timezone)
@@ -223,7 +245,8 @@ async def call_campaign(
     )
     result.outcomes += _rejected_outcomes(batch)
     result.outcomes += [
-        _outcome(c, OUTCOME_SUPPRESSED, "on the suppression list") for c in suppressed
+        ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="on the suppression list")
+        for c in suppressed
     ]
     logger.info(
         "campaign %s: %d to call, %d rejected rows, %d suppressed, %d duplicates collapsed",
@@ -234,8 +257,9 @@ async def call_campaign(
         batch.duplicates,
     )
     tracks = [Track(contact=c) for c in allowed]
+    credentials = await resolve_credentials(credentials_block)  # once per run
     if dry_run:
-        await check_connection(credentials_block, connection_code)
+        await check_connection(credentials, connection_code)
         result.outcomes += _plan_only(allowed, calling_window)
     else:
         settings = EngineSettings(
@@ -254,7 +278,7 @@ async def call_campaign(
         )
         since = datetime.now(timezone.utc) - timedelta(hours=ledger_lookback_hours)
         done = await dial_contacts(
-            credentials_block,
+            credentials,
             tracks,
             settings,
             max_requests_per_second=max_requests_per_second,
@@ -277,16 +301,6 @@ async def call_campaign(
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"
     return Completed(message=message, data=result)  # type: ignore[return-value]
-
-
-def _outcome(contact: Contact, outcome: str, reason: str, **fields: object) -> ContactOutcome:
-    return ContactOutcome(
-        phone_number=contact.phone_number,
-        name=contact.name,
-        outcome=outcome,
-        reason=reason,
-        **fields,  # type: ignore[arg-type]
-    )
 
 
 def _rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:
@@ -313,12 +327,17 @@ def _plan_only(contacts: list[Contact], window: CallingWindow) -> list[ContactOu
     planned = []
     for contact in contacts:
         if window.is_open(now, contact.timezone):
-            planned.append(_outcome(contact, OUTCOME_PLANNED, "dry run: would be dialled now"))
+            planned.append(
+                ContactOutcome.of(contact, OUTCOME_PLANNED, reason="dry run: would be dialled now")
+            )
         else:
             next_open = window.next_open(now, contact.timezone)
             planned.append(
-                _outcome(
-                    contact, OUTCOME_DEFERRED, "outside calling window", next_call_at=next_open
+                ContactOutcome.of(
+                    contact,
+                    OUTCOME_DEFERRED,
+                    reason="outside calling window",
+                    next_call_at=next_open,
                 )
             )
     return planned

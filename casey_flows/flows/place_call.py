@@ -11,7 +11,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 from pydantic import Field
 
-from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
+from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
 from casey_flows.tasks.artifacts import call_summary_markdown
@@ -61,9 +61,27 @@ async def place_call(
 
     A retry of the same flow run adopts the call it already placed instead of dialling again.
     The final state message says the outcome: "completed", "no answer", "voicemail", ...
+    Each parameter's description is shown in the run form.
+
+    Returns:
+        The call as it ended (or as dispatched, with ``wait=False``).
+
+    Raises:
+        CallOutcomeFailure: the call ended with an outcome in ``fail_on``.
+        CallWaitTimeout: still open after ``timeout_seconds`` (it is not cancelled).
+        CallLost: the API stopped knowing the call; it is not placed again.
+
+    Example:
+        ```python
+        from casey_flows import place_call
+
+        call = await place_call(phone_number="+12025550100", connection_code="demo-outbound")
+        print(call.status, call.ended_reason)
+        ```
     """
+    credentials = await resolve_credentials(credentials_block)  # once per run, for both tasks
     call = await create_call(
-        credentials_block,
+        credentials,
         connection_code,
         phone_number,
         name=name,
@@ -75,7 +93,7 @@ async def place_call(
     if wait:
         policy = WaitPolicy(timeout_seconds=timeout_seconds)
         try:
-            call = await wait_for_call(credentials_block, connection_code, call, policy=policy)
+            call = await wait_for_call(credentials, connection_code, call, policy=policy)
         except CallWaitTimeout:
             await acreate_markdown_artifact(call_summary_markdown(call, "still open"))
             raise

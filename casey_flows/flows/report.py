@@ -7,10 +7,7 @@ user's own data export, written to a path they chose; it carries full numbers on
 
 from __future__ import annotations
 
-import csv
-import re
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Annotated
 
 from prefect import flow, get_run_logger, task
@@ -21,21 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.client import Call, mask_phone, normalize_status
-from casey_flows.tasks.calls import casey_client
+from casey_flows.client.recent import as_utc, recent_call_pages
+from casey_flows.exports import REPORT_COLUMNS, artifact_key, write_csv
+from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import dispatch_key_of
-
-CSV_COLUMNS = (
-    "call_id",
-    "created_at",
-    "phone_number",
-    "name",
-    "status",
-    "ended_reason",
-    "conversation_id",
-    "phone_call_provider",
-    "connection_code",
-    "dispatch_key",
-)
 
 
 class ReportRow(BaseModel):
@@ -71,20 +57,14 @@ class ReportRow(BaseModel):
         )
 
 
-def artifact_key(connection_code: str) -> str:
-    """``casey-call-report-<connection>``: Prefect keys allow lowercase letters, digits, dashes."""
-    slug = re.sub(r"[^a-z0-9]+", "-", connection_code.lower()).strip("-") or "connection"
-    return f"casey-call-report-{slug}"
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """Naive datetimes from the UI's run form are taken as UTC."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+def report_artifact_key(connection_code: str) -> str:
+    """``casey-call-report-<connection>``: one key per connection, so the UI keeps its history."""
+    return artifact_key("call-report", connection_code)
 
 
 @task(name="fetch-calls", cache_policy=NO_CACHE)
 async def fetch_calls(
-    credentials_block: str,
+    credentials: Credentials,
     connection_code: str,
     *,
     status: str | None = None,
@@ -98,31 +78,21 @@ async def fetch_calls(
     order; the real API's is undocumented). Calls without a parseable ``created_at`` are kept:
     we cannot tell their age.
     """
-    horizon = _as_utc(since) if since is not None else None
     wanted = normalize_status(status) if status else None
     found: list[Call] = []
-    async with casey_client(credentials_block) as client:
-        async for call in client.iter_calls(connection_code, status=wanted):
-            created = call.created_at
-            if horizon is not None and created is not None and _as_utc(created) < horizon:
-                break
-            if wanted is None or call.normalized_status == wanted:
-                found.append(call)
+    async with casey_client(credentials) as client:
+        pages = recent_call_pages(client, connection_code, cutoff=since, stop="call", status=wanted)
+        async for page in pages:
+            found += [c for c in page if wanted is None or c.normalized_status == wanted]
             if len(found) >= max_calls:
-                break
+                return found[:max_calls]
     return found
 
 
 @task(name="write-report-csv", cache_policy=NO_CACHE)
 def write_report_csv(rows: list[ReportRow], csv_path: str) -> str:
     """Write the rows to ``csv_path`` (parents created); returns the absolute path."""
-    path = Path(csv_path).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        writer.writerows(row.model_dump() for row in rows)
-    return str(path)
+    return str(write_csv(csv_path, REPORT_COLUMNS, (row.model_dump() for row in rows)))
 
 
 def _run_name() -> str:
@@ -158,12 +128,22 @@ async def call_report(
 
     The CSV at ``csv_path`` is the user's data export: with ``full_numbers=True`` it holds full
     phone numbers (keep it where such data may live); otherwise numbers are masked there too.
-    Returns the rows with masked numbers, so nothing persisted by Prefect holds a full number.
+    Each parameter's description is shown in the run form.
+
+    Returns:
+        The rows with masked numbers, so nothing persisted by Prefect holds a full number.
+
+    Example:
+        ```python
+        from casey_flows import call_report
+
+        rows = await call_report(connection_code="demo-outbound", last_hours=24)
+        ```
     """
     logger = get_run_logger()
     if last_hours is not None:  # with since too, the narrower of the two
         recent = datetime.now(timezone.utc) - timedelta(hours=last_hours)
-        since = recent if since is None else max(_as_utc(since), recent)
+        since = recent if since is None else max(as_utc(since), recent)
     calls = await fetch_calls(
         credentials_block, connection_code, status=status, since=since, max_calls=max_calls
     )
@@ -174,7 +154,7 @@ async def call_report(
     by_status = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no calls"
     await acreate_table_artifact(
         table=[row.model_dump() for row in rows],
-        key=artifact_key(connection_code),
+        key=report_artifact_key(connection_code),
         description=f"{len(rows)} calls of {connection_code} ({by_status})",
     )
     if csv_path:

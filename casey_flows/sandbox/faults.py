@@ -41,21 +41,22 @@ class FaultInjector:
 
     def take_5xx(self) -> int | None:
         """The status of an up-front 5xx to send now, or None."""
-        s = self.settings
-        if s.next_5xx > 0:
-            s.next_5xx -= 1
-        elif not (s.error_5xx_rate and self._rng.random() < s.error_5xx_rate):
-            return None
-        self.injected["5xx"] += 1
-        return s.error_5xx_status
+        return self.settings.error_5xx_status if self._take("5xx", "error_5xx_rate") else None
 
     def take_429(self) -> bool:
+        return self._take("429", "rate_429")
+
+    def _take(self, kind: str, rate_field: str) -> bool:
+        """One fault of ``kind``: a queued one (``next_<kind>``) first, else by its rate."""
         s = self.settings
-        if s.next_429 > 0:
-            s.next_429 -= 1
-        elif not (s.rate_429 and self._rng.random() < s.rate_429):
-            return False
-        self.injected["429"] += 1
+        queued = f"next_{kind}"
+        if getattr(s, queued) > 0:
+            setattr(s, queued, getattr(s, queued) - 1)
+        else:
+            rate = getattr(s, rate_field)
+            if not (rate and self._rng.random() < rate):
+                return False
+        self.injected[kind] += 1
         return True
 
     def take_ambiguous(self) -> str | None:

@@ -93,8 +93,36 @@ async def create_call(
     """Dispatch one call exactly once for its dispatch key.
 
     The key defaults to this flow run and the number, so a retry of the same flow run adopts the
-    call it already placed. ``reconcile`` forces (True) or skips (False) the ledger check that
-    otherwise runs only when this flow or task run is a retry.
+    call it already placed instead of dialling again.
+
+    Args:
+        credentials: a ``CaseyCredentials`` block, or the name of a saved one.
+        connection_code: a call_out connection.
+        phone_number: E.164 (``+14155550100``); the task run's name shows it masked.
+        name: who is called (up to 200 characters).
+        participant_id: the participant's uuid, if Casey knows them.
+        context: data for the agent; the dispatch key is added under ``dispatch_key``.
+        schedule_plan: passed to Casey unchanged.
+        dispatch_key: at most one call per key; default: this flow run and the number.
+        campaign_id: names the campaign in the ``casey.call.dispatched`` event.
+        reconcile: force (True) or skip (False) the ledger check that otherwise runs only when
+            this flow or task run is a retry.
+
+    Returns:
+        The call as dispatched (or as found, when an earlier attempt had placed it).
+
+    Example:
+        ```python
+        from prefect import flow
+        from casey_flows import CaseyCredentials, create_call, wait_for_call
+
+        @flow
+        async def remind(phone_number: str) -> str:
+            credentials = await CaseyCredentials.aload("casey")
+            call = await create_call(credentials, "demo-outbound", phone_number, name="Ada")
+            ended = await wait_for_call(credentials, "demo-outbound", call)
+            return ended.status
+        ```
     """
     logger = get_run_logger()
     key = dispatch_key or make_dispatch_key(f"flow-run-{flow_run.get_id()}", phone_number)
@@ -147,8 +175,26 @@ async def wait_for_calls(
 ) -> WaitResult:
     """Wait until every call ends or the policy's deadline passes; never raises on timeout.
 
-    ``result.still_open`` names the calls that had not ended (stop waiting is not cancel),
-    ``result.lost`` the ones the API answered 404 for, poll after poll.
+    Polls with backoff; for many calls, list sweeps replace one GET per call. Each status change
+    is logged once and an event ``casey.call.<status>`` is emitted when a call ends.
+
+    Args:
+        credentials: a ``CaseyCredentials`` block, or the name of a saved one.
+        connection_code: the connection the calls were placed on.
+        calls: the calls to wait for (as ``create_call`` returned them).
+        policy: deadline and poll intervals (default ``WaitPolicy()``: 15 minutes).
+        campaign_id: names the campaign in the events.
+
+    Returns:
+        A ``WaitResult``: ``ended`` calls, ``still_open`` ones at the deadline (stop waiting is
+        not cancel) and ``lost`` ones (HTTP 404 poll after poll: they may have rung).
+
+    Example:
+        ```python
+        calls = [await create_call(credentials, "demo-outbound", n) for n in numbers]
+        result = await wait_for_calls(credentials, "demo-outbound", calls)
+        print(len(result.ended), "ended,", len(result.still_open), "still open")
+        ```
     """
     policy = policy or WaitPolicy()
     async with casey_client(credentials) as client:
@@ -167,8 +213,29 @@ async def wait_for_call(
     policy: WaitPolicy | None = None,
     campaign_id: str | None = None,
 ) -> Call:
-    """The call once it ended; CallWaitTimeout (naming its last status) if it did not in time,
-    CallLost if the API stopped knowing it."""
+    """Wait for one call to end.
+
+    Args:
+        credentials: a ``CaseyCredentials`` block, or the name of a saved one.
+        connection_code: the connection the call was placed on.
+        call: the call, as ``create_call`` returned it.
+        policy: deadline and poll intervals (default ``WaitPolicy()``: 15 minutes).
+        campaign_id: names the campaign in the events.
+
+    Returns:
+        The call as it ended.
+
+    Raises:
+        CallWaitTimeout: not ended by the deadline (the message names its last status; the
+            call is not cancelled).
+        CallLost: the API stopped knowing the call; it may have rung, so never re-dial it.
+
+    Example:
+        ```python
+        ended = await wait_for_call(credentials, "demo-outbound", call)
+        print(ended.status, ended.ended_reason)
+        ```
+    """
     policy = policy or WaitPolicy()
     result = await wait_for_calls.fn(
         credentials, connection_code, [call], policy=policy, campaign_id=campaign_id
@@ -188,7 +255,21 @@ async def wait_for_call(
 
 @task(name="get-call", cache_policy=NO_CACHE)
 async def get_call(credentials: Credentials, connection_code: str, call_id: str) -> Call:
-    """One call by id, for user pipelines."""
+    """One call by id.
+
+    Args:
+        credentials: a ``CaseyCredentials`` block, or the name of a saved one.
+        connection_code: the connection the call was placed on.
+        call_id: the call's id.
+
+    Returns:
+        The call as the API knows it now (``NotFoundError`` if it does not).
+
+    Example:
+        ```python
+        call = await get_call("casey", "demo-outbound", "6f1c1d7e-...")
+        ```
+    """
     async with casey_client(credentials) as client:
         return await client.get_call(connection_code, call_id)
 
@@ -201,7 +282,22 @@ async def list_calls(
     status: str | None = None,
     max_calls: int = 1000,
 ) -> list[Call]:
-    """Up to ``max_calls`` of the connection's calls (all pages), optionally one status."""
+    """The connection's calls, newest first, all pages up to ``max_calls``.
+
+    Args:
+        credentials: a ``CaseyCredentials`` block, or the name of a saved one.
+        connection_code: the connection.
+        status: only calls with this status (as the API spells it), if given.
+        max_calls: stop after this many.
+
+    Returns:
+        The calls, as the API lists them.
+
+    Example:
+        ```python
+        done = await list_calls("casey", "demo-outbound", status="completed", max_calls=500)
+        ```
+    """
     found: list[Call] = []
     async with casey_client(credentials) as client:
         async for call in client.iter_calls(connection_code, status=status):

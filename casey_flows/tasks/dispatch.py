@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from casey_flows.client import AmbiguousDispatchError, AsyncCaseyClient, Call, CallRequest
+from casey_flows.client.recent import recent_call_pages
 from casey_flows.exceptions import LedgerScanIncomplete
 
 CONTEXT_KEY = "dispatch_key"
 # Clocks differ between us and the API; scan this much further back than we think we must.
 CLOCK_SKEW_MARGIN = timedelta(minutes=10)
-LEDGER_PAGE_SIZE = 100
 
 
 def make_dispatch_key(scope: str, phone_number: str, attempt: int = 1) -> str:
@@ -53,43 +53,29 @@ async def find_dispatched(
 ) -> dict[str, Call]:
     """Calls of the connection that carry one of ``keys``, by key.
 
-    Pages newest-first (the sandbox's documented order, and the usual one). It stops when every
-    key is found, at a short page, or once a whole page is older than ``since`` minus ``margin``
-    (clock skew); hitting ``max_calls`` first raises LedgerScanIncomplete rather than guess.
+    Pages newest first and stops when every key is found, at the end of the list, or after a
+    whole page older than ``since`` minus ``margin`` (clock skew). Needing more than
+    ``max_calls`` raises LedgerScanIncomplete rather than guess.
     """
     wanted = set(keys)
     found: dict[str, Call] = {}
     horizon = since - margin if since is not None else None
-    offset = 0
-    while wanted - found.keys():
-        if offset >= max_calls:
+    scanned = 0
+    async for page in recent_call_pages(client, connection_code, cutoff=horizon):
+        if scanned >= max_calls:
             raise LedgerScanIncomplete(
-                f"scanned {offset} calls of {connection_code!r} without reaching "
+                f"scanned {scanned} calls of {connection_code!r} without reaching "
                 f"{'the start of this run' if horizon else 'the end of the list'}; "
                 "not dialling to avoid calling anyone twice"
             )
-        page = await client.list_calls(connection_code, limit=LEDGER_PAGE_SIZE, offset=offset)
+        scanned += len(page)
         for call in page:
             key = dispatch_key_of(call)
             if key in wanted and key not in found:
                 found[key] = call
-        if len(page) < LEDGER_PAGE_SIZE or page_predates(page, horizon):
+        if not wanted - found.keys():
             break
-        offset += len(page)
     return found
-
-
-def page_predates(page: list[Call], instant: datetime | None) -> bool:
-    """True when every call of a (newest-first) page was created before ``instant``.
-
-    Lets a scan stop early. Calls without a parseable, aware ``created_at`` never count as
-    older, so an odd timestamp makes us scan further, never stop too soon.
-    """
-    if instant is None:
-        return False
-    return all(
-        c.created_at is not None and c.created_at.tzinfo and c.created_at < instant for c in page
-    )
 
 
 async def dispatch_once(

@@ -29,13 +29,13 @@ from casey_flows.client import (
     PermissionDeniedError,
     normalize_status,
 )
+from casey_flows.client._constants import LIST_LIMIT_MAX
+from casey_flows.client.recent import recent_call_pages
 from casey_flows.client.status import normalize_statuses
-from casey_flows.tasks.dispatch import page_predates
 
 logger = logging.getLogger("casey.flows.wait")
 
 OnChange = Callable[[Call, str | None], Awaitable[None] | None]
-SWEEP_PAGE_SIZE = 100
 # Polls that fetch one call each run this many requests at once.
 GET_CONCURRENCY = 10
 
@@ -189,22 +189,18 @@ class CallWatcher:
         return await self._get_each(list(pending), result)
 
     async def _sweep(self, pending: dict[str, Call], result: WaitResult) -> dict[str, Call]:
-        """List newest-first until every pending call is seen or the list is exhausted."""
+        """List newest first until every pending call is seen or the list is exhausted."""
         seen: dict[str, Call] = {}
-        offset = pages = 0
+        pages = 0
         stamps = [c.created_at for c in pending.values()]
         oldest = min(stamps) if stamps and all(s and s.tzinfo for s in stamps) else None
-        while len(seen) < len(pending):
-            page = await self.client.list_calls(
-                self.connection_code, limit=SWEEP_PAGE_SIZE, offset=offset
-            )
+        async for page in recent_call_pages(self.client, self.connection_code, cutoff=oldest):
             pages += 1
             result.requests += 1
             seen.update((c.id, c) for c in page if c.id in pending)
-            if len(page) < SWEEP_PAGE_SIZE or page_predates(page, oldest):
+            if len(seen) >= len(pending):
                 break
-            offset += len(page)
-        self._sweep_pages_estimate = max(pages, math.ceil(len(pending) / SWEEP_PAGE_SIZE))
+        self._sweep_pages_estimate = max(pages, math.ceil(len(pending) / LIST_LIMIT_MAX))
         return seen
 
     async def _get_each(self, call_ids: list[str], result: WaitResult) -> list[Call]:

@@ -31,7 +31,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from casey_flows.flows.report import artifact_key
+from casey_flows.flows.report import report_artifact_key
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from deployments.spec import load_project
 from tests.deployments.stack import CASEY_FLOWS, PREFECT, PrefectStack, prefect_stack
@@ -97,7 +97,7 @@ async def report_rows(flow_run_id: UUID) -> list[dict]:
         )
     tables = [a for a in artifacts if a.type == "table"]
     assert tables, "the report run published no table artifact"
-    assert tables[0].key == artifact_key("demo-outbound")
+    assert tables[0].key == report_artifact_key("demo-outbound")
     return json.loads(tables[0].data)
 
 

@@ -14,7 +14,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from casey_flows.client import mask_phone
-from casey_flows.flows.report import artifact_key, call_report
+from casey_flows.flows.report import call_report, report_artifact_key
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.sandbox.testing import wait_for_terminal
 
@@ -62,7 +62,11 @@ def test_report_lists_calls_masks_the_artifact_and_writes_csv(
     async def artifact_text() -> tuple[str, str | None]:
         async with get_client() as client:
             artifact = await client.read_latest_artifacts()
-            mine = [a for a in artifact if a.key == artifact_key(clean_sandbox.call_out_connection)]
+            mine = [
+                a
+                for a in artifact
+                if a.key == report_artifact_key(clean_sandbox.call_out_connection)
+            ]
             assert mine, "no report artifact"
             return str(mine[0].data), mine[0].description
 
@@ -134,5 +138,5 @@ def test_last_hours_keeps_only_recent_calls(
 
 
 def test_artifact_key_is_prefect_safe() -> None:
-    assert artifact_key("Demo_Outbound.EU") == "casey-call-report-demo-outbound-eu"
-    assert artifact_key("!!!") == "casey-call-report-connection"
+    assert report_artifact_key("Demo_Outbound.EU") == "casey-call-report-demo-outbound-eu"
+    assert report_artifact_key("!!!") == "casey-call-report-unnamed"
