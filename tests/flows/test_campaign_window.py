@@ -12,7 +12,7 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.engine import Track
 from casey_flows.sandbox.embedded import EmbeddedSandbox
-from tests.flows import engine_runner
+from tests.campaign import engine_runner
 
 WEEKDAYS_9_TO_8 = CallingWindow(
     start="09:00", end="20:00", days=["mon", "tue", "wed", "thu", "fri"]

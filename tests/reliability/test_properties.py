@@ -5,8 +5,8 @@ in the client, ``casey_flows.campaign.contacts.normalize_phone`` for input files
 of them ever shows a number whole in an error. CSV: generated rows survive a round trip through a
 real file and ``load_contacts_file``. Calling window across DST: ``next_open`` is monotone,
 bounded, and opens at the window's start unless a clock change jumps into the window.
-(``tests/test_contacts.py`` and ``tests/test_calling_window.py`` already cover normalisation of
-formatted numbers and first-open/first-closed instants; not repeated here.)
+(``tests/campaign/test_contacts.py`` and ``tests/campaign/test_calling_window.py`` already cover
+normalisation of formatted numbers and first-open/first-closed instants; not repeated here.)
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from casey_flows.campaign.contacts import (
     parse_contacts,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 NUMBER = "+14155550123"
 MASKED = "+1•••••0123"
 # ASCII digits only: the API's documented pattern uses \d, which Python also lets match e.g. "٣".

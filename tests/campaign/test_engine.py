@@ -12,7 +12,7 @@ from casey_flows.campaign.slots import Release, SlotGate
 from casey_flows.client import Call, NotFoundError
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.tasks.waiting import WaitPolicy
-from tests.flows.engine_runner import run_engine
+from tests.campaign.engine_runner import run_engine
 
 
 class SlowGrantGate(SlotGate):

@@ -12,7 +12,7 @@ import casey_flows.campaign.suppression
 from casey_flows.campaign.contacts import Contact, ContactFileError, normalize_phone, parse_contacts
 from casey_flows.campaign.suppression import SuppressionList
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 NUMBER = "+14155550123"
 
 
