@@ -52,12 +52,15 @@ class Service:
         except (OSError, ValueError):
             return None
 
-    def start(self, argv: list[str], port: int, env: dict[str, str]) -> int:
+    def start(
+        self, argv: list[str], port: int, env: dict[str, str], cwd: Path | None = None
+    ) -> int:
         """Start ``argv`` in its own session (it outlives us), output appended to the log."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 argv,
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,

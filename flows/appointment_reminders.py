@@ -8,7 +8,7 @@ The appointments CSV needs ``phone_number`` and ``appointment_at`` (ISO local ti
 ``2030-05-14T09:30:00``); ``name`` and ``timezone`` (IANA) are optional.
 """
 
-from __future__ import annotations
+# Annotations are evaluated, not deferred: flow.serve() needs it (casey_flows/flows/__init__.py).
 
 import csv
 from datetime import date, datetime, timedelta, timezone

@@ -1,5 +1,15 @@
 """The library's flows: one call, a campaign, a report. Run them, serve them, or call them as
-subflows of your own flows."""
+subflows of your own flows.
+
+The flow modules evaluate their annotations (no ``from __future__ import annotations``), because
+a run of ``flow.serve()`` receives the flow cloudpickled: ``Runner`` -> ``DirectSubprocessStarter``
+-> ``prefect.flow_engine.run_flow_in_subprocess``. The module attribute ``place_call`` is the
+``Flow``, not its function, so cloudpickle pickles ``flow.fn`` by value, keeping only the globals
+its code uses. ``Flow.validate_parameters`` then resolves string annotations in that pruned
+``fn.__globals__`` (``prefect._internal.pydantic.validated_func.ValidatedFunction``), where
+``Annotated``, ``Field`` and the parameter types are missing: every served run failed with
+"``Place_CallModel`` is not fully defined". Evaluated annotations travel with the function.
+"""
 
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call

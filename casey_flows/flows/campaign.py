@@ -5,8 +5,8 @@ calling hours (each contact's own time zone), never a suppressed number, within 
 cap and a request rate. A handful of task runs whatever the size of the list.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
+# (see casey_flows/flows/__init__.py).
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated

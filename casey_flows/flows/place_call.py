@@ -1,7 +1,7 @@
 """The ``place_call`` flow: one call, created and (optionally) waited for, from Python or the UI."""
 
-from __future__ import annotations
-
+# Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
+# (see casey_flows/flows/__init__.py).
 from typing import Annotated, Any
 from uuid import UUID
 

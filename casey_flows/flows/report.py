@@ -5,8 +5,8 @@ user's own data export, written to a path they chose; it carries full numbers on
 (``full_numbers=True``), because downstream joins (CRM, warehouse) need the real number.
 """
 
-from __future__ import annotations
-
+# Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
+# (see casey_flows/flows/__init__.py).
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
@@ -41,7 +41,7 @@ class ReportRow(BaseModel):
     dispatch_key: str
 
     @classmethod
-    def from_call(cls, call: Call, *, full_number: bool = False) -> ReportRow:
+    def from_call(cls, call: Call, *, full_number: bool = False) -> "ReportRow":
         number = call.phone_number or ""
         return cls(
             call_id=call.id,

@@ -4,12 +4,20 @@ subprocesses with their own PREFECT_HOME, all stopped (process groups) when the 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+
+from prefect import Flow
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from deployments.local_services import Service, free_port, wait_until_answers
 from deployments.spec import REPO_ROOT
@@ -40,6 +48,7 @@ class PrefectStack:
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_WORKER_QUERY_SECONDS="1",
             PREFECT_WORKER_HEARTBEAT_SECONDS="5",
+            PREFECT_RUNNER_POLL_FREQUENCY="1",
             PREFECT_LOGGING_TO_API_BATCH_INTERVAL="0.5",
         )
         if self.database_url:
@@ -58,12 +67,42 @@ class PrefectStack:
         server.start(argv, self.port, env)
         wait_until_answers(self.api_url + "/health", timeout, server)
 
-    def start_worker(self, name: str, pool: str, limit: int | None = None) -> Service:
+    def start_worker(
+        self, name: str, pool: str, limit: int | None = None, cwd: Path | None = None
+    ) -> Service:
         worker = self.service(f"worker-{name}")
         argv = [PREFECT, "worker", "start", "--pool", pool, "--name", name, "--type", "process"]
         argv += ["--limit", str(limit)] if limit else []
-        worker.start(argv, 0, self.env)
+        worker.start(argv, 0, self.env, cwd=cwd)
         return worker
+
+    def serve_flow(self, flow: Flow, deployment: str, cwd: Path | None = None) -> Service:
+        """``flow.serve(name=deployment)`` in its own process, as a user's script does it: the
+        flow imported from the installed package, its runs handed over in memory."""
+        module, name = flow.fn.__module__, flow.fn.__name__
+        code = f"from {module} import {name}\n{name}.serve(name={deployment!r})"
+        served = self.service(f"serve-{flow.name}-{deployment}")
+        served.start([sys.executable, "-c", code], 0, self.env, cwd=cwd)
+        return served
+
+    async def wait_for_deployment(self, name: str, service: Service, timeout: float = 60) -> None:
+        """Until ``flow/deployment`` is registered (a served flow registers once it started)."""
+        deadline = time.monotonic() + timeout
+        async with get_client() as client:
+            while True:
+                try:
+                    await client.read_deployment_by_name(name)
+                    return
+                except ObjectNotFound:
+                    assert service.pid(), f"{service.name} exited:\n{self.logs()}"
+                    assert time.monotonic() < deadline, f"{name} not registered:\n{self.logs()}"
+                    await asyncio.sleep(0.5)
+
+    @contextmanager
+    def client_settings(self) -> Iterator[None]:
+        """Prefect clients in this process (``get_client``, ``arun_deployment``) talk to us."""
+        with temporary_settings(updates={PREFECT_API_URL: self.api_url}):
+            yield
 
     def run(self, *argv: str, timeout: float = 120, extra_env: dict[str, str] | None = None) -> str:
         """Run a CLI command from the repo root; its output, or AssertionError with it."""
@@ -80,8 +119,14 @@ class PrefectStack:
         return output
 
     def stop(self) -> None:
-        for service in reversed(self.services):
-            service.stop(timeout=10)
+        """Workers and served flows together (each may still talk to the server while it shuts
+        down), then the server."""
+        clients = [s for s in self.services if s.name != "server"]
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(lambda service: service.stop(timeout=10), clients))
+        for service in self.services:
+            if service not in clients:
+                service.stop(timeout=10)
 
     def logs(self) -> str:
         """Every service's log, for failure messages."""

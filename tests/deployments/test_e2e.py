@@ -29,17 +29,16 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import arun_deployment
-from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from casey_flows.flows.report import report_artifact_key
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from deployments.spec import load_project
+from tests.deployments.fast_runs import campaign_parameters
 from tests.deployments.stack import CASEY_FLOWS, PREFECT, PrefectStack, prefect_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 POOL = "casey-process"
-ALWAYS_OPEN = {"start": "00:00:00", "end": "23:59:59", "days": list(range(7)), "timezone": "UTC"}
 PG_URL = os.environ.get("CASEY_FLOWS_TEST_PG_URL")
 
 
@@ -58,16 +57,6 @@ def deploy_everything(stack: PrefectStack, sandbox: EmbeddedSandbox) -> None:
         PREFECT, "--no-prompt", "deploy", "--all", "--prefect-file", "deployments/prefect.yaml"
     )
     assert "weekday-mornings" in out
-
-
-def campaign_parameters(sandbox: EmbeddedSandbox, campaign_id: str, numbers: list[str]) -> dict:
-    return {
-        "connection_code": sandbox.call_out_connection,
-        "campaign_id": campaign_id,
-        "contacts": [{"phone_number": n} for n in numbers],
-        "calling_window": ALWAYS_OPEN,
-        "poll_interval_seconds": 0.3,
-    }
 
 
 async def wait_for_report_run(after: Any, timeout: float = 60) -> FlowRun:
@@ -141,7 +130,7 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
             return run, [report, await report_rows(report.id)]
 
         try:
-            with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            with stack.client_settings():
                 run, (report, rows) = asyncio.run(scenario())
         except BaseException:
             print(stack.logs())
@@ -184,7 +173,7 @@ def test_postgres_two_workers_share_one_campaign(
             )
 
         try:
-            with temporary_settings(updates={PREFECT_API_URL: stack.api_url}):
+            with stack.client_settings():
                 runs = asyncio.run(scenario())
         except BaseException:
             print(stack.logs())
