@@ -32,6 +32,10 @@ class GlobalLimitMissing(CaseyFlowsError, RuntimeError):
     """The named Prefect global concurrency limit does not exist (strict: never run unlimited)."""
 
 
+class CreateUnconfirmed(CaseyFlowsError, RuntimeError):
+    """A create may have rung, the call list never showed it, and re-dialling is off."""
+
+
 class LedgerScanIncomplete(CaseyFlowsError, RuntimeError):
     """The call list could not be read far enough back to prove what was already dialled."""
 

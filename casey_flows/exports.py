@@ -25,6 +25,7 @@ OUTCOME_COLUMNS = (
     "call_ids",
     "next_call_at",
     "reason",
+    "duplicate_call_ids",
 )
 
 # ``call_report``'s rows, one per call.

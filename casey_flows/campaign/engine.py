@@ -26,6 +26,7 @@ from casey_flows.campaign.models import (
     OUTCOME_DEFERRED,
     OUTCOME_ERROR,
     OUTCOME_STILL_OPEN,
+    OUTCOME_UNCONFIRMED,
     ContactOutcome,
 )
 from casey_flows.campaign.slots import Release, SlotGate
@@ -42,7 +43,13 @@ from casey_flows.client import (
     mask_phone,
 )
 from casey_flows.client.status import normalize_status, normalize_statuses
-from casey_flows.tasks.dispatch import find_dispatched, make_dispatch_key, with_dispatch_key
+from casey_flows.tasks.dispatch import (
+    RedialRule,
+    find_dispatched,
+    make_dispatch_key,
+    report_duplicates,
+    with_dispatch_key,
+)
 from casey_flows.tasks.waiting import (
     CallWatcher,
     WaitPolicy,
@@ -55,8 +62,6 @@ logger = logging.getLogger("casey.flows.campaign")
 
 # Errors that say every create would fail the same way: stop the campaign, don't burn the list.
 CAMPAIGN_WIDE_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError)
-# The list may lag a create; an ambiguous key is re-dialled only after this many misses.
-RECONCILE_MISSES_BEFORE_REDIAL = 2
 # Server-clock slack when reconciling against the created_at of an earlier call.
 SERVER_CLOCK_SLACK = timedelta(seconds=5)
 # With no earlier call to anchor on, our clock against theirs.
@@ -79,6 +84,7 @@ class EngineSettings:
     retry_delay_seconds: float = 600.0
     call_timeout_seconds: float = 1800.0
     poll: WaitPolicy = field(default_factory=WaitPolicy)
+    redial: RedialRule = field(default_factory=RedialRule)
 
     def __post_init__(self) -> None:
         self.retry_outcomes = normalize_statuses(self.retry_outcomes)
@@ -94,13 +100,22 @@ class Track:
     last_call: Call | None = None
     dispatched_at: float = 0.0
     outcome: ContactOutcome | None = None
+    # Keys sent again after the ledger did not show them, and calls found beyond the first
+    # for one key (someone dialled twice: reported, never hidden).
+    redialled_keys: list[str] = field(default_factory=list)
+    duplicate_call_ids: list[str] = field(default_factory=list)
 
     def key(self, campaign_id: str) -> str:
         return make_dispatch_key(campaign_id, self.contact.phone_number, self.attempt)
 
     def finish(self, outcome: str, **fields: object) -> None:
         self.outcome = ContactOutcome.of(
-            self.contact, outcome, last_call=self.last_call, call_ids=self.call_ids, **fields
+            self.contact,
+            outcome,
+            last_call=self.last_call,
+            call_ids=self.call_ids,
+            duplicate_call_ids=list(self.duplicate_call_ids),
+            **fields,
         )
 
 
@@ -110,6 +125,8 @@ class EngineHooks:
 
     on_dispatched: Callable[[Call], None] | None = None
     on_ended: Callable[[Call], None] | None = None
+    # A call found beyond the first for one dispatch key: a person was dialled twice.
+    on_duplicate: Callable[[Call], None] | None = None
     on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
 
 
@@ -144,6 +161,7 @@ class CampaignEngine:
         self._track_of: dict[str, Track] = {}
         self._releases: dict[str, Release] = {}
         self._ambiguous: dict[str, _Ambiguous] = {}
+        self._earliest_ambiguous: datetime | None = None
         self._tracks: list[Track] = []
         self._finished = 0
         self._last_created_at: datetime | None = None
@@ -163,8 +181,9 @@ class CampaignEngine:
         }
         found = await find_dispatched(self.client, self.settings.connection_code, keys, since=since)
         by_track: dict[int, list[Call]] = {}
-        for key, call in found.items():
-            by_track.setdefault(id(keys[key]), []).append(call)
+        for key, calls in found.items():
+            self._note_duplicates(keys[key], key, calls)
+            by_track.setdefault(id(keys[key]), []).append(calls[0])
         for track in tracks:
             calls = sorted(by_track.get(id(track), []), key=lambda c: c.created_at_raw or "")
             if calls:
@@ -280,6 +299,7 @@ class CampaignEngine:
         except AmbiguousDispatchError:
             logger.warning("create for %s was ambiguous; reconciling %s", _masked(track), key)
             self._ambiguous[key] = _Ambiguous(track, horizon, release)  # the call may be live
+            self._earliest_ambiguous = min(self._earliest_ambiguous or horizon, horizon)
         except Exception as exc:
             await release()
             if isinstance(exc, CaseyError) and not isinstance(exc, CAMPAIGN_WIDE_ERRORS):
@@ -394,7 +414,9 @@ class CampaignEngine:
             )
 
     async def _reconcile(self) -> None:
-        """One ledger scan for every ambiguous key: adopt what exists, re-dial what surely not."""
+        """One ledger scan for every ambiguous key: adopt what exists; a key the list has not
+        shown for long enough (the settings' RedialRule) is dialled again, or ends unconfirmed.
+        """
         since = min(a.horizon for a in self._ambiguous.values())
         try:
             found = await find_dispatched(
@@ -408,20 +430,60 @@ class CampaignEngine:
             logger.warning("ledger scan failed, will retry: %s", exc)
             self._give_up_unconfirmed(exc)
             return
+        rule = self.settings.redial
         for key, entry in list(self._ambiguous.items()):
             if key in found:
                 del self._ambiguous[key]
-                call = found[key]
+                call = self._note_duplicates(entry.track, key, found[key])
                 entry.track.call_ids.append(call.id)
                 self._watch(entry.track, call, entry.release)
                 logger.info("adopted call %s for ambiguous key %s", call.id, key)
+                continue
+            entry.misses += 1
+            if not rule.settled(entry.since, entry.misses):
+                continue
+            del self._ambiguous[key]
+            await entry.release()
+            if rule.redials:
+                logger.warning(
+                    "key %s not in the call list after %g s: dialling again",
+                    key,
+                    rule.patience_seconds,
+                )
+                entry.track.redialled_keys.append(key)
+                self._ready.appendleft(entry.track)  # same attempt, same key
             else:
-                entry.misses += 1
-                if entry.misses >= RECONCILE_MISSES_BEFORE_REDIAL:
-                    del self._ambiguous[key]
-                    await entry.release()
-                    self._ready.appendleft(entry.track)  # same attempt, same key
+                self._finish(
+                    entry.track,
+                    OUTCOME_UNCONFIRMED,
+                    reason=f"the create may have rung; the call list did not show it within "
+                    f"{rule.patience_seconds:g} s, and re-dialling is off",
+                )
         self._wake.set()
+
+    def _note_duplicates(self, track: Track, key: str, calls: list[Call]) -> Call:
+        """The first call for ``key``; any others are recorded on the track and reported."""
+        for extra in report_duplicates(key, calls):
+            if extra.id not in track.duplicate_call_ids:
+                track.duplicate_call_ids.append(extra.id)
+                if self.hooks.on_duplicate:
+                    self.hooks.on_duplicate(extra)
+        return calls[0]
+
+    async def check_redialled(self, tracks: list[Track]) -> None:
+        """After the run: one more read for every key that was dialled again, so a create the
+        list showed only late (a second call for the key) is reported, not hidden."""
+        keys = {key: t for t in tracks for key in t.redialled_keys}
+        if not keys or self._earliest_ambiguous is None:
+            return
+        found = await find_dispatched(
+            self.client, self.settings.connection_code, keys, since=self._earliest_ambiguous
+        )
+        for key, calls in found.items():
+            track = keys[key]
+            self._note_duplicates(track, key, calls)
+            if track.outcome is not None:
+                track.outcome.duplicate_call_ids = list(track.duplicate_call_ids)
 
     def _give_up_unconfirmed(self, exc: CaseyError) -> None:
         """Fail the run once creates stay unconfirmed for call_timeout_seconds of failed scans.

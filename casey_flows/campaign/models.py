@@ -34,6 +34,7 @@ OUTCOME_SUPPRESSED = "suppressed"
 OUTCOME_DEFERRED = "deferred"
 OUTCOME_PLANNED = "planned"  # dry run: would be dialled now
 OUTCOME_STILL_OPEN = "still open"  # stopped waiting; the call was not cancelled
+OUTCOME_UNCONFIRMED = "unconfirmed"  # a create may have rung; never shown, not dialled again
 OUTCOME_ERROR = "error"
 
 
@@ -52,6 +53,10 @@ class ContactOutcome(MaskedPhoneRepr):
         default=None, description="Deferred: the next instant the calling window opens."
     )
     reason: str | None = Field(default=None, description="Why it was rejected or not dialled.")
+    duplicate_call_ids: list[str] = Field(
+        default_factory=list,
+        description="Calls found for the same dispatch key beyond the first: dialled twice.",
+    )
 
     @property
     def masked_phone(self) -> str:
@@ -94,6 +99,11 @@ class CampaignResult(BaseModel):
     @property
     def counts(self) -> dict[str, int]:
         return dict(Counter(o.outcome for o in self.outcomes).most_common())
+
+    @property
+    def dialled_twice(self) -> list[ContactOutcome]:
+        """Contacts the ledger shows more than one call for under one dispatch key."""
+        return [o for o in self.outcomes if o.duplicate_call_ids]
 
     def by_outcome(self, outcome: str) -> list[ContactOutcome]:
         return [o for o in self.outcomes if o.outcome == outcome]

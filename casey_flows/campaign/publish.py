@@ -95,6 +95,7 @@ def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, obj
         "call_ids": " ".join(outcome.call_ids),
         "next_call_at": outcome.next_call_at.isoformat() if outcome.next_call_at else None,
         "reason": outcome.reason,
+        "duplicate_call_ids": " ".join(outcome.duplicate_call_ids),
     }
 
 
@@ -113,6 +114,13 @@ def summary_markdown(result: CampaignResult) -> str:
     if reasons:
         lines += ["", "| ended_reason | calls |", "|---|---:|"]
         lines += [f"| {name} | {count} |" for name, count in reasons.most_common()]
+    twice = result.dialled_twice
+    if twice:
+        lines += ["", f"**{len(twice)} contact(s) dialled more than once** (one dispatch key, "]
+        lines[-1] += "several calls; see duplicate_call_ids):"
+        lines += [
+            f"- {o.masked_phone}: {' '.join(o.call_ids + o.duplicate_call_ids)}" for o in twice
+        ]
     if result.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {w}" for w in result.warnings]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,7 @@ from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
 from casey_flows.tasks.calls import Credentials, casey_client
+from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_HELP, RedialRule
 from casey_flows.tasks.events import emit_call_event, related_resources
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
@@ -130,9 +131,13 @@ async def dial_contacts(
 
         return emit if emit_call_events else None
 
+    def duplicate(call: Call) -> None:  # always: a person dialled twice must be seen
+        emit_call_event(call, "duplicate", settings.connection_code, settings.campaign_id)
+
     hooks = EngineHooks(
         on_dispatched=event("dispatched"),  # type: ignore[arg-type]
         on_ended=event("ended"),  # type: ignore[arg-type]
+        on_duplicate=duplicate,
         on_progress=progress.update,
     )
     async with casey_client(credentials, max_requests_per_second=max_requests_per_second) as client:
@@ -141,6 +146,7 @@ async def dial_contacts(
         try:
             await engine.adopt_ledger(tracks, since=ledger_since)
             await engine.run(tracks)
+            await engine.check_redialled(tracks)
         finally:
             await gate.aclose()
     finished = sum(1 for t in tracks if t.outcome is not None)
@@ -193,6 +199,9 @@ async def call_campaign(
     ledger_lookback_hours: Annotated[
         float, Field(gt=0, description="How far back a re-run looks for calls it placed.")
     ] = 72.0,
+    redial_after_seconds: Annotated[
+        float | None, Field(gt=0, description=REDIAL_HELP)
+    ] = DEFAULT_REDIAL_AFTER_SECONDS,
     dry_run: Annotated[bool, Field(description="Validate and plan; dial nobody.")] = False,
     export_csv_path: Annotated[
         str | None, Field(description="Write all outcomes to this CSV file.")
@@ -271,6 +280,7 @@ async def call_campaign(
             max_attempts=max_attempts,
             retry_delay_seconds=retry_delay_seconds,
             call_timeout_seconds=call_timeout_seconds,
+            redial=RedialRule(after_seconds=redial_after_seconds),
             poll=WaitPolicy(
                 min_poll_seconds=poll_interval_seconds,
                 max_poll_seconds=max(poll_interval_seconds, 10.0),
@@ -297,6 +307,8 @@ async def call_campaign(
         payload={"counts": result.counts, "dry_run": dry_run},
     )
     message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no contacts"
+    if result.dialled_twice:  # never silent: the one thing a campaign must not do
+        message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
     errors = result.by_outcome(OUTCOME_ERROR)
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"

@@ -18,7 +18,13 @@ from prefect.runtime import flow_run, task_run
 from casey_flows.blocks.credentials import CaseyCredentials, resolve_credentials
 from casey_flows.client import AsyncCaseyClient, AuthenticationError, Call, CallRequest, mask_phone
 from casey_flows.exceptions import CallLost, CallWaitTimeout
-from casey_flows.tasks.dispatch import dispatch_once, make_dispatch_key, with_dispatch_key
+from casey_flows.tasks.dispatch import (
+    DEFAULT_REDIAL_AFTER_SECONDS,
+    RedialRule,
+    dispatch_once,
+    make_dispatch_key,
+    with_dispatch_key,
+)
 from casey_flows.tasks.events import emit_call_event
 from casey_flows.tasks.waiting import (
     CallWatcher,
@@ -89,6 +95,7 @@ async def create_call(
     dispatch_key: str | None = None,
     campaign_id: str | None = None,
     reconcile: bool | None = None,
+    redial_after_seconds: float | None = DEFAULT_REDIAL_AFTER_SECONDS,
 ) -> Call:
     """Dispatch one call exactly once for its dispatch key.
 
@@ -107,6 +114,9 @@ async def create_call(
         campaign_id: names the campaign in the ``casey.call.dispatched`` event.
         reconcile: force (True) or skip (False) the ledger check that otherwise runs only when
             this flow or task run is a retry.
+        redial_after_seconds: after an ambiguous create, dial again only once the key has been
+            missing from the call list this long (and over 3 reads); None never dials again
+            and raises CreateUnconfirmed instead.
 
     Returns:
         The call as dispatched (or as found, when an earlier attempt had placed it).
@@ -136,7 +146,12 @@ async def create_call(
     check_first = may_have_run_before() if reconcile is None else reconcile
     async with casey_client(credentials) as client:
         call, adopted = await dispatch_once(
-            client, connection_code, request, key, check_ledger_first=check_first
+            client,
+            connection_code,
+            request,
+            key,
+            check_ledger_first=check_first,
+            redial=RedialRule(after_seconds=redial_after_seconds),
         )
     if adopted:
         logger.info("adopted call %s already dispatched for key %s", call.id, key)

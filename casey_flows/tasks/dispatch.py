@@ -11,15 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from casey_flows.client import AmbiguousDispatchError, AsyncCaseyClient, Call, CallRequest
 from casey_flows.client.recent import recent_call_pages
-from casey_flows.exceptions import LedgerScanIncomplete
+from casey_flows.exceptions import CreateUnconfirmed, LedgerScanIncomplete
+
+logger = logging.getLogger("casey_flows.dispatch")
 
 CONTEXT_KEY = "dispatch_key"
+# How long an ambiguous create's key may be missing from the call list before it is dialled
+# again: lists that trail creates by up to a minute, and a margin. What it costs: a create that
+# truly never arrived is re-dialled this much later.
+DEFAULT_REDIAL_AFTER_SECONDS = 90.0
+REDIAL_MIN_READS = 3
+REDIAL_HELP = (
+    "After a create that may or may not have reached Casey (timeout, dropped connection, 5xx), "
+    "dial again only once its key has been missing from the call list this long (and over 3 "
+    "reads): the list may trail creates. Empty: never dial again; the contact ends "
+    "'unconfirmed'."
+)
+MIN_READ_INTERVAL_SECONDS = 0.25
+MAX_READ_INTERVAL_SECONDS = 15.0
 # Clocks differ between us and the API; scan this much further back than we think we must.
 CLOCK_SKEW_MARGIN = timedelta(minutes=10)
 
@@ -42,6 +60,41 @@ def dispatch_key_of(call: Call) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class RedialRule:
+    """When an ambiguous create whose key the ledger does not show may be sent again.
+
+    The list may trail creates (replicas, search indexes; Casey's docs promise nothing), so a
+    missing key proves nothing at first. It is dialled again only once it has been absent for
+    ``after_seconds`` *and* over ``min_reads`` reads: the shape of the rule for lost calls.
+    ``after_seconds=None`` never dials it again: the contact ends ``unconfirmed`` (it may have
+    rung) once it has been absent for :data:`DEFAULT_REDIAL_AFTER_SECONDS`.
+    """
+
+    after_seconds: float | None = DEFAULT_REDIAL_AFTER_SECONDS
+    min_reads: int = REDIAL_MIN_READS
+
+    @property
+    def redials(self) -> bool:
+        return self.after_seconds is not None
+
+    @property
+    def patience_seconds(self) -> float:
+        """How long a missing key is looked for before it is re-dialled or called unconfirmed."""
+        return DEFAULT_REDIAL_AFTER_SECONDS if self.after_seconds is None else self.after_seconds
+
+    def settled(self, absent_since: float, reads: int, now: float | None = None) -> bool:
+        """True once a key absent since ``absent_since`` (monotonic) over ``reads`` reads is
+        surely not coming: re-dial it, or report it unconfirmed."""
+        elapsed = (time.monotonic() if now is None else now) - absent_since
+        return reads >= self.min_reads and elapsed >= self.patience_seconds
+
+    def read_interval(self) -> float:
+        """Spacing of ledger reads while one create waits: ``min_reads`` fit in the patience."""
+        spread = self.patience_seconds / max(1, self.min_reads - 1)
+        return min(MAX_READ_INTERVAL_SECONDS, max(MIN_READ_INTERVAL_SECONDS, spread))
+
+
 async def find_dispatched(
     client: AsyncCaseyClient,
     connection_code: str,
@@ -50,15 +103,17 @@ async def find_dispatched(
     since: datetime | None = None,
     margin: timedelta = CLOCK_SKEW_MARGIN,
     max_calls: int = 50_000,
-) -> dict[str, Call]:
-    """Calls of the connection that carry one of ``keys``, by key.
+) -> dict[str, list[Call]]:
+    """Every call of the connection that carries one of ``keys``, by key, oldest first.
 
-    Pages newest first and stops when every key is found, at the end of the list, or after a
-    whole page older than ``since`` minus ``margin`` (clock skew). Needing more than
-    ``max_calls`` raises LedgerScanIncomplete rather than guess.
+    More than one call for a key means someone was dialled twice: callers report it (see
+    :func:`report_duplicates`). Pages newest first and stops at the end of the list or after a
+    whole page older than ``since`` minus ``margin`` (clock skew); it reads to that horizon
+    even when every key was found, since a second call for a key may be older. Needing more
+    than ``max_calls`` raises LedgerScanIncomplete rather than guess.
     """
     wanted = set(keys)
-    found: dict[str, Call] = {}
+    found: dict[str, list[Call]] = {}
     horizon = since - margin if since is not None else None
     scanned = 0
     async for page in recent_call_pages(client, connection_code, cutoff=horizon):
@@ -71,11 +126,22 @@ async def find_dispatched(
         scanned += len(page)
         for call in page:
             key = dispatch_key_of(call)
-            if key in wanted and key not in found:
-                found[key] = call
-        if not wanted - found.keys():
-            break
+            if key in wanted:
+                found.setdefault(key, []).insert(0, call)  # the list is newest first
     return found
+
+
+def report_duplicates(key: str, calls: list[Call]) -> list[Call]:
+    """Log loudly when one key shows more than one call; the calls after the first."""
+    extra = calls[1:]
+    if extra:
+        logger.error(
+            "dispatch key %s shows %d calls (%s): this person was dialled more than once",
+            key,
+            len(calls),
+            ", ".join(c.id for c in calls),
+        )
+    return extra
 
 
 async def dispatch_once(
@@ -86,32 +152,65 @@ async def dispatch_once(
     *,
     check_ledger_first: bool,
     since: datetime | None = None,
-    reconcile_delay: float = 0.5,
+    redial: RedialRule | None = None,
     max_ambiguous: int = 3,
 ) -> tuple[Call, bool]:
     """Create the call for ``key`` unless it exists; returns (call, adopted).
 
     ``check_ledger_first`` is for anything that may have run before (a retry, a re-run). After
-    an ambiguous failure the ledger is read twice (the list may lag the create) before the same
-    request is sent again; ``max_ambiguous`` such failures in a row end in the last error.
+    an ambiguous failure the ledger is read until the key shows up (adopted) or ``redial``
+    says it surely will not: then the same request is sent again, or, if the rule never
+    re-dials, CreateUnconfirmed is raised. ``max_ambiguous`` such failures in a row end in the
+    last error.
     """
+    rule = redial or RedialRule()
     if check_ledger_first:
         found = await find_dispatched(client, connection_code, [key], since=since)
         if key in found:
-            return found[key], True
+            report_duplicates(key, found[key])
+            return found[key][0], True
     last_error: AmbiguousDispatchError | None = None
     for _ in range(max_ambiguous):
         try:
             return await client.create_call_from(connection_code, request, key), False
         except AmbiguousDispatchError as exc:
             last_error = exc
-            for delay in (0.0, reconcile_delay):
-                await asyncio.sleep(delay)
-                found = await find_dispatched(client, connection_code, [key], since=exc.sent_at)
-                if key in found:
-                    return found[key], True
+        adopted = await _await_ledger(client, connection_code, key, last_error, rule)
+        if adopted is not None:
+            return adopted, True
+        if not rule.redials:
+            raise CreateUnconfirmed(
+                f"the create for key {key} may have rung ({last_error}), and the call list did not "
+                f"show it within {rule.patience_seconds:g} s; not dialled again (redial off)"
+            )
+        logger.warning(
+            "key %s absent from the call list for %g s over %d reads: dialling again",
+            key,
+            rule.patience_seconds,
+            rule.min_reads,
+        )
     assert last_error is not None
     raise last_error
+
+
+async def _await_ledger(
+    client: AsyncCaseyClient,
+    connection_code: str,
+    key: str,
+    error: AmbiguousDispatchError,
+    rule: RedialRule,
+) -> Call | None:
+    """Read the ledger until ``key`` shows up (its first call) or the rule settles (None)."""
+    absent_since, reads = time.monotonic(), 0
+    while True:
+        found = await find_dispatched(client, connection_code, [key], since=error.sent_at)
+        reads += 1
+        if key in found:
+            report_duplicates(key, found[key])
+            return found[key][0]
+        if rule.settled(absent_since, reads):
+            return None
+        await asyncio.sleep(rule.read_interval())
 
 
 def with_dispatch_key(context: dict[str, Any] | None, key: str) -> dict[str, Any]:
