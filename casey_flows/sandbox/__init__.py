@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # lazy: `import sandbox` stays cheap (no FastAPI/uvicorn import)
+def __getattr__(name: str):  # lazy: importing the package loads no FastAPI/uvicorn
     if name == "create_app":
         from casey_flows.sandbox.app import create_app
 

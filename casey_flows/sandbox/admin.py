@@ -1,4 +1,5 @@
-"""Admin routes under ``/_sandbox``: stats, reset, runtime faults, forcing an outcome.
+"""Admin routes under ``/_sandbox``: stats, reset, runtime faults and list lag, forcing an
+outcome.
 
 No auth (the sandbox binds loopback by default) and not in /openapi.json: they are tooling for
 tests and demos, not part of the emulated Casey API.
@@ -9,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import Response
 
 from casey_flows.sandbox import vocabulary as v
-from casey_flows.sandbox.config import FaultSettings
+from casey_flows.sandbox.config import FaultSettings, ListLagSeconds
 from casey_flows.sandbox.wire import error_response, json_response
 
 ADMIN_PREFIX = "/_sandbox"
@@ -23,6 +24,12 @@ admin_router = APIRouter(prefix=ADMIN_PREFIX, include_in_schema=False)
 
 class ForceOutcome(BaseModel):
     outcome: str = Field("completed", description="a key of sandbox.vocabulary.OUTCOMES")
+
+
+class ListLag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: ListLagSeconds
 
 
 def _state(request: Request) -> Any:
@@ -61,8 +68,26 @@ async def put_faults(request: Request) -> Response:
     return json_response(settings.model_dump())
 
 
+@admin_router.get("/list-lag")
+async def get_list_lag(request: Request) -> Response:
+    return json_response({"seconds": _state(request).store.list_lag_s})
+
+
+@admin_router.put("/list-lag")
+async def put_list_lag(request: Request) -> Response:
+    """Set the list lag now (body ``{"seconds": 1.5}``); it applies to calls already created
+    too, so 0 shows every call at once, like a replica that has caught up."""
+    try:
+        body = ListLag.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        return error_response(400, v.ERR_VALIDATION, str(exc), None)
+    _state(request).store.list_lag_s = body.seconds
+    return json_response(body.model_dump())
+
+
 @admin_router.get("/config")
 async def get_config(request: Request) -> Response:
+    """The config the sandbox started with; runtime faults and list lag have their own routes."""
     config = _state(request).config
     data = config.model_dump(exclude={"api_keys"})
     data["api_keys_configured"] = len(config.api_keys)  # never show the keys themselves

@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--concurrency-cap", type=int, default=None, help="in-flight calls per connection; 0=off")
     add("--rate-limit", type=float, default=None, help="requests/s per API key; 0 = off")
     add("--rate-limit-burst", type=int, default=None, help="token bucket size")
+    add(
+        "--list-lag-seconds",
+        type=float,
+        default=None,
+        metavar="N",
+        help="new calls stay out of the call list for N real seconds (reads by id do not lag)",
+    )
     add("--db", default=None, help="SQLite file to keep calls across restarts")
     add("--config", default=None, help="JSON file with SandboxConfig fields")
     add("--fault-5xx-rate", type=float, default=None)
@@ -65,6 +72,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         "concurrency_cap": args.concurrency_cap,
         "rate_limit_per_s": args.rate_limit,
         "rate_limit_burst": args.rate_limit_burst,
+        "list_lag_seconds": args.list_lag_seconds,
         "db_path": args.db,
         "api_keys": args.api_key,
         "log_level": args.log_level,
@@ -120,6 +128,8 @@ async def _serve(config: SandboxConfig, http: str) -> int:
     print(f"  API key:            {key}  (any sk_test_ key works unless --api-key is given)")
     print(f"  call_out connection: {config.call_out_connection}")
     print(f"  admin:              {root}/_sandbox/stats  (docs: {root}/docs)")
+    if config.list_lag_seconds:
+        print(f"  list lag:           {config.list_lag_seconds:g} s (new calls, list only)")
     info = {
         "root_url": root,
         "base_url": root + API_PREFIX,
@@ -159,7 +169,16 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run, handler=run)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m casey_flows.sandbox", description=__doc__)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    return parser
+
+
+def config_from_argv(argv: list[str]) -> SandboxConfig:
+    """The config ``main(argv)`` runs with (for a parent that started it as a process)."""
+    return build_config(_parser().parse_args(argv))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_parser().parse_args(argv))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -16,6 +16,15 @@ DEFAULT_API_KEY = "sk_test_sandbox"
 DEFAULT_CALL_OUT_CONNECTION = "demo-outbound"
 DEFAULT_OTHER_CONNECTION = "demo-web"
 SEED_TIMESTAMP = "2026-01-01T00:00:00+00:00"
+
+ListLagSeconds = Annotated[
+    float,
+    Field(
+        ge=0,
+        description="real seconds (not scaled by speed) a new call stays out of the call list; "
+        "reads by id are immediate. Models a lagging read replica; 0 = off",
+    ),
+]
 
 
 class ConnectionSpec(BaseModel):
@@ -127,6 +136,7 @@ class SandboxConfig(BaseModel):
     rate_limit_burst: int | None = Field(
         None, ge=1, description="bucket size; default = 2 x rate_limit_per_s (at least 1)"
     )
+    list_lag_seconds: ListLagSeconds = 0.0
     db_path: str | None = Field(None, description="SQLite file; None = memory only")
     db_flush_interval_s: float = Field(0.05, gt=0)
     faults: FaultSettings = Field(default_factory=FaultSettings)

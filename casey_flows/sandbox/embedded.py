@@ -47,6 +47,13 @@ class AdminClient:
     def faults(self) -> dict[str, Any]:
         return self._ok(self._http.get("/faults"))
 
+    def set_list_lag(self, seconds: float) -> float:
+        """Hide new calls from the call list for ``seconds`` of real time; 0 switches it off."""
+        return self._ok(self._http.put("/list-lag", json={"seconds": seconds}))["seconds"]
+
+    def list_lag(self) -> float:
+        return self._ok(self._http.get("/list-lag"))["seconds"]
+
     def force_outcome(self, call_id: str, outcome: str = "completed") -> dict[str, Any]:
         return self._ok(self._http.post(f"/calls/{call_id}/complete", json={"outcome": outcome}))
 
@@ -91,9 +98,11 @@ class EmbeddedSandbox:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def clean(self) -> EmbeddedSandbox:
-        """No calls, no stats, no faults: a fresh start for the next test (config is kept)."""
+        """No calls, no stats, no faults, the configured list lag: a fresh start for the next
+        test, whatever the last one switched at run time (config is kept)."""
         self.admin.reset()
         self.admin.set_faults()
+        self.admin.set_list_lag(self.config.list_lag_seconds)
         return self
 
     def stop(self) -> None:
@@ -161,6 +170,14 @@ def running_sandbox(
         sandbox.stop()
 
 
+def _child_config(argv: list[str]) -> SandboxConfig:
+    """What a child started with ``argv`` runs with, flags included, so ``clean()`` restores
+    a ``--list-lag-seconds`` given in ``extra_args`` rather than the file's value."""
+    from casey_flows.sandbox.cli import config_from_argv  # cli imports this module
+
+    return config_from_argv(argv)
+
+
 def start_sandbox_process(
     config: SandboxConfig | None = None,
     *,
@@ -178,16 +195,8 @@ def start_sandbox_process(
     fd, path = tempfile.mkstemp(prefix="sandbox-config-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
         handle.write(cfg.model_dump_json())
-    cmd = [
-        sys.executable,
-        "-m",
-        "casey_flows.sandbox",
-        "--config",
-        path,
-        "--port",
-        "0",
-        *(extra_args or []),
-    ]
+    argv = ["--config", path, "--port", "0", *(extra_args or [])]
+    cmd = [sys.executable, "-m", "casey_flows.sandbox", *argv]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1, env=os.environ.copy()
     )
@@ -225,7 +234,7 @@ def start_sandbox_process(
         api_key=info["api_key"],
         call_out_connection=info["call_out_connection"],
         other_connection=info["other_connection"],
-        config=cfg,
+        config=_child_config(argv),
         pid=proc.pid,
         _stop=stop,
     )

@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from casey_flows.sandbox import vocabulary as v
-from casey_flows.sandbox.clock import iso_now, wall_now
+from casey_flows.sandbox.clock import iso_now, mono_now, wall_now
 from casey_flows.sandbox.config import SandboxConfig
 from casey_flows.sandbox.faults import FaultInjector
 from casey_flows.sandbox.lifecycle import LifecycleEngine
@@ -25,7 +25,7 @@ from casey_flows.sandbox.validation import CreateCallInput
 class SandboxState:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
-        self.store = CallStore(config.connections)
+        self.store = CallStore(config.connections, config.list_lag_seconds)
         self.mirror = SqliteMirror(config.db_path) if config.db_path else None
         self.engine = LifecycleEngine(config, self.store, on_change=self._changed)
         self.limiter = TokenBucket(config.effective_rate_limit, config.rate_limit_burst)
@@ -90,6 +90,7 @@ class SandboxState:
             dispatch_key=dispatch_key,
             earliest_at=data.earliest_at,
             latest_at=data.latest_at,
+            accepted_mono=mono_now(),
         )
         self.engine.plan(record)
         self.store.add(record)
@@ -129,6 +130,12 @@ class SandboxState:
                 "max_in_flight_by_connection": dict(self.engine.max_in_flight),
                 "concurrency_cap": self.engine.slots.cap,
                 "faults_injected": dict(self.faults.injected),
+                "list_lag": {
+                    "seconds": self.store.list_lag_s,
+                    "hidden_by_connection": {
+                        code: self.store.hidden_count(code) for code in self.store.connections
+                    },
+                },
                 "ticker": self.engine.ticker_stats(),
                 "persistence": None
                 if self.mirror is None

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from typing import Any
 
+from casey_flows.sandbox.clock import mono_now
 from casey_flows.sandbox.config import ConnectionSpec
 from casey_flows.sandbox.vocabulary import DIRECTION_OUTBOUND, PHONE_CALL_PROVIDER
 
@@ -46,6 +48,9 @@ class CallRecord:
     due_speed: float = 0.0  # speed it was scheduled at; 0 = an absolute time (schedule_plan)
     version: int = 0
     slot_held: bool = False
+    # monotonic instant the create was accepted, for the list lag; None = always listed (a call
+    # restored from SQLite: another process's monotonic clock means nothing here)
+    accepted_mono: float | None = None
     _wire: dict[str, Any] | None = field(default=None, repr=False)
 
     def wire(self) -> dict[str, Any]:
@@ -73,22 +78,35 @@ class CallRecord:
         self.version += 1
 
     def to_row(self) -> tuple[str, int, str]:
-        data = asdict(self)
-        data.pop("_wire", None)
+        data = _without_process_fields(asdict(self))
         return (self.id, self.seq, json.dumps(data, separators=(",", ":")))
 
     @classmethod
     def from_row(cls, blob: str) -> CallRecord:
-        data = json.loads(blob)
-        data.pop("_wire", None)
-        return cls(**data)
+        return cls(**_without_process_fields(json.loads(blob)))
+
+
+# Fields that only mean something inside the process that set them: never written to SQLite,
+# and dropped when read back, so a restored call gets their defaults.
+_PROCESS_FIELDS = ("_wire", "accepted_mono")
+
+
+def _without_process_fields(data: dict[str, Any]) -> dict[str, Any]:
+    for name in _PROCESS_FIELDS:
+        data.pop(name, None)
+    return data
 
 
 class CallStore:
-    """Calls by id and, per connection, in creation order (lists read newest first)."""
+    """Calls by id and, per connection, in creation order (lists read newest first).
 
-    def __init__(self, connections: list[ConnectionSpec]) -> None:
+    ``list_lag_s`` hides calls from ``page`` (not from ``get``) until that many real seconds
+    after their create was accepted, like a list served from a lagging replica.
+    """
+
+    def __init__(self, connections: list[ConnectionSpec], list_lag_s: float = 0.0) -> None:
         self.connections: dict[str, ConnectionSpec] = {c.connection_code: c for c in connections}
+        self.list_lag_s = list_lag_s
         self.calls: dict[str, CallRecord] = {}
         self.by_connection: dict[str, list[CallRecord]] = {c: [] for c in self.connections}
         self.status_counts: dict[str, int] = {}
@@ -119,18 +137,37 @@ class CallStore:
             return None
         return record
 
+    def hidden_count(self, connection_code: str) -> int:
+        """How many of the connection's newest calls the list does not show yet.
+
+        Accepted instants rise along the creation-ordered bucket, so the hidden calls are a
+        suffix of it: walking back from the newest costs O(hidden), not O(all calls).
+        """
+        if self.list_lag_s <= 0:
+            return 0
+        bucket = self.by_connection.get(connection_code, [])
+        cutoff = mono_now() - self.list_lag_s
+        hidden = 0
+        for record in reversed(bucket):
+            if record.accepted_mono is None or record.accepted_mono <= cutoff:
+                break
+            hidden += 1
+        return hidden
+
     def page(
         self, connection_code: str, limit: int, offset: int, status: str | None
     ) -> list[CallRecord]:
-        """Newest first; ``status`` is an exact match, like the documented free-text filter."""
+        """Newest first over the listed calls; ``offset`` and ``status`` (an exact match, like
+        the documented free-text filter) apply to those only, as on a lagging replica."""
         bucket = self.by_connection.get(connection_code, [])
+        hidden = self.hidden_count(connection_code)
         if status is None:
-            end = len(bucket) - offset
+            end = len(bucket) - hidden - offset
             start = max(end - limit, 0)
             return bucket[start:end][::-1] if end > 0 else []
         out: list[CallRecord] = []
         skipped = 0
-        for record in reversed(bucket):
+        for record in islice(reversed(bucket), hidden, None):
             if record.status != status:
                 continue
             if skipped < offset:
