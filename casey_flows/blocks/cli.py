@@ -40,6 +40,25 @@ def _read_key(args: argparse.Namespace) -> str:
     return os.environ.get("CASEY_API_KEY", "").strip()
 
 
+def _quiet_temporary_server() -> str | None:
+    """Without PREFECT_API_URL, keep Prefect's telemetry out of the temporary server that
+    ``save`` starts; return the Prefect home whose database that server uses (None with a server).
+
+    In that ephemeral mode Prefect runs a server on its local SQLite database for this one command.
+    Its telemetry heartbeat writes to that database at start-up and, when it loses the race with
+    the save, logs "database is locked" tracebacks (PrefectHQ/prefect#18934); offline, it logs
+    "Failed to send telemetry". The block is saved either way. PREFECT_SERVER_ANALYTICS_ENABLED is
+    Prefect's own switch; set here, it reaches only this command's temporary server (a value the
+    user exported wins).
+    """
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME
+
+    if PREFECT_API_URL.value():
+        return None
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    return str(PREFECT_HOME.value())
+
+
 def run_save(args: argparse.Namespace) -> int:
     from casey_flows.blocks.credentials import (
         DEFAULT_BASE_URL,
@@ -63,6 +82,12 @@ def run_save(args: argparse.Namespace) -> int:
             field = ".".join(str(p) for p in error["loc"])
             print(f"error: {field}: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 2
+    local_home = _quiet_temporary_server()
     block.save(name, overwrite=True)
     print(f"saved CaseyCredentials block {name!r} for {block.base_url}")
+    if local_home is not None:
+        print(
+            f"(no PREFECT_API_URL: saved in Prefect's local database under {local_home}, "
+            "where flows run without a Prefect server will find it)"
+        )
     return 0

@@ -27,13 +27,14 @@ class CaseyCredentials(Block):
     """Credentials and connection settings for the Casey backend API.
 
     Example:
-        Load saved credentials and place a call:
+        Load saved credentials and place a call (in async code, `await CaseyCredentials.aload`
+        and `async with credentials.get_client()`):
         ```python
         from casey_flows.blocks import CaseyCredentials
 
-        credentials = await CaseyCredentials.aload("casey")
-        async with credentials.get_client() as client:
-            call = await client.create_call("my-connection", "+14155550100")
+        credentials = CaseyCredentials.load("BLOCK_NAME")
+        with credentials.get_sync_client() as client:
+            call = client.create_call("my-connection", "+14155550100")
         ```
     """
 
@@ -41,6 +42,8 @@ class CaseyCredentials(Block):
     _block_type_slug = "casey-credentials"
     _description = "API key and settings for the Casey (tellcasey) AI voice-agent API."
     _documentation_url = "https://developers.tellcasey.com/docs/api/reference/"  # type: ignore[assignment]
+    # Prefect's own generic webhook logo, pinned to a commit (no Casey logo is published yet).
+    _logo_url = "https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/assets/block-logos/webhook.png"  # type: ignore[assignment]
 
     api_key: SecretStr = Field(
         default=...,
