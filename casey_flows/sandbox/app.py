@@ -208,6 +208,8 @@ async def create_call(code: str, request: Request) -> Response:
     data, errors = validate_create(body)
     if data is None:
         return _validation_error(errors, request)
+    if state.faults.take_lost_create():
+        return error_response(500, v.ERR_INTERNAL, "An internal error occurred.", _rid(request))
     record = state.create_call(code, data, request.headers.get("idempotency-key"))
     fault = state.faults.take_ambiguous()
     if fault == AMBIGUOUS_5XX:

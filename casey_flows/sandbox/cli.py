@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--fault-429-rate", type=float, default=None)
     add("--fault-ambiguous-5xx-rate", type=float, default=None)
     add("--fault-ambiguous-drop-rate", type=float, default=None)
+    add("--fault-lost-create-rate", type=float, default=None)
     add("--api-key", action="append", default=None, help="accepted sk_test_ key (repeatable)")
     add("--http", choices=["auto", "h11", "httptools"], default="auto", help="uvicorn HTTP impl")
     add("--log-level", default=None)
@@ -87,6 +88,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         "rate_429": args.fault_429_rate,
         "ambiguous_5xx_rate": args.fault_ambiguous_5xx_rate,
         "ambiguous_drop_rate": args.fault_ambiguous_drop_rate,
+        "lost_create_rate": args.fault_lost_create_rate,
     }
     faults.update({k: val for k, val in fault_flags.items() if val is not None})
     data["faults"] = faults

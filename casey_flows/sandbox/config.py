@@ -79,10 +79,14 @@ class FaultSettings(BaseModel):
     ambiguous_drop_rate: float = Field(
         0.0, ge=0, le=1, description="create: call IS created, the connection drops mid-response"
     )
+    lost_create_rate: float = Field(
+        0.0, ge=0, le=1, description="create: call NOT created, the response is a 500"
+    )
     next_5xx: int = Field(0, ge=0)
     next_429: int = Field(0, ge=0)
     next_ambiguous_5xx: int = Field(0, ge=0)
     next_ambiguous_drop: int = Field(0, ge=0)
+    next_lost_create: int = Field(0, ge=0)
 
     @field_validator("latency_ms")
     @classmethod

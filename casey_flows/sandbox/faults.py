@@ -46,6 +46,11 @@ class FaultInjector:
     def take_429(self) -> bool:
         return self._take("429", "rate_429")
 
+    def take_lost_create(self) -> bool:
+        """A create answered 500 without creating anything: to the client, as ambiguous as a
+        committed one; only the call list can tell them apart."""
+        return self._take("lost_create", "lost_create_rate")
+
     def _take(self, kind: str, rate_field: str) -> bool:
         """One fault of ``kind``: a queued one (``next_<kind>``) first, else by its rate."""
         s = self.settings

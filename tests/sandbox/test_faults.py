@@ -66,6 +66,17 @@ def test_ambiguous_5xx_creates_the_call(client, sb):
     assert [c["context"]["dispatch_key"] for c in listed] == ["k-amb"]
 
 
+def test_lost_create_answers_500_and_creates_nothing(client, sb):
+    sb.admin.set_faults(next_lost_create=1)
+    body = {"phone_number": "+14155550123", "context": {"dispatch_key": "k-lost"}}
+    assert client.post(sb.calls_path(), json=body).status_code == 500
+    stats = sb.admin.stats()
+    assert stats["creates_total"] == 0
+    assert stats["faults_injected"]["lost_create"] == 1
+    assert client.get(sb.calls_path()).json()["data"] == []
+    assert client.post(sb.calls_path(), json=body).status_code == 201  # only the next one
+
+
 def test_ambiguous_drop_is_a_transport_error_and_the_call_exists(client, sb):
     sb.admin.set_faults(next_ambiguous_drop=1)
     with pytest.raises(httpx.TransportError) as info:
