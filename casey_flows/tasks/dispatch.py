@@ -89,10 +89,13 @@ class RedialRule:
         elapsed = (time.monotonic() if now is None else now) - absent_since
         return reads >= self.min_reads and elapsed >= self.patience_seconds
 
-    def read_interval(self) -> float:
-        """Spacing of ledger reads while one create waits: ``min_reads`` fit in the patience."""
+    def read_interval(self, reads: int) -> float:
+        """Wait before the next ledger read while one create waits: short at first (a list a
+        second behind is adopted in about a second), doubling, at most the spacing that fits
+        ``min_reads`` into the patience."""
         spread = self.patience_seconds / max(1, self.min_reads - 1)
-        return min(MAX_READ_INTERVAL_SECONDS, max(MIN_READ_INTERVAL_SECONDS, spread))
+        ceiling = min(MAX_READ_INTERVAL_SECONDS, max(MIN_READ_INTERVAL_SECONDS, spread))
+        return min(ceiling, MIN_READ_INTERVAL_SECONDS * 2 ** max(0, reads - 1))
 
 
 async def find_dispatched(
@@ -210,7 +213,7 @@ async def _await_ledger(
             return found[key][0]
         if rule.settled(absent_since, reads):
             return None
-        await asyncio.sleep(rule.read_interval())
+        await asyncio.sleep(rule.read_interval(reads))
 
 
 def with_dispatch_key(context: dict[str, Any] | None, key: str) -> dict[str, Any]:

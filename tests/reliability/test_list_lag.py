@@ -50,13 +50,13 @@ def place(sandbox: EmbeddedSandbox, block: str, phone: str, **params: Any) -> St
     )
 
 
-@pytest.mark.parametrize("fault", ["next_ambiguous_5xx", "next_ambiguous_drop"])
 @pytest.mark.parametrize(
-    ("lag", "redial_after"),
+    ("fault", "lag", "redial_after"),
     [
-        (0.6, REDIAL_AFTER),  # well below the tolerance
-        (REDIAL_AFTER - 0.2, REDIAL_AFTER),  # at it
-        (3.0, DEFAULT_REDIAL_AFTER_SECONDS),  # the real default, against a list 3 s behind
+        ("next_ambiguous_5xx", 0.6, REDIAL_AFTER),  # well below the tolerance
+        ("next_ambiguous_drop", 0.6, REDIAL_AFTER),
+        ("next_ambiguous_5xx", REDIAL_AFTER - 0.2, REDIAL_AFTER),  # at it
+        ("next_ambiguous_drop", 3.0, DEFAULT_REDIAL_AFTER_SECONDS),  # the real default
     ],
 )
 def test_place_call_adopts_a_committed_create_the_list_shows_late(
