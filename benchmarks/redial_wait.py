@@ -1,9 +1,10 @@
 """What the lag-tolerant re-dial rule costs: time to settle an ambiguous create, per case.
 
-For each re-dial setting (seconds, or never) and list lag, one create that commits then answers
-500 (must be adopted once the list shows it) and one that is lost (must be re-dialled only after
-the wait), against the sandbox, with a clean create as the baseline in the same run. Calls
-``dispatch_once`` directly (no Prefect): the rule, not the orchestration, is what is measured.
+For each re-dial setting (seconds, or "never": re-dialling off at the 90 s default) and list lag,
+one create that commits then answers 500 (must be adopted once the list shows it) and one that is
+lost (must be re-dialled only after the wait), against the sandbox, with a clean create as the
+baseline in the same run. Calls ``dispatch_once`` directly (no Prefect): the rule, not the
+orchestration, is what is measured.
 Prints JSON; ``--redial`` and ``--lag`` take lists.
 
     .venv/bin/python benchmarks/redial_wait.py --redial 2 10 90 --lag 1 5
@@ -51,7 +52,7 @@ async def measure(redials: list[float | None], lags: list[float]) -> list[dict[s
     with running_sandbox(seed=1, speed=100) as sb:
         for lag in lags:
             for after in redials:
-                rule = RedialRule(after_seconds=after)
+                rule = RedialRule(after_seconds=after or 90.0, redial=after is not None)
                 for case, faults in (
                     ("clean", {}),
                     ("committed-then-500", {"next_ambiguous_5xx": 1}),

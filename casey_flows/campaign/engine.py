@@ -444,11 +444,11 @@ class CampaignEngine:
                 continue
             del self._ambiguous[key]
             await entry.release()
-            if rule.redials:
+            if rule.redial:
                 logger.warning(
                     "key %s not in the call list after %g s: dialling again",
                     key,
-                    rule.patience_seconds,
+                    rule.after_seconds,
                 )
                 entry.track.redialled_keys.append(key)
                 self._ready.appendleft(entry.track)  # same attempt, same key
@@ -457,7 +457,7 @@ class CampaignEngine:
                     entry.track,
                     OUTCOME_UNCONFIRMED,
                     reason=f"the create may have rung; the call list did not show it within "
-                    f"{rule.patience_seconds:g} s, and re-dialling is off",
+                    f"{rule.after_seconds:g} s, and re-dialling is off",
                 )
         self._wake.set()
 

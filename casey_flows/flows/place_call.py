@@ -16,7 +16,7 @@ from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import CallLost, CallWaitTimeout, create_call, wait_for_call
-from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_HELP
+from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
 from casey_flows.tasks.waiting import WaitPolicy, describe_outcome
 
 
@@ -58,8 +58,9 @@ async def place_call(
         Field(description="Dispatch at most once per key; default: this flow run + number."),
     ] = None,
     redial_after_seconds: Annotated[
-        float | None, Field(gt=0, description=REDIAL_HELP)
+        float, Field(gt=0, description=REDIAL_AFTER_HELP)
     ] = DEFAULT_REDIAL_AFTER_SECONDS,
+    redial_unconfirmed: Annotated[bool, Field(description=REDIAL_HELP)] = True,
 ) -> Call:
     """Place one outbound call and return it as it ended (or as dispatched, without ``wait``).
 
@@ -74,7 +75,7 @@ async def place_call(
         CallOutcomeFailure: the call ended with an outcome in ``fail_on``.
         CallWaitTimeout: still open after ``timeout_seconds`` (it is not cancelled).
         CallLost: the API stopped knowing the call; it is not placed again.
-        CreateUnconfirmed: with ``redial_after_seconds=None``, a create that may have rung and
+        CreateUnconfirmed: with ``redial_unconfirmed=False``, a create that may have rung and
             that the call list never showed; it is not placed again.
 
     Example:
@@ -96,6 +97,7 @@ async def place_call(
         schedule_plan=schedule_plan,
         dispatch_key=dispatch_key,
         redial_after_seconds=redial_after_seconds,
+        redial_unconfirmed=redial_unconfirmed,
     )
     if wait:
         policy = WaitPolicy(timeout_seconds=timeout_seconds)

@@ -95,7 +95,8 @@ async def create_call(
     dispatch_key: str | None = None,
     campaign_id: str | None = None,
     reconcile: bool | None = None,
-    redial_after_seconds: float | None = DEFAULT_REDIAL_AFTER_SECONDS,
+    redial_after_seconds: float = DEFAULT_REDIAL_AFTER_SECONDS,
+    redial_unconfirmed: bool = True,
 ) -> Call:
     """Dispatch one call exactly once for its dispatch key.
 
@@ -114,9 +115,9 @@ async def create_call(
         campaign_id: names the campaign in the ``casey.call.dispatched`` event.
         reconcile: force (True) or skip (False) the ledger check that otherwise runs only when
             this flow or task run is a retry.
-        redial_after_seconds: after an ambiguous create, dial again only once the key has been
-            missing from the call list this long (and over 3 reads); None never dials again
-            and raises CreateUnconfirmed instead.
+        redial_after_seconds: after an ambiguous create, how long its key may be missing from
+            the call list (over 3 reads or more) before it is taken as never arrived.
+        redial_unconfirmed: then dial again (True), or raise CreateUnconfirmed (False).
 
     Returns:
         The call as dispatched (or as found, when an earlier attempt had placed it).
@@ -151,7 +152,7 @@ async def create_call(
             request,
             key,
             check_ledger_first=check_first,
-            redial=RedialRule(after_seconds=redial_after_seconds),
+            redial=RedialRule(after_seconds=redial_after_seconds, redial=redial_unconfirmed),
         )
     if adopted:
         logger.info("adopted call %s already dispatched for key %s", call.id, key)

@@ -30,11 +30,13 @@ CONTEXT_KEY = "dispatch_key"
 # truly never arrived is re-dialled this much later.
 DEFAULT_REDIAL_AFTER_SECONDS = 90.0
 REDIAL_MIN_READS = 3
-REDIAL_HELP = (
+REDIAL_AFTER_HELP = (
     "After a create that may or may not have reached Casey (timeout, dropped connection, 5xx), "
-    "dial again only once its key has been missing from the call list this long (and over 3 "
-    "reads): the list may trail creates. Empty: never dial again; the contact ends "
-    "'unconfirmed'."
+    "how long its key may be missing from the call list (over 3 reads or more) before it is "
+    "taken as never arrived: the list may trail creates."
+)
+REDIAL_HELP = (
+    "Then dial it again (on), or leave it and report it 'unconfirmed': it may have rung (off)."
 )
 MIN_READ_INTERVAL_SECONDS = 0.25
 MAX_READ_INTERVAL_SECONDS = 15.0
@@ -62,38 +64,29 @@ def dispatch_key_of(call: Call) -> str | None:
 
 @dataclass(frozen=True)
 class RedialRule:
-    """When an ambiguous create whose key the ledger does not show may be sent again.
+    """When an ambiguous create whose key the ledger does not show is taken as never arrived.
 
     The list may trail creates (replicas, search indexes; Casey's docs promise nothing), so a
-    missing key proves nothing at first. It is dialled again only once it has been absent for
-    ``after_seconds`` *and* over ``min_reads`` reads: the shape of the rule for lost calls.
-    ``after_seconds=None`` never dials it again: the contact ends ``unconfirmed`` (it may have
-    rung) once it has been absent for :data:`DEFAULT_REDIAL_AFTER_SECONDS`.
+    missing key proves nothing at first. Only once it has been absent for ``after_seconds``
+    *and* over ``min_reads`` reads (the shape of the rule for lost calls) is it dialled again,
+    or, with ``redial=False``, reported ``unconfirmed`` (it may have rung).
     """
 
-    after_seconds: float | None = DEFAULT_REDIAL_AFTER_SECONDS
+    after_seconds: float = DEFAULT_REDIAL_AFTER_SECONDS
+    redial: bool = True
     min_reads: int = REDIAL_MIN_READS
-
-    @property
-    def redials(self) -> bool:
-        return self.after_seconds is not None
-
-    @property
-    def patience_seconds(self) -> float:
-        """How long a missing key is looked for before it is re-dialled or called unconfirmed."""
-        return DEFAULT_REDIAL_AFTER_SECONDS if self.after_seconds is None else self.after_seconds
 
     def settled(self, absent_since: float, reads: int, now: float | None = None) -> bool:
         """True once a key absent since ``absent_since`` (monotonic) over ``reads`` reads is
-        surely not coming: re-dial it, or report it unconfirmed."""
+        surely not coming."""
         elapsed = (time.monotonic() if now is None else now) - absent_since
-        return reads >= self.min_reads and elapsed >= self.patience_seconds
+        return reads >= self.min_reads and elapsed >= self.after_seconds
 
     def read_interval(self, reads: int) -> float:
         """Wait before the next ledger read while one create waits: short at first (a list a
         second behind is adopted in about a second), doubling, at most the spacing that fits
-        ``min_reads`` into the patience."""
-        spread = self.patience_seconds / max(1, self.min_reads - 1)
+        ``min_reads`` into ``after_seconds``."""
+        spread = self.after_seconds / max(1, self.min_reads - 1)
         ceiling = min(MAX_READ_INTERVAL_SECONDS, max(MIN_READ_INTERVAL_SECONDS, spread))
         return min(ceiling, MIN_READ_INTERVAL_SECONDS * 2 ** max(0, reads - 1))
 
@@ -181,15 +174,15 @@ async def dispatch_once(
         adopted = await _await_ledger(client, connection_code, key, last_error, rule)
         if adopted is not None:
             return adopted, True
-        if not rule.redials:
+        if not rule.redial:
             raise CreateUnconfirmed(
                 f"the create for key {key} may have rung ({last_error}), and the call list did not "
-                f"show it within {rule.patience_seconds:g} s; not dialled again (redial off)"
+                f"show it within {rule.after_seconds:g} s; not dialled again (re-dialling is off)"
             )
         logger.warning(
             "key %s absent from the call list for %g s over %d reads: dialling again",
             key,
-            rule.patience_seconds,
+            rule.after_seconds,
             rule.min_reads,
         )
     assert last_error is not None

@@ -94,7 +94,13 @@ def test_place_call_with_redial_off_ends_unconfirmed_and_dials_once_at_most(
 ) -> None:
     phone = "+14155550100"
     lagging.admin.set_faults(next_lost_create=1)
-    state = place(lagging, credentials_block, phone, redial_after_seconds=None)
+    state = place(
+        lagging,
+        credentials_block,
+        phone,
+        redial_after_seconds=REDIAL_AFTER,
+        redial_unconfirmed=False,
+    )
     assert state.is_failed()
     with pytest.raises(CreateUnconfirmed, match="not dialled again"):
         state.result()
@@ -141,7 +147,12 @@ def test_campaign_with_redial_off_reports_unconfirmed_and_never_redials(
     lagging.admin.set_list_lag(0.5)
     lagging.admin.set_faults(next_lost_create=2, next_ambiguous_5xx=1)
     state = campaign(
-        lagging, credentials_block, phones, campaign_id="lag-no-redial", redial_after_seconds=None
+        lagging,
+        credentials_block,
+        phones,
+        campaign_id="lag-no-redial",
+        redial_after_seconds=REDIAL_AFTER,
+        redial_unconfirmed=False,
     )
     assert state.is_completed(), state.message
     result: CampaignResult = state.result()
