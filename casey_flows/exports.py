@@ -1,8 +1,15 @@
-"""What casey-flows writes for people to open: CSV files and artifact keys, in one place.
+"""What casey-flows writes for people to open: CSV files, markdown, artifact keys, in one place.
 
-Every CSV the library writes goes through :func:`write_csv`, with its columns named here, so a
-rule about what may appear in a cell is made once. Artifact keys go through :func:`artifact_key`
-(Prefect allows lowercase letters, digits and dashes only).
+Every CSV the library writes goes through :func:`write_csv`, with its columns named here, so the
+rule about what may stand in a cell is made once: text a spreadsheet would evaluate as a formula
+(a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: CSV injection,
+OWASP) is written with a leading apostrophe, unless the whole cell has a known safe data shape
+(an E.164 or masked phone number, a plain number). An allow-list of shapes, not a list of
+free-text columns, so a new column is safe by default. ``neutralize_formulas=False`` writes cells
+as they are, for pipelines that load the CSV into a database.
+
+Untrusted text placed in markdown artifacts goes through :func:`md_literal`, so a name or a reason
+from the API renders as text, never as a link, an image or HTML.
 """
 
 from __future__ import annotations
@@ -43,6 +50,13 @@ REPORT_COLUMNS = (
 )
 
 ARTIFACT_KEY_MAX = 120
+RAW_CELLS_HELP = (
+    "Write CSV cells exactly as they are, including text a spreadsheet would run as a formula "
+    "(=, +, -, @): only for files loaded into a database, never opened in a spreadsheet."
+)
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Cells that start with a trigger but are data: +14155550100, +1•••••0100, -12, -3.5e2.
+_SAFE_SHAPES = re.compile(r"\+\d{2,15}|\+\d[•*]+\d{1,4}|[-+]?\d+(\.\d+)?([eE][-+]?\d+)?")
 
 
 def artifact_key(kind: str, name: str) -> str:
@@ -51,12 +65,42 @@ def artifact_key(kind: str, name: str) -> str:
     return f"casey-{kind}-{slug}"[:ARTIFACT_KEY_MAX].rstrip("-")
 
 
-def write_csv(path: str | Path, columns: Iterable[str], rows: Iterable[Mapping[str, Any]]) -> Path:
-    """Write ``rows`` under a header of ``columns`` (parent folders created); the absolute path."""
+def safe_cell(value: Any) -> Any:
+    """``value``, or a text a spreadsheet shows as text when it would run it as a formula."""
+    risky = isinstance(value, str) and value.startswith(FORMULA_TRIGGERS)
+    return "'" + value if risky and not _SAFE_SHAPES.fullmatch(value) else value
+
+
+def write_csv(
+    path: str | Path,
+    columns: Iterable[str],
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    neutralize_formulas: bool = True,
+) -> Path:
+    """Write ``rows`` under a header of ``columns`` (parent folders created); the absolute path.
+
+    Cells that a spreadsheet would evaluate are neutralised unless ``neutralize_formulas`` is
+    False (see the module's docstring).
+    """
     target = Path(path).expanduser().resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
-        writer.writerows(rows)
+        for row in rows:
+            writer.writerow(
+                {k: safe_cell(v) for k, v in row.items()} if neutralize_formulas else row
+            )
     return target
+
+
+def md_literal(value: object) -> str:
+    """Untrusted text for a markdown artifact: one line, in a code span, so the Prefect UI shows
+    it as typed (no link, image, emphasis or HTML); ``|`` escaped so a table cell stays one."""
+    text = " ".join(str(value).split())
+    if not text:
+        return ""
+    fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"

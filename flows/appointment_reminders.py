@@ -25,9 +25,11 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
 from casey_flows.client import mask_phone
+from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
 
 NO_ANSWER = "no answer"
+OUTCOME_CSV_COLUMNS = ("appointment_at", "name", "phone_number", "outcome", "attempts")
 FOLLOW_UP_DEPLOYMENT = "call-campaign/on-demand"
 
 
@@ -71,26 +73,23 @@ def to_contact(appointment: Appointment) -> ContactInput:
 def write_outcomes(
     appointments: list[Appointment], result: CampaignResult, path: str, full_numbers: bool
 ) -> str:
-    """One row per appointment with its call outcome; masked numbers unless asked otherwise."""
+    """One row per appointment with its call outcome; masked numbers unless asked otherwise.
+
+    Written by the library's CSV writer, so a name typed into a sign-up form cannot become a
+    spreadsheet formula here either."""
     by_phone = {o.phone_number: o for o in result.outcomes}
-    target = Path(path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["appointment_at", "name", "phone_number", "outcome", "attempts"])
-        for a in appointments:
-            outcome = _outcome_for(a.phone_number, by_phone)
-            shown = a.phone_number if full_numbers else mask_phone(a.phone_number)
-            writer.writerow(
-                [
-                    a.appointment_at.isoformat(),
-                    a.name or "",
-                    shown,
-                    outcome.outcome if outcome else "not called",
-                    outcome.attempts if outcome else 0,
-                ]
-            )
-    return str(target)
+
+    def row(a: Appointment) -> dict[str, object]:
+        outcome = _outcome_for(a.phone_number, by_phone)
+        return {
+            "appointment_at": a.appointment_at.isoformat(),
+            "name": a.name or "",
+            "phone_number": a.phone_number if full_numbers else mask_phone(a.phone_number),
+            "outcome": outcome.outcome if outcome else "not called",
+            "attempts": outcome.attempts if outcome else 0,
+        }
+
+    return str(write_csv(path, OUTCOME_CSV_COLUMNS, (row(a) for a in appointments)))
 
 
 def _digits(phone: str) -> str:

@@ -22,7 +22,7 @@ from prefect.artifacts import (
 
 from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.client import mask_phone
-from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, write_csv
+from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write_csv
 
 logger = logging.getLogger("casey.flows.campaign")
 
@@ -101,28 +101,29 @@ def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, obj
 
 def summary_markdown(result: CampaignResult) -> str:
     lines = [
-        f"# Campaign `{result.campaign_id}`{' (dry run)' if result.dry_run else ''}",
+        f"# Campaign {md_literal(result.campaign_id)}{' (dry run)' if result.dry_run else ''}",
         "",
-        f"Connection `{result.connection_code}`: {len(result.outcomes)} contacts, "
+        f"Connection {md_literal(result.connection_code)}: {len(result.outcomes)} contacts, "
         f"{result.duplicates} duplicate rows collapsed.",
         "",
         "| outcome | contacts |",
         "|---|---:|",
     ]
-    lines += [f"| {name} | {count} |" for name, count in result.counts.items()]
+    lines += [f"| {md_literal(name)} | {count} |" for name, count in result.counts.items()]
     reasons = Counter(o.ended_reason for o in result.outcomes if o.ended_reason)
     if reasons:
         lines += ["", "| ended_reason | calls |", "|---|---:|"]
-        lines += [f"| {name} | {count} |" for name, count in reasons.most_common()]
+        lines += [f"| {md_literal(name)} | {count} |" for name, count in reasons.most_common()]
     twice = result.dialled_twice
     if twice:
         lines += ["", f"**{len(twice)} contact(s) dialled more than once** (one dispatch key, "]
         lines[-1] += "several calls; see duplicate_call_ids):"
         lines += [
-            f"- {o.masked_phone}: {' '.join(o.call_ids + o.duplicate_call_ids)}" for o in twice
+            f"- {o.masked_phone}: {md_literal(' '.join(o.call_ids + o.duplicate_call_ids))}"
+            for o in twice
         ]
     if result.warnings:
-        lines += ["", "**Warnings**", ""] + [f"- {w}" for w in result.warnings]
+        lines += ["", "**Warnings**", ""] + [f"- {md_literal(w)}" for w in result.warnings]
     return "\n".join(lines) + "\n"
 
 
@@ -142,7 +143,10 @@ async def publish_results(result: CampaignResult) -> None:
     )
 
 
-def export_csv(result: CampaignResult, path: str | Path, *, full_numbers: bool) -> Path:
-    """Write every outcome to a CSV file (the user's data: full numbers only if asked)."""
+def export_csv(
+    result: CampaignResult, path: str | Path, *, full_numbers: bool, raw_cells: bool = False
+) -> Path:
+    """Write every outcome to a CSV file (the user's data: full numbers only if asked; cells a
+    spreadsheet would run as formulas neutralised unless ``raw_cells``)."""
     rows = (outcome_row(o, full_numbers=full_numbers) for o in result.outcomes)
-    return write_csv(path, OUTCOME_COLUMNS, rows)
+    return write_csv(path, OUTCOME_COLUMNS, rows, neutralize_formulas=not raw_cells)

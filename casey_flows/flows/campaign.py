@@ -36,8 +36,14 @@ from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_r
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
+from casey_flows.exports import RAW_CELLS_HELP
 from casey_flows.tasks.calls import Credentials, casey_client
-from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_HELP, RedialRule
+from casey_flows.tasks.dispatch import (
+    DEFAULT_REDIAL_AFTER_SECONDS,
+    REDIAL_AFTER_HELP,
+    REDIAL_HELP,
+    RedialRule,
+)
 from casey_flows.tasks.events import emit_call_event, related_resources
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
@@ -200,12 +206,14 @@ async def call_campaign(
         float, Field(gt=0, description="How far back a re-run looks for calls it placed.")
     ] = 72.0,
     redial_after_seconds: Annotated[
-        float | None, Field(gt=0, description=REDIAL_HELP)
+        float, Field(gt=0, description=REDIAL_AFTER_HELP)
     ] = DEFAULT_REDIAL_AFTER_SECONDS,
+    redial_unconfirmed: Annotated[bool, Field(description=REDIAL_HELP)] = True,
     dry_run: Annotated[bool, Field(description="Validate and plan; dial nobody.")] = False,
     export_csv_path: Annotated[
         str | None, Field(description="Write all outcomes to this CSV file.")
     ] = None,
+    export_raw_cells: Annotated[bool, Field(description=RAW_CELLS_HELP)] = False,
     export_full_numbers: Annotated[
         bool, Field(description="Full numbers in the CSV export (masked otherwise).")
     ] = False,
@@ -280,7 +288,7 @@ async def call_campaign(
             max_attempts=max_attempts,
             retry_delay_seconds=retry_delay_seconds,
             call_timeout_seconds=call_timeout_seconds,
-            redial=RedialRule(after_seconds=redial_after_seconds),
+            redial=RedialRule(after_seconds=redial_after_seconds, redial=redial_unconfirmed),
             poll=WaitPolicy(
                 min_poll_seconds=poll_interval_seconds,
                 max_poll_seconds=max(poll_interval_seconds, 10.0),
@@ -299,7 +307,12 @@ async def call_campaign(
         result.outcomes += [t.outcome for t in done if t.outcome is not None]
     await publish_results(result)
     if export_csv_path:
-        export_csv(result, export_csv_path, full_numbers=export_full_numbers)
+        export_csv(
+            result,
+            export_csv_path,
+            full_numbers=export_full_numbers,
+            raw_cells=export_raw_cells,
+        )
     emit_event(
         event="casey.campaign.completed",
         resource={"prefect.resource.id": f"casey.campaign.{campaign_id}"},

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.client.recent import as_utc, recent_call_pages
-from casey_flows.exports import REPORT_COLUMNS, artifact_key, write_csv
+from casey_flows.exports import RAW_CELLS_HELP, REPORT_COLUMNS, artifact_key, write_csv
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import dispatch_key_of
 
@@ -90,9 +90,10 @@ async def fetch_calls(
 
 
 @task(name="write-report-csv", cache_policy=NO_CACHE)
-def write_report_csv(rows: list[ReportRow], csv_path: str) -> str:
+def write_report_csv(rows: list[ReportRow], csv_path: str, raw_cells: bool = False) -> str:
     """Write the rows to ``csv_path`` (parents created); returns the absolute path."""
-    return str(write_csv(csv_path, REPORT_COLUMNS, (row.model_dump() for row in rows)))
+    dumped = (row.model_dump() for row in rows)
+    return str(write_csv(csv_path, REPORT_COLUMNS, dumped, neutralize_formulas=not raw_cells))
 
 
 def _run_name() -> str:
@@ -119,6 +120,7 @@ async def call_report(
     csv_path: Annotated[
         str | None, Field(description="Also write the rows to this CSV file.")
     ] = None,
+    raw_cells: Annotated[bool, Field(description=RAW_CELLS_HELP)] = False,
     full_numbers: Annotated[
         bool,
         Field(description="Write full phone numbers to the CSV (the artifact stays masked)."),
@@ -159,7 +161,7 @@ async def call_report(
     )
     if csv_path:
         export = [ReportRow.from_call(call, full_number=full_numbers) for call in calls]
-        written = write_report_csv(export, csv_path)
+        written = write_report_csv(export, csv_path, raw_cells)
         logger.info("wrote %d calls to %s", len(export), written)
     logger.info("%d calls of %s (%s)", len(rows), connection_code, by_status)
     return rows
