@@ -21,9 +21,9 @@ from prefect.events.filters import EventFilter, EventNameFilter
 
 from casey_flows.campaign.models import OUTCOME_UNCONFIRMED, CampaignResult
 from casey_flows.exceptions import CreateUnconfirmed
-from casey_flows.flows.place_call import place_call
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
+from tests.flows.test_place_call import place
 from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]
@@ -36,18 +36,6 @@ def lagging(clean_sandbox: EmbeddedSandbox) -> Iterator[EmbeddedSandbox]:
     yield clean_sandbox
     clean_sandbox.admin.set_faults()
     clean_sandbox.admin.set_list_lag(0)
-
-
-def place(sandbox: EmbeddedSandbox, block: str, phone: str, **params: Any) -> State:
-    return asyncio.run(
-        place_call(
-            phone_number=phone,
-            connection_code=sandbox.call_out_connection,
-            credentials_block=block,
-            return_state=True,
-            **params,
-        )
-    )
 
 
 @pytest.mark.parametrize(
