@@ -123,7 +123,10 @@ async def find_dispatched(
         for call in page:
             key = dispatch_key_of(call)
             if key in wanted:
-                found.setdefault(key, []).insert(0, call)  # the list is newest first
+                calls = found.setdefault(key, [])
+                # Offset pages of a list that grows at the head repeat a call now and then.
+                if all(c.id != call.id for c in calls):
+                    calls.insert(0, call)  # the list is newest first
     return found
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
-from prefect.events.filters import EventFilter, EventNameFilter
+from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
 from casey_flows.campaign.models import OUTCOME_UNCONFIRMED, CampaignResult
 from casey_flows.exceptions import CreateUnconfirmed
@@ -178,12 +178,21 @@ def test_a_second_call_for_one_key_is_reported_not_hidden(
     assert len(twice.duplicate_call_ids) == 1
     assert lagging.admin.stats()["calls_by_phone"][twice.phone_number] == 2
 
-    async def duplicate_events() -> list[str]:
-        await asyncio.sleep(1.5)  # events are shipped in batches
-        async with get_client() as client:
-            page = await client.read_events(
-                EventFilter(event=EventNameFilter(name=["casey.call.duplicate"])), limit=10
-            )
-        return [e.resource.id for e in page.events]
+    resource = f"casey.call.{twice.duplicate_call_ids[0]}"
 
-    assert f"casey.call.{twice.duplicate_call_ids[0]}" in asyncio.run(duplicate_events())
+    async def duplicate_event_arrived() -> bool:
+        async with get_client() as client:
+            for _ in range(40):  # events are shipped in batches
+                page = await client.read_events(
+                    EventFilter(
+                        event=EventNameFilter(name=["casey.call.duplicate"]),
+                        resource=EventResourceFilter(id=[resource]),
+                    ),
+                    limit=5,
+                )
+                if page.events:
+                    return True
+                await asyncio.sleep(0.25)
+        return False
+
+    assert asyncio.run(duplicate_event_arrived()), f"no casey.call.duplicate event for {resource}"
