@@ -21,8 +21,13 @@ from cryptography.x509.oid import NameOID
 
 from casey_flows.sandbox import cli
 from casey_flows.sandbox.app import RemoteBindRefused
-from casey_flows.sandbox.config import ADMIN_TOKEN_ENV
-from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox, start_sandbox_process
+from casey_flows.sandbox.config import ADMIN_TOKEN_ENV, SandboxConfig
+from casey_flows.sandbox.embedded import (
+    EmbeddedSandbox,
+    _child_env,
+    running_sandbox,
+    start_sandbox_process,
+)
 
 # Built at run time: no token- or key-shaped literal in the repository.
 TOKEN = "adm-" + secrets.token_urlsafe(24)
@@ -310,6 +315,23 @@ def test_token_never_in_config_stats_or_reprs(remote):
         assert TOKEN not in text and API_KEY not in text
 
 
+def _assert_not_in_argv_or_config_file(pid: int) -> None:
+    """The token is in neither the process list nor the config file the child was given."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not cmdline.exists():
+        return  # no procfs (macOS): the environment-only hand-over is checked below anyway
+    argv = cmdline.read_bytes().decode().split("\0")
+    assert TOKEN not in " ".join(argv)
+    assert TOKEN not in Path(argv[argv.index("--config") + 1]).read_text()
+
+
+def test_child_gets_exactly_the_configured_token(monkeypatch):
+    """A token exported in the parent's shell does not reach a child that was given none."""
+    monkeypatch.setenv(ADMIN_TOKEN_ENV, "exported-in-the-shell-" + TOKEN)
+    assert ADMIN_TOKEN_ENV not in _child_env(SandboxConfig())
+    assert _child_env(SandboxConfig(admin_token=TOKEN))[ADMIN_TOKEN_ENV] == TOKEN
+
+
 def test_process_logs_never_show_the_token(remote_settings, tmp_path):
     """A real ``python -m casey_flows.sandbox`` bound to 0.0.0.0: token via the environment,
     TLS from the config, trace logging on; nothing it prints holds the token."""
@@ -319,6 +341,7 @@ def test_process_logs_never_show_the_token(remote_settings, tmp_path):
     )
     try:
         assert sb.root_url.startswith("https://127.0.0.1:")
+        _assert_not_in_argv_or_config_file(sb.pid)
         with httpx.Client(base_url=sb.root_url, verify=sb.verify, timeout=10) as client:
             _refused(client.get("/_sandbox/stats"))
             _refused(client.get("/_sandbox/stats", headers={"Authorization": "Bearer nope"}))
