@@ -1,8 +1,8 @@
 """Admin routes under ``/_sandbox``: stats, reset, runtime faults and list lag, forcing an
 outcome.
 
-No auth (the sandbox binds loopback by default) and not in /openapi.json: they are tooling for
-tests and demos, not part of the emulated Casey API.
+Not in /openapi.json: they are tooling for tests and demos, not part of the emulated Casey API.
+Open on loopback; with an admin token set, and always off loopback, ``admin_auth`` guards them.
 """
 
 from __future__ import annotations
@@ -89,8 +89,10 @@ async def put_list_lag(request: Request) -> Response:
 async def get_config(request: Request) -> Response:
     """The config the sandbox started with; runtime faults and list lag have their own routes."""
     config = _state(request).config
-    data = config.model_dump(exclude={"api_keys"})
-    data["api_keys_configured"] = len(config.api_keys)  # never show the keys themselves
+    data = config.model_dump(exclude={"api_keys", "admin_token"})
+    # Never show the secrets themselves, only whether they are set.
+    data["api_keys_configured"] = len(config.api_keys)
+    data["admin_token_configured"] = config.admin_token is not None
     return json_response(data)
 
 

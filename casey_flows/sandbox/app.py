@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from casey_flows.sandbox import vocabulary as v
 from casey_flows.sandbox.admin import admin_router
+from casey_flows.sandbox.admin_auth import AdminTokenGate
 from casey_flows.sandbox.config import ConnectionSpec, SandboxConfig
 from casey_flows.sandbox.faults import AMBIGUOUS_5XX, AMBIGUOUS_DROP, ConnectionDropFault
 from casey_flows.sandbox.gate import API_PREFIX, BackendGate
@@ -373,9 +374,22 @@ def _openapi_factory(app: FastAPI):
     return openapi
 
 
+class RemoteBindRefused(ValueError):
+    """A config bound off loopback without the protections it needs; the message lists them."""
+
+
 def create_app(config: SandboxConfig | None = None) -> FastAPI:
-    """A new sandbox app with its own state; nothing is shared between two apps."""
+    """A new sandbox app with its own state; nothing is shared between two apps.
+
+    ``config.host`` must be the address the app is served on: it decides whether the sandbox
+    is remote. A remote config lacking a protection is refused here, whoever serves it.
+    """
     config = config or SandboxConfig()
+    missing = config.missing_for_remote()
+    if missing:
+        raise RemoteBindRefused(
+            f"refusing to serve on {config.host!r} (off loopback) without: " + "; ".join(missing)
+        )
     state = SandboxState(config)
     _install_log_filter()
 
@@ -402,5 +416,6 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     app.include_router(admin_router)
     _install_error_handlers(app)
     app.add_middleware(BackendGate, state=state)
+    app.add_middleware(AdminTokenGate, config=config)
     app.openapi = _openapi_factory(app)  # type: ignore[method-assign]
     return app

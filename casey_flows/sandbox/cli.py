@@ -2,22 +2,23 @@
 
 ``register(subparsers)`` lets the project CLI mount this as a subcommand; ``main(argv)`` is the
 standalone entry point. Flags override a ``--config`` JSON file, which overrides the defaults.
+The admin token comes from the environment only: a flag's value would land in shell history and
+in every process listing.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
+import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
-import uvicorn
-
-from casey_flows.sandbox.app import create_app
-from casey_flows.sandbox.config import SandboxConfig
-from casey_flows.sandbox.embedded import READY_MARKER
+from casey_flows.sandbox.admin_auth import ADMIN_TOKEN_HEADER
+from casey_flows.sandbox.config import ADMIN_TOKEN_ENV, SandboxConfig
+from casey_flows.sandbox.embedded import READY_MARKER, make_server
 from casey_flows.sandbox.gate import API_PREFIX
 
 
@@ -34,7 +35,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--host", default=None, help="bind address (default 127.0.0.1)")
     add("--port", type=int, default=None, help="port (default 8765; 0 = any free port)")
-    add("--allow-remote", action="store_true", help="allow binding a non-loopback host")
+    add(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding a non-loopback host (then an admin token, --api-key and TLS or "
+        "--allow-plain-http are required too)",
+    )
+    add(
+        "--admin-token-env",
+        default=None,
+        metavar="VAR",
+        help=f"read the admin token from environment variable VAR (default: {ADMIN_TOKEN_ENV}, "
+        "if set); /_sandbox/* then needs 'Authorization: Bearer <token>'",
+    )
+    add("--tls-cert", default=None, metavar="FILE", help="PEM certificate: serve https")
+    add("--tls-key", default=None, metavar="FILE", help="PEM private key for --tls-cert")
+    add(
+        "--allow-plain-http",
+        action="store_true",
+        help="off loopback, serve plain http (a private network such as a container's only)",
+    )
     add("--seed", type=int, default=None, help="RNG seed for outcomes and faults (default 0)")
     add("--speed", type=float, default=None, help="time compression; 100 = 60 s call in 0.6 s")
     add("--concurrency-cap", type=int, default=None, help="in-flight calls per connection; 0=off")
@@ -60,7 +80,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--log-level", default=None)
 
 
-def build_config(args: argparse.Namespace) -> SandboxConfig:
+def _admin_token(args: argparse.Namespace, env: Mapping[str, str]) -> str | None:
+    """The token from the environment: ``--admin-token-env VAR`` must name a set variable; the
+    default variable is optional (unset = no token)."""
+    name = args.admin_token_env or ADMIN_TOKEN_ENV
+    value = env.get(name, "")
+    if args.admin_token_env and not value:
+        raise ValueError(f"--admin-token-env {name}: environment variable {name} is not set")
+    return value or None
+
+
+def build_config(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> SandboxConfig:
+    """Defaults < ``--config`` file < flags and the admin token from ``env`` (os.environ)."""
     data: dict[str, Any] = {}
     if args.config:
         with open(args.config) as handle:
@@ -77,10 +108,14 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         "db_path": args.db,
         "api_keys": args.api_key,
         "log_level": args.log_level,
+        "tls_certfile": args.tls_cert,
+        "tls_keyfile": args.tls_key,
+        "admin_token": _admin_token(args, os.environ if env is None else env),
     }
     data.update({k: val for k, val in simple.items() if val is not None})
-    if args.allow_remote:
-        data["allow_remote"] = True
+    for switch in ("allow_remote", "allow_plain_http"):
+        if getattr(args, switch):
+            data[switch] = True
     faults = dict(data.get("faults") or {})
     fault_flags = {
         "error_5xx_rate": args.fault_5xx_rate,
@@ -95,27 +130,23 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
     return SandboxConfig.model_validate(data)
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _banner(config: SandboxConfig, root: str) -> None:
+    """What a person needs to use the sandbox; secrets are named, never printed."""
+    print(f"Casey sandbox listening on {root}{API_PREFIX}")
+    if config.is_remote:
+        print(f"  bound to:           {config.host} (off loopback: admin token and keys required)")
+    keys = "only the --api-key keys" if config.api_keys else "any sk_test_ key works"
+    print(f"  API key:            {config.display_api_key}  ({keys})")
+    print(f"  call_out connection: {config.call_out_connection}")
+    print(f"  admin:              {root}/_sandbox/stats  (docs: {root}/docs)")
+    if config.admin_token is not None:
+        print(f"  admin token:        required: send '{ADMIN_TOKEN_HEADER}'")
+    if config.list_lag_seconds:
+        print(f"  list lag:           {config.list_lag_seconds:g} s (new calls, list only)")
 
 
 async def _serve(config: SandboxConfig, http: str) -> int:
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=config.host,
-            port=config.port,
-            log_level=config.log_level,
-            http=http,
-            lifespan="on",
-            access_log=False,
-        )
-    )
+    server = make_server(config, http)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -123,19 +154,12 @@ async def _serve(config: SandboxConfig, http: str) -> int:
             return 1
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    shown_host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
-    root = f"http://{shown_host}:{port}"
-    key = config.display_api_key
-    print(f"Casey sandbox listening on {root}{API_PREFIX}")
-    print(f"  API key:            {key}  (any sk_test_ key works unless --api-key is given)")
-    print(f"  call_out connection: {config.call_out_connection}")
-    print(f"  admin:              {root}/_sandbox/stats  (docs: {root}/docs)")
-    if config.list_lag_seconds:
-        print(f"  list lag:           {config.list_lag_seconds:g} s (new calls, list only)")
+    root = config.root_url(port)
+    _banner(config, root)
     info = {
         "root_url": root,
         "base_url": root + API_PREFIX,
-        "api_key": key,
+        "api_key": config.display_api_key,
         "call_out_connection": config.call_out_connection,
         "other_connection": config.other_connection,
     }
@@ -150,13 +174,20 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # a bad flag or config file: say so, no traceback
         print(f"sandbox: invalid configuration: {exc}", file=sys.stderr)
         return 2
-    if not config.allow_remote and not _is_loopback(config.host):
+    missing = config.missing_for_remote()
+    if missing:
+        lines = "".join(f"\n  - {item}" for item in missing)
         print(
-            f"sandbox: refusing to bind non-loopback host {config.host!r}; "
-            "pass --allow-remote if you really mean it",
+            f"sandbox: refusing to bind non-loopback host {config.host!r} without:{lines}",
             file=sys.stderr,
         )
         return 2
+    if config.is_remote and config.tls_certfile is None:
+        print(
+            "sandbox: warning: plain http off loopback (--allow-plain-http): API keys and the "
+            "admin token cross the network in clear; keep it on a private network",
+            file=sys.stderr,
+        )
     return asyncio.run(_serve(config, args.http))
 
 
@@ -177,9 +208,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def config_from_argv(argv: list[str]) -> SandboxConfig:
-    """The config ``main(argv)`` runs with (for a parent that started it as a process)."""
-    return build_config(_parser().parse_args(argv))
+def config_from_argv(argv: list[str], env: Mapping[str, str] | None = None) -> SandboxConfig:
+    """The config ``main(argv)`` runs with in ``env`` (for a parent that started it as a
+    process)."""
+    return build_config(_parser().parse_args(argv), env)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,11 +4,12 @@ embedded runner and tests configure it the same way and every default is visible
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from casey_flows.sandbox.vocabulary import CALL_OUT_CHANNEL, OUTCOMES
 
@@ -16,6 +17,8 @@ DEFAULT_API_KEY = "sk_test_sandbox"
 DEFAULT_CALL_OUT_CONNECTION = "demo-outbound"
 DEFAULT_OTHER_CONNECTION = "demo-web"
 SEED_TIMESTAMP = "2026-01-01T00:00:00+00:00"
+ADMIN_TOKEN_ENV = "CASEY_SANDBOX_ADMIN_TOKEN"
+ADMIN_TOKEN_MIN_LENGTH = 16
 
 ListLagSeconds = Annotated[
     float,
@@ -96,17 +99,43 @@ class FaultSettings(BaseModel):
         return value
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for addresses only this machine can reach; a name other than localhost is not,
+    since we cannot know what it resolves to."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class SandboxConfig(BaseModel):
     """Everything that shapes the sandbox's behaviour. 0 or None switches a limit off."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Validation errors never echo what was given: the admin token and API keys are inputs.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
     host: str = "127.0.0.1"
     port: int = 8765
     allow_remote: bool = False
     api_keys: list[str] = Field(
         default_factory=list,
-        description="accepted sk_test_ keys; empty list = any sk_test_ key is accepted",
+        repr=False,
+        description="accepted sk_test_ keys; empty list = any sk_test_ key is accepted "
+        "(on loopback only: off loopback the keys must be listed)",
+    )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="required on /_sandbox/* as 'Authorization: Bearer <token>' when set; "
+        f"mandatory off loopback. The CLI reads it from ${ADMIN_TOKEN_ENV}, never from a flag",
+    )
+    tls_certfile: str | None = Field(None, description="PEM certificate: serve https")
+    tls_keyfile: str | None = Field(None, description="PEM private key (if not in the certfile)")
+    allow_plain_http: bool = Field(
+        False,
+        description="serve plain http off loopback (a private network such as a container's): "
+        "API keys and the admin token then cross that network in clear",
     )
     seed: int = 0
     speed: float = Field(1.0, gt=0, description="time compression: 100 = a 60 s call takes 0.6 s")
@@ -157,12 +186,79 @@ class SandboxConfig(BaseModel):
             raise ValueError("outcome weights must be >= 0 with a positive sum")
         return value
 
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Printable ASCII so it travels unchanged in a header; long enough not to be guessed
+        # (admin routes have no rate limit).
+        text = value.get_secret_value() if value is not None else ""
+        if value is not None and (
+            len(text) < ADMIN_TOKEN_MIN_LENGTH or not all("!" <= ch <= "~" for ch in text)
+        ):
+            raise ValueError(
+                f"admin_token must be at least {ADMIN_TOKEN_MIN_LENGTH} printable ASCII "
+                "characters without spaces (e.g. python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
+        return value
+
     @model_validator(mode="after")
     def _unique_connections(self) -> SandboxConfig:
         codes = [c.connection_code for c in self.connections]
         if len(codes) != len(set(codes)):
             raise ValueError("connection codes must be unique")
         return self
+
+    @model_validator(mode="after")
+    def _key_needs_cert(self) -> SandboxConfig:
+        if self.tls_keyfile and not self.tls_certfile:
+            raise ValueError("tls_keyfile needs tls_certfile")
+        return self
+
+    @property
+    def is_remote(self) -> bool:
+        """Bound off loopback: decided by the address the sandbox binds, never by who calls,
+        so a request arriving via 127.0.0.1 on a 0.0.0.0-bound sandbox is treated as remote."""
+        return not is_loopback_host(self.host)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_certfile else "http"
+
+    def root_url(self, port: int) -> str:
+        """Where a process on this machine reaches the sandbox: a wildcard bind via loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host.strip('[]')}]"
+        return f"{self.scheme}://{host}:{port}"
+
+    def missing_for_remote(self) -> list[str]:
+        """What this config lacks to be served off loopback (empty on loopback or when complete).
+
+        The CLI and ``create_app`` both refuse to serve a config for which this is not empty.
+        """
+        if not self.is_remote:
+            return []
+        missing = []
+        if not self.allow_remote:
+            missing.append("binding off loopback needs --allow-remote (allow_remote)")
+        if self.admin_token is None:
+            missing.append(
+                f"an admin token: export {ADMIN_TOKEN_ENV} (or name another variable with "
+                "--admin-token-env VAR; config: admin_token)"
+            )
+        if not self.api_keys:
+            missing.append(
+                "the accepted API keys, listed explicitly: --api-key sk_test_... "
+                "(any sk_test_ key is accepted on loopback only; config: api_keys)"
+            )
+        if not self.tls_certfile and not self.allow_plain_http:
+            missing.append(
+                "TLS: --tls-cert FILE [--tls-key FILE] (config: tls_certfile, tls_keyfile); "
+                "or --allow-plain-http on a private network, as the token and keys would "
+                "otherwise cross the network in clear"
+            )
+        return missing
 
     @property
     def effective_concurrency_cap(self) -> int | None:

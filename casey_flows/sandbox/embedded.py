@@ -1,14 +1,17 @@
 """Run the sandbox inside a test, a demo or a benchmark: in a background thread
 (``running_sandbox``) or as a separate process (``start_sandbox_process``).
 
-Both bind 127.0.0.1 on a free port and return only once the server answers, so callers never
-race the start-up, and both stop cleanly (the SQLite mirror is flushed on a clean stop).
+Both bind 127.0.0.1 (or the ``host`` asked for) on a free port and return only once the server
+answers, so callers never race the start-up, and both stop cleanly (the SQLite mirror is flushed
+on a clean stop). Off loopback the config must carry an admin token, API keys and TLS (or
+``allow_plain_http``); the returned object's ``admin`` and ``verify`` know how to use them.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -20,22 +23,62 @@ from typing import Any
 
 import httpx
 import uvicorn
+from pydantic import SecretStr
 
 from casey_flows.sandbox.app import create_app
-from casey_flows.sandbox.config import SandboxConfig
+from casey_flows.sandbox.config import ADMIN_TOKEN_ENV, SandboxConfig
 from casey_flows.sandbox.gate import API_PREFIX
 
 READY_MARKER = "SANDBOX_READY "
 
 
-class AdminClient:
-    """A tiny sync client for the ``/_sandbox`` admin routes."""
+def make_server(config: SandboxConfig, http: str = "auto") -> uvicorn.Server:
+    """The one uvicorn set-up (CLI and embedded runners): it binds exactly ``config.host``, the
+    address ``create_app`` judged remote or not, and serves TLS when a certificate is set."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level,
+            http=http,
+            lifespan="on",
+            access_log=False,
+            ssl_certfile=config.tls_certfile,
+            ssl_keyfile=config.tls_keyfile,
+        )
+    )
 
-    def __init__(self, root_url: str) -> None:
-        self._http = httpx.Client(base_url=root_url + "/_sandbox", timeout=10.0)
+
+class AdminClient:
+    """A tiny sync client for the ``/_sandbox`` admin routes.
+
+    ``token`` is the admin token (sent as ``Authorization: Bearer``), needed when the sandbox
+    has one, which it always has off loopback; ``verify`` is httpx's (an ``ssl.SSLContext``
+    trusting a self-signed certificate, for instance).
+    """
+
+    def __init__(
+        self,
+        root_url: str,
+        token: str | SecretStr | None = None,
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        headers: dict[str, str] = {}
+        if token is not None:
+            secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+            headers["Authorization"] = f"Bearer {secret}"  # httpx masks it in reprs
+        self._http = httpx.Client(
+            base_url=root_url + "/_sandbox", timeout=10.0, headers=headers, verify=verify
+        )
 
     def stats(self) -> dict[str, Any]:
         return self._ok(self._http.get("/stats"))
+
+    def config(self) -> dict[str, Any]:
+        """The start-up config as the sandbox shows it (secrets only as 'configured')."""
+        return self._ok(self._http.get("/config"))
 
     def reset(self) -> None:
         self._ok(self._http.post("/reset"))
@@ -71,7 +114,7 @@ class EmbeddedSandbox:
     """Where a running sandbox answers and what to call it with."""
 
     root_url: str
-    api_key: str
+    api_key: str = field(repr=False)
     call_out_connection: str | None
     other_connection: str | None
     config: SandboxConfig
@@ -88,9 +131,17 @@ class EmbeddedSandbox:
         return f"/connections/{connection or self.call_out_connection}/calls"
 
     @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """What an httpx client needs to trust this sandbox: its own certificate when it serves
+        TLS (right for the self-signed certificates of tests), the system store otherwise."""
+        if self.config.tls_certfile is None:
+            return True
+        return ssl.create_default_context(cafile=self.config.tls_certfile)
+
+    @property
     def admin(self) -> AdminClient:
         if self._admin is None:
-            self._admin = AdminClient(self.root_url)
+            self._admin = AdminClient(self.root_url, self.config.admin_token, verify=self.verify)
         return self._admin
 
     @property
@@ -123,25 +174,20 @@ def _config(config: SandboxConfig | None, overrides: dict[str, Any]) -> SandboxC
 
 @contextmanager
 def running_sandbox(
-    config: SandboxConfig | None = None, *, http: str = "auto", **overrides: Any
+    config: SandboxConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    http: str = "auto",
+    **overrides: Any,
 ) -> Iterator[EmbeddedSandbox]:
     """Serve a sandbox from a background thread for the duration of the ``with`` block.
 
-    ``overrides`` are SandboxConfig fields (``speed=1000, concurrency_cap=2, ...``); host and port
-    are always 127.0.0.1 and a free port.
+    ``overrides`` are SandboxConfig fields (``speed=1000, concurrency_cap=2, ...``); the port is
+    always a free one and the host 127.0.0.1 unless ``host`` says otherwise (a config's own
+    host is ignored, so a config file cannot silently take a test off loopback).
     """
-    cfg = _config(config, {**overrides, "host": "127.0.0.1", "port": 0})
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(cfg),
-            host="127.0.0.1",
-            port=0,
-            log_level=cfg.log_level,
-            http=http,
-            lifespan="on",
-            access_log=False,
-        )
-    )
+    cfg = _config(config, {**overrides, "host": host, "port": 0})
+    server = make_server(cfg, http)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=server.run, name="casey-sandbox", daemon=True)
     thread.start()
@@ -157,7 +203,7 @@ def running_sandbox(
         thread.join(timeout=15)
 
     sandbox = EmbeddedSandbox(
-        root_url=f"http://127.0.0.1:{port}",
+        root_url=cfg.root_url(port),
         api_key=cfg.display_api_key,
         call_out_connection=cfg.call_out_connection,
         other_connection=cfg.other_connection,
@@ -170,53 +216,72 @@ def running_sandbox(
         sandbox.stop()
 
 
-def _child_config(argv: list[str]) -> SandboxConfig:
-    """What a child started with ``argv`` runs with, flags included, so ``clean()`` restores
-    a ``--list-lag-seconds`` given in ``extra_args`` rather than the file's value."""
+def _child_config(argv: list[str], env: dict[str, str]) -> SandboxConfig:
+    """What a child started with ``argv`` and ``env`` runs with, flags included, so ``clean()``
+    restores a ``--list-lag-seconds`` given in ``extra_args`` rather than the file's value."""
     from casey_flows.sandbox.cli import config_from_argv  # cli imports this module
 
-    return config_from_argv(argv)
+    return config_from_argv(argv, env)
+
+
+def _child_env(cfg: SandboxConfig) -> dict[str, str]:
+    """The child's environment, with the admin token exactly as configured: it travels in the
+    environment (never argv or the config file) and a token exported in the parent's shell
+    does not leak into a sandbox that was not given one."""
+    env = os.environ.copy()
+    env.pop(ADMIN_TOKEN_ENV, None)
+    if cfg.admin_token is not None:
+        env[ADMIN_TOKEN_ENV] = cfg.admin_token.get_secret_value()
+    return env
 
 
 def start_sandbox_process(
     config: SandboxConfig | None = None,
     *,
+    host: str = "127.0.0.1",
     extra_args: list[str] | None = None,
     timeout_s: float = 30.0,
+    log_path: str | os.PathLike[str] | None = None,
     **overrides: Any,
 ) -> EmbeddedSandbox:
     """Start ``python -m casey_flows.sandbox`` in its own process (port 0); wait until it is ready.
 
-    The config travels as a JSON file; call ``.stop()`` on the result (SIGTERM, then a wait).
+    The config travels as a JSON file, the admin token in the environment; call ``.stop()`` on
+    the result (SIGTERM, then a wait). ``log_path`` collects everything the child prints
+    (stdout and stderr), for tests of what the sandbox shows.
     """
     import tempfile
 
-    cfg = _config(config, {**overrides, "host": "127.0.0.1", "port": 0})
+    cfg = _config(config, {**overrides, "host": host, "port": 0})
     fd, path = tempfile.mkstemp(prefix="sandbox-config-", suffix=".json")
     with os.fdopen(fd, "w") as handle:
-        handle.write(cfg.model_dump_json())
+        handle.write(cfg.model_dump_json(exclude={"admin_token"}))
     argv = ["--config", path, "--port", "0", *(extra_args or [])]
     cmd = [sys.executable, "-m", "casey_flows.sandbox", *argv]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=None, text=True, bufsize=1, env=os.environ.copy()
-    )
+    env = _child_env(cfg)
+    sink = open(log_path, "a", buffering=1) if log_path is not None else None  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=sink, text=True, bufsize=1, env=env)
+    assert proc.stdout is not None
+    stdout = proc.stdout
+
+    def keep(line: str) -> None:
+        if sink is not None:
+            sink.write(line)
+
     info: dict[str, Any] | None = None
     deadline = time.monotonic() + timeout_s
-    assert proc.stdout is not None
     while time.monotonic() < deadline:
-        line = proc.stdout.readline()
+        line = stdout.readline()
         if not line:
             break
+        keep(line)
         if line.startswith(READY_MARKER):
             info = json.loads(line[len(READY_MARKER) :])
             break
-    if info is None:
-        proc.kill()
-        proc.wait()
-        os.unlink(path)
-        raise RuntimeError("sandbox process failed to start")
+
     # Keep draining stdout so the child never blocks on a full pipe.
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    drain = threading.Thread(target=lambda: [keep(line) for line in stdout], daemon=True)
+    drain.start()
 
     def stop() -> None:
         if proc.poll() is None:
@@ -226,15 +291,23 @@ def start_sandbox_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        drain.join(timeout=5)
+        if sink is not None:
+            sink.close()
         if os.path.exists(path):
             os.unlink(path)
+
+    if info is None:
+        proc.kill()
+        stop()
+        raise RuntimeError("sandbox process failed to start")
 
     return EmbeddedSandbox(
         root_url=info["root_url"],
         api_key=info["api_key"],
         call_out_connection=info["call_out_connection"],
         other_connection=info["other_connection"],
-        config=_child_config(argv),
+        config=_child_config(argv, env),
         pid=proc.pid,
         _stop=stop,
     )

@@ -8,6 +8,7 @@ admin routes and ``/openapi.json`` bypass it entirely, so they are never limited
 from __future__ import annotations
 
 import asyncio
+import hmac
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -32,7 +33,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def _bearer(scope: Scope) -> str | None:
+def bearer_token(scope: Scope) -> str | None:
+    """The credential of an ``Authorization: Bearer ...`` header, or None if absent/malformed."""
     for name, value in scope["headers"]:
         if name == b"authorization":
             text = value.decode("latin-1").strip()
@@ -43,10 +45,20 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
+def matches_any(presented: str, accepted: tuple[bytes, ...]) -> bool:
+    """Constant-time comparison with each accepted secret (no early exit on a common prefix)."""
+    given = presented.encode("latin-1")  # the header bytes as sent (ASGI decodes as latin-1)
+    return any(hmac.compare_digest(given, one) for one in accepted)
+
+
 class BackendGate:
     def __init__(self, app: ASGIApp, state: SandboxState) -> None:
         self.app = app
         self.state = state
+        config = state.config
+        self._api_keys = tuple(k.encode() for k in config.api_keys)
+        # Any sk_test_ key is the loopback convenience only; off loopback keys are listed.
+        self._any_test_key = not config.api_keys and not config.is_remote
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
@@ -101,7 +113,7 @@ class BackendGate:
                 status, code, "The service is temporarily unavailable.", request_id
             )
 
-        key = _bearer(scope)
+        key = bearer_token(scope)
         if key is None:
             return error_response(
                 401,
@@ -118,8 +130,8 @@ class BackendGate:
                 "sk_test_sandbox, and keep live keys out of test configuration.",
                 request_id,
             )
-        allowed = state.config.api_keys
-        if not key.startswith(TEST_PREFIX) or (allowed and key not in allowed):
+        known = self._any_test_key or matches_any(key, self._api_keys)
+        if not key.startswith(TEST_PREFIX) or not known:
             return error_response(
                 401,
                 v.ERR_UNAUTHORIZED,

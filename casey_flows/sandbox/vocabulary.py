@@ -108,6 +108,7 @@ ERR_VALIDATION = "validation_error"  # 400
 ERR_INVALID_JSON = "invalid_json"  # 400
 ERR_UNAUTHORIZED = "unauthorized"  # 401: missing, malformed or unknown key
 ERR_LIVE_KEY_REFUSED = "live_key_refused"  # 401
+ERR_ADMIN_UNAUTHORIZED = "admin_unauthorized"  # 401: /_sandbox/* without the admin token
 ERR_CONNECTION_NOT_FOUND = "connection_not_found"  # 404
 ERR_CALL_NOT_FOUND = "call_not_found"  # 404
 ERR_NOT_FOUND = "not_found"  # 404: no such route
