@@ -105,8 +105,9 @@ async def find_dispatched(
     More than one call for a key means someone was dialled twice: callers report it (see
     :func:`report_duplicates`). Pages newest first and stops at the end of the list or after a
     whole page older than ``since`` minus ``margin`` (clock skew); it reads to that horizon
-    even when every key was found, since a second call for a key may be older. Needing more
-    than ``max_calls`` raises LedgerScanIncomplete rather than guess.
+    even when every key was found, since a second call for a key may be older. Without
+    ``since`` it stops at the page that found the last key. Needing more than ``max_calls``
+    raises LedgerScanIncomplete rather than guess.
     """
     wanted = set(keys)
     found: dict[str, list[Call]] = {}
@@ -127,6 +128,8 @@ async def find_dispatched(
                 # Offset pages of a list that grows at the head repeat a call now and then.
                 if all(c.id != call.id for c in calls):
                     calls.insert(0, call)  # the list is newest first
+        if horizon is None and not wanted - found.keys():
+            break  # no horizon to read to: the page that found the last key is enough
     return found
 
 
