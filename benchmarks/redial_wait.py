@@ -32,7 +32,7 @@ async def settle(sb: EmbeddedSandbox, key: str, rule: RedialRule) -> dict[str, A
     started = time.monotonic()
     async with AsyncCaseyClient(sb.api_key, base_url=sb.base_url) as client:
         try:
-            _, adopted = await dispatch_once(
+            _, adopted, _ = await dispatch_once(
                 client, sb.call_out_connection, request, key, check_ledger_first=False, redial=rule
             )
             ended = "adopted" if adopted else "created"

@@ -36,6 +36,12 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
     from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
     from casey_flows.exceptions import CaseyFlowsError as CaseyFlowsError
+    from casey_flows.exceptions import ContactFileError as ContactFileError
+    from casey_flows.exceptions import CreateUnconfirmed as CreateUnconfirmed
+    from casey_flows.exceptions import GlobalLimitMissing as GlobalLimitMissing
+    from casey_flows.exceptions import InvalidPhoneNumber as InvalidPhoneNumber
+    from casey_flows.exceptions import LedgerScanIncomplete as LedgerScanIncomplete
+    from casey_flows.exceptions import NotACallOutConnection as NotACallOutConnection
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import place_call as place_call
@@ -47,6 +53,18 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.tasks.waiting import WaitPolicy as WaitPolicy
     from casey_flows.tasks.waiting import WaitResult as WaitResult
 
+_ERRORS = (
+    "CallLost",
+    "CallOutcomeFailure",
+    "CallWaitTimeout",
+    "CaseyFlowsError",
+    "ContactFileError",
+    "CreateUnconfirmed",
+    "GlobalLimitMissing",
+    "InvalidPhoneNumber",
+    "LedgerScanIncomplete",
+    "NotACallOutConnection",
+)
 # Everything above the client resolves on first use (it imports Prefect).
 _WHERE: dict[str, str] = {
     "CaseyCredentials": "casey_flows.blocks",
@@ -54,10 +72,7 @@ _WHERE: dict[str, str] = {
     "CampaignResult": "casey_flows.campaign.models",
     "ContactInput": "casey_flows.campaign.models",
     "ContactOutcome": "casey_flows.campaign.models",
-    "CallLost": "casey_flows.exceptions",
-    "CallOutcomeFailure": "casey_flows.exceptions",
-    "CallWaitTimeout": "casey_flows.exceptions",
-    "CaseyFlowsError": "casey_flows.exceptions",
+    **dict.fromkeys(_ERRORS, "casey_flows.exceptions"),
     **dict.fromkeys(("call_campaign", "call_report", "place_call"), "casey_flows.flows"),
     **dict.fromkeys(
         ("create_call", "get_call", "list_calls", "wait_for_call", "wait_for_calls"),

@@ -103,4 +103,6 @@ def md_literal(value: object) -> str:
         return ""
     fence = "`" * (max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
+    # A pipe preceded by backslashes must stay escaped: double them, then escape the pipe.
+    text = re.sub(r"(\\*)\|", lambda m: m.group(1) * 2 + "\\|", text)
+    return f"{fence}{pad}{text}{pad}{fence}"

@@ -49,6 +49,7 @@ def test_write_csv_neutralises_every_column_unless_asked_not_to(tmp_path: Path) 
         ("[click](http://evil.example)", "`[click](http://evil.example)`"),
         ("<img src=x onerror=alert(1)>", "`<img src=x onerror=alert(1)>`"),
         ("a | b", "`a \\| b`"),
+        ("\\|[x](http://evil.example)", "`\\\\\\|[x](http://evil.example)`"),
         ("two\nlines", "`two lines`"),
         ("has `ticks`", "`` has `ticks` ``"),
         ("`edge", "`` `edge ``"),

@@ -462,13 +462,16 @@ class CampaignEngine:
         self._wake.set()
 
     def _note_duplicates(self, track: Track, key: str, calls: list[Call]) -> Call:
-        """The first call for ``key``; any others are recorded on the track and reported."""
-        for extra in report_duplicates(key, calls):
-            if extra.id not in track.duplicate_call_ids:
+        """The call the track keeps for ``key`` (one it already watches, else the first); every
+        other call for the key is recorded on the track and reported."""
+        report_duplicates(key, calls)
+        kept = next((c for c in calls if c.id in track.call_ids), calls[0])
+        for extra in calls:
+            if extra.id != kept.id and extra.id not in track.duplicate_call_ids:
                 track.duplicate_call_ids.append(extra.id)
                 if self.hooks.on_duplicate:
                     self.hooks.on_duplicate(extra)
-        return calls[0]
+        return kept
 
     async def check_redialled(self, tracks: list[Track]) -> None:
         """After the run: one more read for every key that was dialled again, so a create the

@@ -48,7 +48,7 @@ class ProgressReporter:
         self._artifact_id = await acreate_progress_artifact(
             progress=0.0,
             key=artifact_key("campaign-progress", self.campaign_id),
-            description=f"Contacts with a final outcome in campaign {self.campaign_id}",
+            description=f"Contacts with a final outcome in campaign {md_literal(self.campaign_id)}",
         )
 
     def update(self, finished: int, total: int) -> None:

@@ -14,7 +14,8 @@ DEFAULT_TIMEOUT = httpx.Timeout(
     DEFAULT_READ_TIMEOUT_SECONDS, connect=DEFAULT_CONNECT_TIMEOUT_SECONDS
 )
 
-# Campaigns keep up to a few hundred requests in flight; httpx's default of 10 would queue them.
+# Campaigns keep up to a few hundred requests in flight; httpx's default pool (20 kept alive)
+# would reconnect all the time.
 DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
 
 DEFAULT_MAX_RETRIES = 4

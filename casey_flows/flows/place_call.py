@@ -14,6 +14,7 @@ from pydantic import Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
+from casey_flows.exports import md_literal
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import CallLost, CallWaitTimeout, create_call, wait_for_call
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
@@ -110,7 +111,9 @@ async def place_call(
             await acreate_markdown_artifact(call_summary_markdown(call, "lost"))
             raise
     outcome = describe_outcome(call) if wait else "dispatched"
-    await acreate_markdown_artifact(call_summary_markdown(call, outcome), description=outcome)
+    await acreate_markdown_artifact(
+        call_summary_markdown(call, outcome), description=md_literal(outcome)
+    )
     failing = {normalize_status(f) for f in fail_on}
     if wait and failing & {call.normalized_status, normalize_status(call.ended_reason)}:
         raise CallOutcomeFailure(f"call {call.id} ended: {outcome}")

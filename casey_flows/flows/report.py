@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.client.recent import as_utc, recent_call_pages
-from casey_flows.exports import RAW_CELLS_HELP, REPORT_COLUMNS, artifact_key, write_csv
+from casey_flows.exports import RAW_CELLS_HELP, REPORT_COLUMNS, artifact_key, md_literal, write_csv
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import dispatch_key_of
 
@@ -157,7 +157,7 @@ async def call_report(
     await acreate_table_artifact(
         table=[row.model_dump() for row in rows],
         key=report_artifact_key(connection_code),
-        description=f"{len(rows)} calls of {connection_code} ({by_status})",
+        description=f"{len(rows)} calls of {md_literal(connection_code)} ({md_literal(by_status)})",
     )
     if csv_path:
         export = [ReportRow.from_call(call, full_number=full_numbers) for call in calls]

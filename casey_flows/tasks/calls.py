@@ -146,7 +146,7 @@ async def create_call(
     )
     check_first = may_have_run_before() if reconcile is None else reconcile
     async with casey_client(credentials) as client:
-        call, adopted = await dispatch_once(
+        call, adopted, duplicates = await dispatch_once(
             client,
             connection_code,
             request,
@@ -159,6 +159,9 @@ async def create_call(
     else:
         logger.info("dispatched call %s to %s", call.id, mask_phone(phone_number))
         emit_call_event(call, "dispatched", connection_code, campaign_id)
+    for extra in duplicates:  # never silent: in the run's logs and as an event
+        logger.error("call %s is a second call for key %s: dialled more than once", extra.id, key)
+        emit_call_event(extra, "duplicate", connection_code, campaign_id)
     return call
 
 

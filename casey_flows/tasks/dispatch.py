@@ -16,7 +16,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from casey_flows.client import AmbiguousDispatchError, AsyncCaseyClient, Call, CallRequest
 from casey_flows.client.recent import recent_call_pages
@@ -146,6 +146,15 @@ def report_duplicates(key: str, calls: list[Call]) -> list[Call]:
     return extra
 
 
+class Dispatched(NamedTuple):
+    """What :func:`dispatch_once` did: the call, whether it was found rather than created, and
+    any further calls the ledger shows for the same key (someone was dialled twice)."""
+
+    call: Call
+    adopted: bool
+    duplicates: list[Call]
+
+
 async def dispatch_once(
     client: AsyncCaseyClient,
     connection_code: str,
@@ -156,41 +165,44 @@ async def dispatch_once(
     since: datetime | None = None,
     redial: RedialRule | None = None,
     max_ambiguous: int = 3,
-) -> tuple[Call, bool]:
-    """Create the call for ``key`` unless it exists; returns (call, adopted).
+) -> Dispatched:
+    """Create the call for ``key`` unless it exists.
 
-    ``check_ledger_first`` is for anything that may have run before (a retry, a re-run). After
-    an ambiguous failure the ledger is read until the key shows up (adopted) or ``redial``
-    says it surely will not: then the same request is sent again, or, if the rule never
-    re-dials, CreateUnconfirmed is raised. ``max_ambiguous`` such failures in a row end in the
-    last error.
+    ``check_ledger_first`` is for anything that may have run seconds before (a retry): a key
+    the list does not show yet proves nothing there either, so the ledger is read until the
+    key shows up or ``redial`` settles, and only then is the call created. After an ambiguous
+    failure the same rule decides: adopt, send the same request again, or, if re-dialling is
+    off, raise CreateUnconfirmed. ``max_ambiguous`` such failures in a row end in the last
+    error.
     """
     rule = redial or RedialRule()
     if check_ledger_first:
-        found = await find_dispatched(client, connection_code, [key], since=since)
-        if key in found:
-            report_duplicates(key, found[key])
-            return found[key][0], True
+        found = await _await_ledger(client, connection_code, key, since, rule)
+        if found:
+            return Dispatched(found[0], True, found[1:])
     last_error: AmbiguousDispatchError | None = None
-    for _ in range(max_ambiguous):
+    for attempt in range(1, max_ambiguous + 1):
         try:
-            return await client.create_call_from(connection_code, request, key), False
+            return Dispatched(
+                await client.create_call_from(connection_code, request, key), False, []
+            )
         except AmbiguousDispatchError as exc:
             last_error = exc
-        adopted = await _await_ledger(client, connection_code, key, last_error, rule)
-        if adopted is not None:
-            return adopted, True
+        found = await _await_ledger(client, connection_code, key, last_error.sent_at, rule)
+        if found:
+            return Dispatched(found[0], True, found[1:])
         if not rule.redial:
             raise CreateUnconfirmed(
                 f"the create for key {key} may have rung ({last_error}), and the call list did not "
                 f"show it within {rule.after_seconds:g} s; not dialled again (re-dialling is off)"
             )
-        logger.warning(
-            "key %s absent from the call list for %g s over %d reads: dialling again",
-            key,
-            rule.after_seconds,
-            rule.min_reads,
-        )
+        if attempt < max_ambiguous:
+            logger.warning(
+                "key %s absent from the call list for %g s over %d reads: dialling again",
+                key,
+                rule.after_seconds,
+                rule.min_reads,
+            )
     assert last_error is not None
     raise last_error
 
@@ -199,19 +211,21 @@ async def _await_ledger(
     client: AsyncCaseyClient,
     connection_code: str,
     key: str,
-    error: AmbiguousDispatchError,
+    since: datetime | None,
     rule: RedialRule,
-) -> Call | None:
-    """Read the ledger until ``key`` shows up (its first call) or the rule settles (None)."""
+) -> list[Call]:
+    """Read the ledger until ``key`` shows up (every call for it, oldest first) or the rule
+    settles (empty). Time counts from before each read: a slow scan must not stretch the wait."""
     absent_since, reads = time.monotonic(), 0
     while True:
-        found = await find_dispatched(client, connection_code, [key], since=error.sent_at)
+        started = time.monotonic()
+        found = await find_dispatched(client, connection_code, [key], since=since)
         reads += 1
         if key in found:
             report_duplicates(key, found[key])
-            return found[key][0]
-        if rule.settled(absent_since, reads):
-            return None
+            return found[key]
+        if rule.settled(absent_since, reads, now=started):
+            return []
         await asyncio.sleep(rule.read_interval(reads))
 
 

@@ -20,9 +20,15 @@ from prefect.client.schemas.objects import State
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
 from casey_flows.campaign.models import OUTCOME_UNCONFIRMED, CampaignResult
+from casey_flows.client import AsyncCaseyClient, CallRequest
 from casey_flows.exceptions import CreateUnconfirmed
 from casey_flows.sandbox.embedded import EmbeddedSandbox
-from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
+from casey_flows.tasks.dispatch import (
+    DEFAULT_REDIAL_AFTER_SECONDS,
+    Dispatched,
+    RedialRule,
+    dispatch_once,
+)
 from tests.flows.test_place_call import place
 from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign
 
@@ -176,6 +182,8 @@ def test_a_second_call_for_one_key_is_reported_not_hidden(
     result: CampaignResult = state.result()
     [twice] = result.dialled_twice
     assert len(twice.duplicate_call_ids) == 1
+    # The call it watched is its outcome; the other one (the late original) is the duplicate.
+    assert set(twice.duplicate_call_ids).isdisjoint(twice.call_ids)
     assert lagging.admin.stats()["calls_by_phone"][twice.phone_number] == 2
 
     resource = f"casey.call.{twice.duplicate_call_ids[0]}"
@@ -196,3 +204,27 @@ def test_a_second_call_for_one_key_is_reported_not_hidden(
         return False
 
     assert asyncio.run(duplicate_event_arrived()), f"no casey.call.duplicate event for {resource}"
+
+
+def test_a_retry_waits_for_the_lagging_list_before_dialling(lagging: EmbeddedSandbox) -> None:
+    """A retry seconds after a create that went through (the run crashed before it saw the
+    answer): the list does not show the call yet, and the retry must not dial again."""
+    lagging.admin.set_list_lag(1.0)
+    key = "retry-under-lag:k:1"
+    request = CallRequest.build(phone_number="+14155550100", context={"dispatch_key": key})
+
+    async def first_attempt_then_retry() -> Dispatched:
+        async with AsyncCaseyClient(lagging.api_key, base_url=lagging.base_url) as client:
+            await client.create_call_from(lagging.call_out_connection, request, key)
+            return await dispatch_once(
+                client,
+                lagging.call_out_connection,
+                request,
+                key,
+                check_ledger_first=True,
+                redial=RedialRule(after_seconds=REDIAL_AFTER),
+            )
+
+    retried = asyncio.run(first_attempt_then_retry())
+    assert retried.adopted and not retried.duplicates
+    assert lagging.admin.stats()["creates_total"] == 1
