@@ -84,7 +84,7 @@ def write_outcomes(
         return {
             "appointment_at": a.appointment_at.isoformat(),
             "name": a.name or "",
-            "phone_number": a.phone_number if full_numbers else mask_phone(a.phone_number),
+            "phone_number": _digits(a.phone_number) if full_numbers else mask_phone(a.phone_number),
             "outcome": outcome.outcome if outcome else "not called",
             "attempts": outcome.attempts if outcome else 0,
         }

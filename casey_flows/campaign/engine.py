@@ -43,6 +43,7 @@ from casey_flows.client import (
     mask_phone,
 )
 from casey_flows.client.status import normalize_status, normalize_statuses
+from casey_flows.exceptions import LedgerScanIncomplete
 from casey_flows.tasks.dispatch import (
     RedialRule,
     find_dispatched,
@@ -161,7 +162,7 @@ class CampaignEngine:
         self._track_of: dict[str, Track] = {}
         self._releases: dict[str, Release] = {}
         self._ambiguous: dict[str, _Ambiguous] = {}
-        self._earliest_ambiguous: datetime | None = None
+        self._earliest_redial: datetime | None = None
         self._tracks: list[Track] = []
         self._finished = 0
         self._last_created_at: datetime | None = None
@@ -299,7 +300,6 @@ class CampaignEngine:
         except AmbiguousDispatchError:
             logger.warning("create for %s was ambiguous; reconciling %s", _masked(track), key)
             self._ambiguous[key] = _Ambiguous(track, horizon, release)  # the call may be live
-            self._earliest_ambiguous = min(self._earliest_ambiguous or horizon, horizon)
         except Exception as exc:
             await release()
             if isinstance(exc, CaseyError) and not isinstance(exc, CAMPAIGN_WIDE_ERRORS):
@@ -451,6 +451,7 @@ class CampaignEngine:
                     rule.after_seconds,
                 )
                 entry.track.redialled_keys.append(key)
+                self._earliest_redial = min(self._earliest_redial or entry.horizon, entry.horizon)
                 self._ready.appendleft(entry.track)  # same attempt, same key
             else:
                 self._finish(
@@ -477,11 +478,15 @@ class CampaignEngine:
         """After the run: one more read for every key that was dialled again, so a create the
         list showed only late (a second call for the key) is reported, not hidden."""
         keys = {key: t for t in tracks for key in t.redialled_keys}
-        if not keys or self._earliest_ambiguous is None:
+        if not keys or self._earliest_redial is None:
             return
-        found = await find_dispatched(
-            self.client, self.settings.connection_code, keys, since=self._earliest_ambiguous
-        )
+        try:
+            found = await find_dispatched(
+                self.client, self.settings.connection_code, keys, since=self._earliest_redial
+            )
+        except (CaseyError, LedgerScanIncomplete) as exc:  # a report; the calls are all done
+            logger.warning("could not re-check %d re-dialled key(s): %s", len(keys), exc)
+            return
         for key, calls in found.items():
             track = keys[key]
             self._note_duplicates(track, key, calls)
