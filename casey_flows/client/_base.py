@@ -100,14 +100,16 @@ def check_base_url(base_url: str) -> str:
     url = httpx.URL(base_url)
     if url.scheme == "https":
         return base_url.rstrip("/")
-    if url.scheme == "http" and _is_loopback(url.host):
+    if url.scheme == "http" and is_loopback_host(url.host):
         return base_url.rstrip("/")
     raise ValueError(
         f"base_url {base_url!r} is not allowed: use https://, or http:// only to a loopback host"
     )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_host(host: str) -> bool:
+    """True for addresses only this machine can reach; a name other than localhost is not,
+    since we cannot know what it resolves to. (The sandbox decides "remote" with it too.)"""
     if host == "localhost":
         return True
     try:

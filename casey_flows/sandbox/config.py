@@ -4,13 +4,13 @@ embedded runner and tests configure it the same way and every default is visible
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from casey_flows.client._base import is_loopback_host
 from casey_flows.sandbox.vocabulary import CALL_OUT_CHANNEL, OUTCOMES
 
 DEFAULT_API_KEY = "sk_test_sandbox"
@@ -97,17 +97,6 @@ class FaultSettings(BaseModel):
         if value is not None and not 0 <= value[0] <= value[1]:
             raise ValueError("latency_ms must be (min, max) with 0 <= min <= max")
         return value
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for addresses only this machine can reach; a name other than localhost is not,
-    since we cannot know what it resolves to."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class SandboxConfig(BaseModel):
