@@ -47,8 +47,8 @@ from casey_flows.exceptions import LedgerScanIncomplete
 from casey_flows.tasks.dispatch import (
     RedialRule,
     find_dispatched,
+    log_duplicates,
     make_dispatch_key,
-    report_duplicates,
     with_dispatch_key,
 )
 from casey_flows.tasks.waiting import (
@@ -465,7 +465,7 @@ class CampaignEngine:
     def _note_duplicates(self, track: Track, key: str, calls: list[Call]) -> Call:
         """The call the track keeps for ``key`` (one it already watches, else the first); every
         other call for the key is recorded on the track and reported."""
-        report_duplicates(key, calls)
+        log_duplicates(key, calls)
         kept = next((c for c in calls if c.id in track.call_ids), calls[0])
         for extra in calls:
             if extra.id != kept.id and extra.id not in track.duplicate_call_ids:

@@ -103,7 +103,7 @@ async def find_dispatched(
     """Every call of the connection that carries one of ``keys``, by key, oldest first.
 
     More than one call for a key means someone was dialled twice: callers report it (see
-    :func:`report_duplicates`). Pages newest first and stops at the end of the list or after a
+    :func:`log_duplicates`). Pages newest first and stops at the end of the list or after a
     whole page older than ``since`` minus ``margin`` (clock skew); it reads to that horizon
     even when every key was found, since a second call for a key may be older. Without
     ``since`` it stops at the page that found the last key. Needing more than ``max_calls``
@@ -133,17 +133,15 @@ async def find_dispatched(
     return found
 
 
-def report_duplicates(key: str, calls: list[Call]) -> list[Call]:
-    """Log loudly when one key shows more than one call; the calls after the first."""
-    extra = calls[1:]
-    if extra:
+def log_duplicates(key: str, calls: list[Call]) -> None:
+    """Log loudly when one key shows more than one call (someone was dialled twice)."""
+    if len(calls) > 1:
         logger.error(
             "dispatch key %s shows %d calls (%s): this person was dialled more than once",
             key,
             len(calls),
             ", ".join(c.id for c in calls),
         )
-    return extra
 
 
 class Dispatched(NamedTuple):
@@ -222,7 +220,7 @@ async def _await_ledger(
         found = await find_dispatched(client, connection_code, [key], since=since)
         reads += 1
         if key in found:
-            report_duplicates(key, found[key])
+            log_duplicates(key, found[key])
             return found[key]
         if rule.settled(absent_since, reads, now=started):
             return []
