@@ -294,7 +294,7 @@ class CampaignEngine:
                 phone_number=track.contact.phone_number,
                 name=track.contact.name,
                 participant_id=track.contact.participant_id,
-                context=with_dispatch_key(track.contact.context, key),
+                context=with_dispatch_key(track.contact.context, key, self.settings.campaign_id),
             )
             call = await self.client.create_call_from(self.settings.connection_code, request, key)
         except AmbiguousDispatchError:

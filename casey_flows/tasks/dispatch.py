@@ -25,6 +25,8 @@ from casey_flows.exceptions import CreateUnconfirmed, LedgerScanIncomplete
 logger = logging.getLogger("casey_flows.dispatch")
 
 CONTEXT_KEY = "dispatch_key"
+# Campaigns also write their id, so a warehouse joins calls to campaigns without parsing keys.
+CAMPAIGN_CONTEXT_KEY = "campaign_id"
 # How long an ambiguous create's key may be missing from the call list before it is dialled
 # again: lists that trail creates by up to a minute, and a margin. What it costs: a create that
 # truly never arrived is re-dialled this much later.
@@ -227,6 +229,9 @@ async def _await_ledger(
         await asyncio.sleep(rule.read_interval(reads))
 
 
-def with_dispatch_key(context: dict[str, Any] | None, key: str) -> dict[str, Any]:
-    """The call's context with our key added (the caller's own keys are kept)."""
-    return {**(context or {}), CONTEXT_KEY: key}
+def with_dispatch_key(
+    context: dict[str, Any] | None, key: str, campaign_id: str | None = None
+) -> dict[str, Any]:
+    """The call's context with our key (and campaign id) added; the caller's keys are kept."""
+    ours = {CONTEXT_KEY: key, **({CAMPAIGN_CONTEXT_KEY: campaign_id} if campaign_id else {})}
+    return {**(context or {}), **ours}

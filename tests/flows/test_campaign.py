@@ -146,6 +146,7 @@ def test_context_columns_reach_the_call(
         call = client.get_call(sandbox.call_out_connection, call_id)
     assert call.context["first_name"] == "Ada"
     assert call.context["dispatch_key"].startswith("ctx:")
+    assert call.context["campaign_id"] == "ctx"  # the warehouse joins calls to campaigns on it
 
 
 def test_outcome_retries_until_max_attempts(
