@@ -6,7 +6,9 @@ The public API, importable from here::
 
 Subpackages, one job each (dependencies point one way, top to bottom):
 
-- ``casey_flows.flows``: the flows ``place_call``, ``call_campaign``, ``call_report``;
+- ``casey_flows.flows``: the flows ``place_call``, ``call_campaign``, ``call_report``,
+  ``sync_calls``;
+- ``casey_flows.warehouse``: the dlt source behind ``sync_calls`` (the ``warehouse`` extra);
 - ``casey_flows.campaign``: the campaign engine, contacts, calling windows, suppression, limits;
 - ``casey_flows.tasks``: the call tasks, dispatch keys and the ledger, waiting, events;
 - ``casey_flows.blocks``: the ``CaseyCredentials`` block (the only place a key is read);
@@ -45,6 +47,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import place_call as place_call
+    from casey_flows.flows.sync import sync_calls as sync_calls
     from casey_flows.tasks import create_call as create_call
     from casey_flows.tasks import get_call as get_call
     from casey_flows.tasks import list_calls as list_calls
@@ -78,6 +81,7 @@ _WHERE: dict[str, str] = {
         ("create_call", "get_call", "list_calls", "wait_for_call", "wait_for_calls"),
         "casey_flows.tasks",
     ),
+    "sync_calls": "casey_flows.flows.sync",
     "WaitPolicy": "casey_flows.tasks.waiting",
     "WaitResult": "casey_flows.tasks.waiting",
 }

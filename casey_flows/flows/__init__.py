@@ -9,10 +9,23 @@ its code uses. ``Flow.validate_parameters`` then resolves string annotations in 
 ``fn.__globals__`` (``prefect._internal.pydantic.validated_func.ValidatedFunction``), where
 ``Annotated``, ``Field`` and the parameter types are missing: every served run failed with
 "``Place_CallModel`` is not fully defined". Evaluated annotations travel with the function.
+
+``sync_calls`` (``casey_flows.flows.sync``) resolves on first use: it needs dlt (the ``warehouse``
+extra), and the other flows do not.
 """
+
+from typing import Any
 
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
 
-__all__ = ["call_campaign", "call_report", "place_call"]
+__all__ = ["call_campaign", "call_report", "place_call", "sync_calls"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "sync_calls":
+        from casey_flows.flows.sync import sync_calls
+
+        return sync_calls
+    raise AttributeError(f"module 'casey_flows.flows' has no attribute {name!r}")

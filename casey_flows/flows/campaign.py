@@ -47,6 +47,9 @@ from casey_flows.tasks.dispatch import (
 from casey_flows.tasks.events import emit_call_event, related_resources
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
+from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
+
+OPT_OUTS_SOURCE = "opt_outs"
 
 CALLING_WINDOW_HELP = "Calling hours, evaluated in each contact's own time zone."
 
@@ -185,6 +188,13 @@ async def call_campaign(
     suppression_file: Annotated[
         str | None, Field(description="File of numbers never to call (one per line, or CSV).")
     ] = None,
+    opt_outs_from: Annotated[
+        WarehouseOptOuts | None,
+        Field(
+            description="Also never call numbers that opted out on an earlier call on this "
+            "connection, as loaded by sync_calls into this dataset."
+        ),
+    ] = None,
     max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 10,
     max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = 10.0,
     global_concurrency_limit: Annotated[
@@ -253,6 +263,12 @@ async def call_campaign(
     for rejection in suppressed_list.rejected:
         logger.warning("suppression entry ignored: %s", rejection.message)
     allowed, suppressed = suppressed_list.partition(batch.contacts)
+    opted_out: list[Contact] = []
+    if opt_outs_from is not None:
+        opt_outs = SuppressionList(
+            await read_opt_outs(opt_outs_from, connection_code), source=OPT_OUTS_SOURCE
+        )
+        allowed, opted_out = opt_outs.partition(allowed)
     result = CampaignResult(
         campaign_id=campaign_id,
         connection_code=connection_code,
@@ -265,12 +281,18 @@ async def call_campaign(
         ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="on the suppression list")
         for c in suppressed
     ]
+    result.outcomes += [
+        ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="opted out on an earlier call")
+        for c in opted_out
+    ]
     logger.info(
-        "campaign %s: %d to call, %d rejected rows, %d suppressed, %d duplicates collapsed",
+        "campaign %s: %d to call, %d rejected rows, %d suppressed (%d opted out), "
+        "%d duplicates collapsed",
         campaign_id,
         len(allowed),
         len(batch.rejected),
-        len(suppressed),
+        len(suppressed) + len(opted_out),
+        len(opted_out),
         batch.duplicates,
     )
     tracks = [Track(contact=c) for c in allowed]

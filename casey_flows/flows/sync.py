@@ -1,0 +1,170 @@
+"""The ``sync_calls`` flow: calls and what was said on them, loaded into the team's warehouse.
+
+It runs :func:`casey_flows.warehouse.casey_source` in a dlt pipeline. The Casey key comes from
+the Casey credentials block, the destination's credentials from a Prefect Secret block (or dlt's
+own config); neither is a parameter. The embedded default is a DuckDB file at an absolute path
+(``~/.casey-flows/warehouse/casey.duckdb``, moved by ``CASEY_FLOWS_WAREHOUSE_DIR``).
+"""
+
+# Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
+# (see casey_flows/flows/__init__.py).
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import anyio
+from prefect import flow, get_run_logger
+from prefect.artifacts import acreate_markdown_artifact
+from pydantic import Field
+
+from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
+from casey_flows.tasks.calls import Credentials
+from casey_flows.warehouse.destination import (
+    check_reachable,
+    load_destination_credentials,
+    one_writer,
+    pipelines_dir,
+    resolve_destination,
+)
+from casey_flows.warehouse.report import SyncSummary, summarize, summary_markdown
+from casey_flows.warehouse.source import (
+    DEFAULT_LIST_LAG_SECONDS,
+    DEFAULT_OPT_OUT_FIELD,
+    casey_source,
+)
+
+DEFAULT_PIPELINE_NAME = "casey_calls"
+DEFAULT_DATASET_NAME = "casey"
+
+
+def sync_artifact_key(pipeline_name: str) -> str:
+    """One artifact key per pipeline: the UI shows each sync's report as a new version."""
+    return f"casey-sync-{pipeline_name}".replace("_", "-").lower()
+
+
+@flow(name="sync-calls", log_prints=False)
+async def sync_calls(
+    connection_codes: Annotated[
+        list[str], Field(min_length=1, description="call_out connections whose calls to load.")
+    ],
+    credentials_block: Annotated[
+        Credentials, Field(description="Casey credentials block (or its name).")
+    ] = DEFAULT_BLOCK_NAME,
+    destination: Annotated[
+        str,
+        Field(description="dlt destination name: duckdb (embedded default), postgres, ..."),
+    ] = "duckdb",
+    dataset_name: Annotated[
+        str, Field(description="Dataset (schema) the tables land in.")
+    ] = DEFAULT_DATASET_NAME,
+    destination_credentials_block: Annotated[
+        str | None,
+        Field(
+            description="Name of a Prefect Secret block holding the destination's credentials "
+            "(a connection string or a JSON object). Empty: the DuckDB default, or dlt config."
+        ),
+    ] = None,
+    pipeline_name: Annotated[
+        str, Field(description="dlt pipeline name (its state remembers what was loaded).")
+    ] = DEFAULT_PIPELINE_NAME,
+    opt_out_field: Annotated[
+        str, Field(description="Conversation field whose 'yes' adds the number to opt_outs.")
+    ] = DEFAULT_OPT_OUT_FIELD,
+    include_transcripts: Annotated[
+        bool, Field(description="Load transcripts (one more request per conversation).")
+    ] = True,
+    list_lag_seconds: Annotated[
+        float,
+        Field(ge=0, description="How long a new call may take to show in the call list."),
+    ] = DEFAULT_LIST_LAG_SECONDS,
+) -> SyncSummary:
+    """Load calls, conversations, answers, transcripts and opt-outs into a warehouse.
+
+    Incremental and merged on primary keys: a re-run adds no duplicate rows, calls that were
+    still open are re-read until final, and final conversations are never read twice. Publishes
+    a markdown artifact (rows per table, new columns, duration, a query to start from).
+
+    Args:
+        connection_codes: the connections to load.
+        credentials_block: the Casey credentials block or its name.
+        destination: any dlt destination by name; the embedded DuckDB file by default.
+        dataset_name: where the tables land.
+        destination_credentials_block: a Prefect Secret block with the destination's
+            credentials; never a parameter value.
+        pipeline_name: the dlt pipeline (and its state) to use.
+        opt_out_field: the field that means "no more calls"; see ``opt_outs``.
+        include_transcripts: read transcripts too.
+        list_lag_seconds: re-list window before the previous sync (late-appearing calls).
+
+    Returns:
+        A small summary: rows per table, new columns, destination and dataset, seconds.
+
+    Example:
+        ```python
+        from casey_flows import sync_calls
+
+        summary = await sync_calls(["demo-outbound"])  # -> ~/.casey-flows/warehouse/casey.duckdb
+        print(summary.rows)
+        ```
+    """
+    import dlt
+
+    logger = get_run_logger()
+    started = time.monotonic()
+    block = await resolve_credentials(credentials_block)
+    target = resolve_destination(
+        destination, await load_destination_credentials(destination_credentials_block)
+    )
+    pipeline = dlt.pipeline(
+        pipeline_name=pipeline_name,
+        pipelines_dir=str(pipelines_dir()),
+        destination=target,
+        dataset_name=dataset_name,
+    )
+    source = casey_source(
+        connection_codes,
+        api_key=block.api_key.get_secret_value(),
+        base_url=block.base_url,
+        opt_out_field=opt_out_field,
+        include_transcripts=include_transcripts,
+        list_lag_seconds=list_lag_seconds,
+    )
+
+    def load() -> Any:
+        with one_writer(pipeline_name):
+            check_reachable(pipeline)
+            return pipeline.run(source)
+
+    with _warnings_to(logger) as warnings:
+        load_info = await anyio.to_thread.run_sync(load)
+    summary = summarize(pipeline, load_info, destination, dataset_name, time.monotonic() - started)
+    summary.warnings = warnings
+    await acreate_markdown_artifact(
+        key=sync_artifact_key(pipeline_name),
+        markdown=summary_markdown(summary),
+        description=f"Casey sync into {destination} dataset {dataset_name}",
+    )
+    logger.info("synced %s", ", ".join(f"{n} {t}" for t, n in summary.rows.items()) or "nothing")
+    return summary
+
+
+@contextmanager
+def _warnings_to(run_logger: Any) -> Iterator[list[str]]:
+    """The source's warnings (a 404, a call open too long) go to the run's log and summary."""
+    seen: list[str] = []
+
+    class Forward(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            seen.append(message)
+            run_logger.log(record.levelno, message)
+
+    handler = Forward(level=logging.WARNING)
+    source_logger = logging.getLogger("casey_flows.warehouse")
+    source_logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        source_logger.removeHandler(handler)

@@ -1,0 +1,144 @@
+"""What one call, conversation, field or transcript message becomes as a warehouse row.
+
+Pure functions (no dlt, no HTTP), so the table shapes are tested on their own. Rows keep the
+API's data as it is: unknown fields stay, nested objects (``context``, ``participant_profile``)
+load as JSON columns, and nothing is masked or spreadsheet-escaped (that is for CSV exports).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from casey_flows.client.models import Call
+from casey_flows.tasks.dispatch import CAMPAIGN_CONTEXT_KEY, CONTEXT_KEY
+
+# Parsed instants load as timestamps; the raw text is kept only when it could not be parsed.
+_RAW_SUFFIX = "_raw"
+
+
+def model_row(model: BaseModel) -> dict[str, Any]:
+    """The model's fields and every extra field the API sent, ``*_raw`` twins folded away."""
+    row = model.model_dump()
+    for key in [k for k in row if k.endswith(_RAW_SUFFIX)]:
+        if row.get(key.removesuffix(_RAW_SUFFIX)) is not None:
+            del row[key]
+    return row
+
+
+def campaign_of(dispatch_key: str | None) -> str | None:
+    """The campaign id inside a dispatch key (``campaign:digest:attempt``), for older calls."""
+    if not dispatch_key or dispatch_key.count(":") < 2:
+        return None
+    return dispatch_key.rsplit(":", 2)[0]
+
+
+def call_row(call: Call, *, is_final: bool, synced_at: datetime) -> dict[str, Any]:
+    """One ``calls`` row: the call, plus the dispatch key and campaign id from its context."""
+    context = call.context if isinstance(call.context, dict) else {}
+    key = context.get(CONTEXT_KEY)
+    key = key if isinstance(key, str) else None
+    campaign = context.get(CAMPAIGN_CONTEXT_KEY)
+    return {
+        **model_row(call),
+        "dispatch_key": key,
+        "campaign_id": campaign if isinstance(campaign, str) else campaign_of(key),
+        "is_final": is_final,
+        "synced_at": synced_at,
+    }
+
+
+def conversation_row(
+    conversation: BaseModel, *, call_id: str, is_final: bool, synced_at: datetime
+) -> dict[str, Any]:
+    """One ``conversations`` row, linked back to the call that opened it."""
+    return {
+        **model_row(conversation),
+        "call_id": call_id,
+        "is_final": is_final,
+        "synced_at": synced_at,
+    }
+
+
+def field_rows(conversation_id: str, call_id: str, fields: list[BaseModel]) -> list[dict[str, Any]]:
+    """``conversation_fields``: one row per conversation and field (the long shape).
+
+    ``value`` keeps the JSON value; ``value_text`` is the same as text, so a query can compare
+    answers without knowing each field's type.
+    """
+    rows = []
+    for field in fields:
+        row = model_row(field)
+        value = row.get("value")
+        rows.append(
+            {
+                **row,
+                "conversation_id": conversation_id,
+                "call_id": call_id,
+                "value_text": _as_text(value),
+            }
+        )
+    return rows
+
+
+def answers_rows(field_rows_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``conversation_answers``: one row per conversation, one column per field (the wide shape).
+
+    Built from the long rows. A field first seen today becomes a new column: dlt evolves the
+    table. (dlt normalises column names, e.g. ``Preferred Time`` -> ``preferred_time``.)
+    """
+    by_conversation: dict[str, dict[str, Any]] = {}
+    for row in field_rows_:
+        answers = by_conversation.setdefault(
+            row["conversation_id"],
+            {"conversation_id": row["conversation_id"], "call_id": row.get("call_id")},
+        )
+        field_id = row.get("field_id")
+        if isinstance(field_id, str) and field_id and field_id not in answers:
+            answers[field_id] = row.get("value")
+    return list(by_conversation.values())
+
+
+def opt_out_row(
+    field_row: dict[str, Any], *, connection_code: str, phone_number: str
+) -> dict[str, Any]:
+    """``opt_outs``: a number that asked for no more calls on a connection, and where it did."""
+    return {
+        "connection_code": connection_code,
+        "phone_number": phone_number,
+        "call_id": field_row.get("call_id"),
+        "conversation_id": field_row.get("conversation_id"),
+        "opted_out_at": field_row.get("updated_at"),
+    }
+
+
+def message_rows(conversation_id: str, messages: list[BaseModel]) -> list[dict[str, Any]]:
+    """``transcript_messages``: one row per message, numbered in the order the API sent them."""
+    return [
+        {**model_row(message), "conversation_id": conversation_id, "seq": seq}
+        for seq, message in enumerate(messages)
+    ]
+
+
+def is_truthy_answer(value: Any) -> bool:
+    """Whether a field's value means "yes" (``true``, ``"yes"``, ``"true"``, ``1``...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return value == 1
+    if isinstance(value, str):
+        return value.strip().lower() in {"yes", "y", "true", "1", "opt_out", "opted_out"}
+    return False
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
