@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,7 +27,7 @@ from casey_flows.client._constants import (
     LIST_LIMIT_MAX,
 )
 from casey_flows.client.models import Call, CallRequest, Connection
-from casey_flows.client.phone import mask_phone
+from casey_flows.client.phone import mask_phone, mask_phone_runs
 from casey_flows.client.ratelimit import TokenBucket
 from casey_flows.client.retry import (
     Attempt,
@@ -58,9 +57,6 @@ _STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
     422: errors.InvalidRequestError,
     429: errors.RateLimitError,
 }
-
-# Long digit runs in server text are treated as phone numbers and masked.
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 @dataclass(frozen=True)
@@ -347,7 +343,7 @@ class BaseCaseyClient:
         secret = self._api_key.get_secret_value()
         if secret:
             text = text.replace(secret, "[redacted]")
-        return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)
+        return mask_phone_runs(text)
 
     # -- parsing -------------------------------------------------------------------------------
 
