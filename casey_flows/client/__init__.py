@@ -8,6 +8,13 @@
 from casey_flows.client._base import USER_AGENT, __version__
 from casey_flows.client._constants import DEFAULT_BASE_URL
 from casey_flows.client.client import AsyncCaseyClient, CaseyClient
+from casey_flows.client.conversations import (
+    FINAL_CONVERSATION_STATUSES,
+    Conversation,
+    ConversationField,
+    ConversationPage,
+    TranscriptMessage,
+)
 from casey_flows.client.errors import (
     AmbiguousDispatchError,
     APIConnectionError,
@@ -31,6 +38,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TERMINAL_STATUSES",
     "E164_PATTERN",
+    "FINAL_CONVERSATION_STATUSES",
     "USER_AGENT",
     "APIConnectionError",
     "APIStatusError",
@@ -45,6 +53,9 @@ __all__ = [
     "CaseyError",
     "ConflictError",
     "Connection",
+    "Conversation",
+    "ConversationField",
+    "ConversationPage",
     "InvalidRequestError",
     "MaskedPhoneRepr",
     "NotFoundError",
@@ -52,6 +63,7 @@ __all__ = [
     "RateLimitError",
     "RetryPolicy",
     "ServerError",
+    "TranscriptMessage",
     "__version__",
     "is_e164",
     "mask_phone",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,8 +26,17 @@ from casey_flows.client._constants import (
     DEFAULT_TIMEOUT,
     LIST_LIMIT_MAX,
 )
+from casey_flows.client.conversations import (
+    Conversation,
+    ConversationField,
+    ConversationPage,
+    TranscriptMessage,
+    UnexpectedShape,
+    fields_from_data,
+    transcript_from_data,
+)
 from casey_flows.client.models import Call, CallRequest, Connection
-from casey_flows.client.phone import mask_phone
+from casey_flows.client.phone import mask_phone, mask_phone_runs
 from casey_flows.client.ratelimit import TokenBucket
 from casey_flows.client.retry import (
     Attempt,
@@ -58,9 +66,6 @@ _STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
     422: errors.InvalidRequestError,
     429: errors.RateLimitError,
 }
-
-# Long digit runs in server text are treated as phone numbers and masked.
-_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 @dataclass(frozen=True)
@@ -199,10 +204,7 @@ class BaseCaseyClient:
     def _list_calls_spec(
         self, connection_code: str, limit: int, offset: int, status: str | None
     ) -> RequestSpec:
-        if not 1 <= limit <= LIST_LIMIT_MAX:
-            raise errors.InvalidRequestError(
-                f"invalid limit {limit!r}: must be 1 to {LIST_LIMIT_MAX}", field="limit"
-            )
+        _check_limit(limit)
         if offset < 0:
             raise errors.InvalidRequestError(
                 f"invalid offset {offset!r}: must be >= 0", field="offset"
@@ -226,6 +228,39 @@ class BaseCaseyClient:
         if agent_id:
             params["agent_id"] = agent_id
         return RequestSpec("GET", "/connections", params=params)
+
+    @staticmethod
+    def _conversation_path(conversation_id: str) -> str:
+        # An empty id or a dot segment would address another resource once the URL is resolved.
+        if not isinstance(conversation_id, str) or conversation_id in {"", ".", ".."}:
+            raise errors.InvalidRequestError(
+                f"invalid conversation_id {conversation_id!r}", field="conversation_id"
+            )
+        return f"/conversations/{quote(conversation_id, safe='')}"
+
+    def _get_conversation_spec(self, conversation_id: str) -> RequestSpec:
+        return RequestSpec("GET", self._conversation_path(conversation_id))
+
+    @staticmethod
+    def _list_conversations_spec(
+        limit: int, after: str | None, before: str | None, status: str | None
+    ) -> RequestSpec:
+        _check_limit(limit)
+        params: dict[str, Any] = {"limit": limit}
+        for name, value in (("after", after), ("before", before), ("status", status)):
+            if value is not None:
+                params[name] = value
+        return RequestSpec("GET", "/conversations", params=params)
+
+    def _conversation_fields_spec(self, conversation_id: str, active_only: bool) -> RequestSpec:
+        return RequestSpec(
+            "GET",
+            f"{self._conversation_path(conversation_id)}/fields",
+            params={"active_only": "true" if active_only else "false"},
+        )
+
+    def _conversation_transcript_spec(self, conversation_id: str) -> RequestSpec:
+        return RequestSpec("GET", f"{self._conversation_path(conversation_id)}/transcripts")
 
     def _build(self, http: httpx.Client | httpx.AsyncClient, spec: RequestSpec) -> httpx.Request:
         return http.build_request(
@@ -347,7 +382,7 @@ class BaseCaseyClient:
         secret = self._api_key.get_secret_value()
         if secret:
             text = text.replace(secret, "[redacted]")
-        return _PHONE_LIKE.sub(lambda m: mask_phone(m.group(0)), text)
+        return mask_phone_runs(text)
 
     # -- parsing -------------------------------------------------------------------------------
 
@@ -370,11 +405,52 @@ class BaseCaseyClient:
         cursor = pagination.get("next_cursor") if pagination.get("has_more") else None
         return items, cursor
 
+    @staticmethod
+    def _parse_conversation(body: dict[str, Any]) -> Conversation:
+        return _parse(lambda: Conversation.model_validate(body["data"]))
+
+    @staticmethod
+    def _parse_conversation_page(body: dict[str, Any]) -> ConversationPage:
+        return _parse(lambda: ConversationPage.from_envelope(body))
+
+    @staticmethod
+    def _parse_conversation_fields(body: dict[str, Any]) -> list[ConversationField]:
+        return _parse(lambda: fields_from_data(body["data"]))
+
+    @staticmethod
+    def _parse_transcript(body: dict[str, Any]) -> list[TranscriptMessage]:
+        return _parse(lambda: transcript_from_data(body["data"]))
+
+    @staticmethod
+    def _next_cursor(page: ConversationPage, seen: set[str]) -> str | None:
+        """The cursor of the page after ``page``, or None after the last page.
+
+        Raises rather than stop early or loop: a page that says it has more but gives no new
+        cursor would otherwise end a full read short, or repeat it forever.
+        """
+        if not page.has_more:
+            return None
+        cursor = page.next_cursor
+        if not cursor or cursor in seen:
+            problem = "no next_cursor" if not cursor else "a next_cursor already followed"
+            raise errors.APIStatusError(f"unexpected pagination: has_more with {problem}")
+        seen.add(cursor)
+        return cursor
+
+
+def _check_limit(limit: int) -> None:
+    if not 1 <= limit <= LIST_LIMIT_MAX:
+        raise errors.InvalidRequestError(
+            f"invalid limit {limit!r}: must be 1 to {LIST_LIMIT_MAX}", field="limit"
+        )
+
 
 def _parse(build: Callable[[], T]) -> T:
     """Turn a response of the wrong shape into a CaseyError that does not echo the body."""
     try:
         return build()
+    except UnexpectedShape as exc:
+        raise errors.APIStatusError(f"unexpected response shape: {exc}") from None
     except (ValidationError, TypeError) as exc:
         where = "; ".join(".".join(map(str, e["loc"])) + ": " + e["msg"] for e in _errors(exc))
         raise errors.APIStatusError(f"unexpected response shape: {where}") from None

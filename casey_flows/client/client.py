@@ -16,6 +16,12 @@ import httpx
 from typing_extensions import Unpack
 
 from casey_flows.client._base import BaseCaseyClient, Done, RequestSpec, utcnow
+from casey_flows.client.conversations import (
+    Conversation,
+    ConversationField,
+    ConversationPage,
+    TranscriptMessage,
+)
 from casey_flows.client.models import Call, CallFields, CallRequest, Connection
 from casey_flows.client.ratelimit import PacedSyncTransport, PacedTransport
 
@@ -138,6 +144,152 @@ class CaseyClient(BaseCaseyClient):
             if cursor is None:
                 return found
 
+    def get_conversation(self, conversation_id: str) -> Conversation:
+        """One conversation by id (``GET /conversations/{id}``).
+
+        Args:
+            conversation_id: the conversation's id, e.g. a call's ``conversation_id``.
+
+        Returns:
+            The conversation; ``is_final`` says whether it can still change.
+
+        Raises:
+            NotFoundError: the API does not know the conversation.
+            InvalidRequestError: ``conversation_id`` is empty (nothing is sent).
+            APIStatusError: any other error answer, or a body of an unexpected shape.
+            APIConnectionError: the API could not be reached, after the retries.
+
+        Example:
+            ```python
+            call = casey.get_call("demo-outbound", call_id)
+            if call.conversation_id:
+                print(casey.get_conversation(call.conversation_id).status)
+            ```
+        """
+        spec = self._get_conversation_spec(conversation_id)
+        return self._parse_conversation(self._send(spec))
+
+    def list_conversations(
+        self,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        status: str | None = None,
+    ) -> ConversationPage:
+        """One page of the organization's conversations (``GET /conversations``).
+
+        Args:
+            limit: page size, 1 to 100 (checked before sending).
+            after: a page's ``next_cursor``, for the page after it.
+            before: a page's ``prev_cursor``, for the page before it.
+            status: only conversations with this status, as the API spells it (documented:
+                ``pending``, ``in_progress``, ``completed``, ``abandoned``, ``archived``).
+
+        Returns:
+            The page: ``items``, ``has_more``, ``next_cursor``, ``prev_cursor``.
+
+        Raises:
+            InvalidRequestError: ``limit`` out of range (nothing is sent), or the API refused.
+            APIStatusError: any other error answer, or a body of an unexpected shape.
+            APIConnectionError: the API could not be reached, after the retries.
+
+        Example:
+            ```python
+            first = casey.list_conversations(limit=50, status="completed")
+            print([c.id for c in first.items])
+            if first.has_more:
+                second = casey.list_conversations(status="completed", after=first.next_cursor)
+            ```
+        """
+        spec = self._list_conversations_spec(limit, after, before, status)
+        return self._parse_conversation_page(self._send(spec))
+
+    def iter_conversations(
+        self, *, status: str | None = None, page_size: int = 100
+    ) -> Iterator[Conversation]:
+        """Every conversation, following ``next_cursor`` while the API says it ``has_more``.
+
+        Args:
+            status: only conversations with this status, as the API spells it.
+            page_size: conversations per request, 1 to 100.
+
+        Returns:
+            An iterator that reads the next page only when it needs it.
+
+        Raises:
+            APIStatusError: as ``list_conversations``, and when a page says it has more but gives
+                no new cursor (rather than stopping short or looping).
+
+        Example:
+            ```python
+            for conversation in casey.iter_conversations(status="completed"):
+                fields = casey.get_conversation_fields(conversation.id)
+            ```
+        """
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.list_conversations(limit=page_size, after=cursor, status=status)
+            yield from page.items
+            cursor = self._next_cursor(page, seen)
+            if cursor is None:
+                return
+
+    def get_conversation_fields(
+        self, conversation_id: str, *, active_only: bool = True
+    ) -> list[ConversationField]:
+        """The conversation's answers, flattened to ``field_id`` and ``value`` (for CRMs).
+
+        ``GET /conversations/{id}/fields?active_only=true|false``. The body's shape is
+        undocumented: see the README for the shapes read.
+
+        Args:
+            conversation_id: the conversation's id.
+            active_only: only the fields that are active (the API's default use).
+
+        Returns:
+            One ``ConversationField`` per answer, in the order sent; unknown keys kept.
+
+        Raises:
+            NotFoundError: the API does not know the conversation.
+            APIStatusError: any other error answer, or a body with no usable field.
+            APIConnectionError: the API could not be reached, after the retries.
+
+        Example:
+            ```python
+            answers = {f.field_id: f.value for f in casey.get_conversation_fields(conversation_id)}
+            ```
+        """
+        spec = self._conversation_fields_spec(conversation_id, active_only)
+        return self._parse_conversation_fields(self._send(spec))
+
+    def get_conversation_transcript(self, conversation_id: str) -> list[TranscriptMessage]:
+        """The conversation's transcript, as messages in order.
+
+        ``GET /conversations/{id}/transcripts``. The body's shape is undocumented: see the README
+        for the shapes read (several transcripts are flattened into one list, in order).
+
+        Args:
+            conversation_id: the conversation's id.
+
+        Returns:
+            The messages: ``speaker``, ``text``, ``timestamp`` (+ raw text); unknown keys kept.
+
+        Raises:
+            NotFoundError: the API does not know the conversation.
+            APIStatusError: any other error answer, or a body with no usable message.
+            APIConnectionError: the API could not be reached, after the retries.
+
+        Example:
+            ```python
+            for message in casey.get_conversation_transcript(conversation_id):
+                print(message.speaker, message.text)
+            ```
+        """
+        spec = self._conversation_transcript_spec(conversation_id)
+        return self._parse_transcript(self._send(spec))
+
 
 class AsyncCaseyClient(BaseCaseyClient):
     """Async client, for flows and anything waiting on many calls at once.
@@ -247,3 +399,53 @@ class AsyncCaseyClient(BaseCaseyClient):
             found.extend(items)
             if cursor is None:
                 return found
+
+    async def get_conversation(self, conversation_id: str) -> Conversation:
+        """One conversation by id; see :meth:`CaseyClient.get_conversation`."""
+        spec = self._get_conversation_spec(conversation_id)
+        return self._parse_conversation(await self._send(spec))
+
+    async def list_conversations(
+        self,
+        *,
+        limit: int = 20,
+        after: str | None = None,
+        before: str | None = None,
+        status: str | None = None,
+    ) -> ConversationPage:
+        """One page of conversations; see :meth:`CaseyClient.list_conversations`."""
+        spec = self._list_conversations_spec(limit, after, before, status)
+        return self._parse_conversation_page(await self._send(spec))
+
+    async def iter_conversations(
+        self, *, status: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[Conversation]:
+        """Every conversation, following the cursor; see :meth:`CaseyClient.iter_conversations`.
+
+        Example:
+            ```python
+            async for conversation in casey.iter_conversations(status="completed"):
+                print(conversation.id, conversation.is_final)
+            ```
+        """
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = await self.list_conversations(limit=page_size, after=cursor, status=status)
+            for conversation in page.items:
+                yield conversation
+            cursor = self._next_cursor(page, seen)
+            if cursor is None:
+                return
+
+    async def get_conversation_fields(
+        self, conversation_id: str, *, active_only: bool = True
+    ) -> list[ConversationField]:
+        """The conversation's answers; see :meth:`CaseyClient.get_conversation_fields`."""
+        spec = self._conversation_fields_spec(conversation_id, active_only)
+        return self._parse_conversation_fields(await self._send(spec))
+
+    async def get_conversation_transcript(self, conversation_id: str) -> list[TranscriptMessage]:
+        """The conversation's messages; see :meth:`CaseyClient.get_conversation_transcript`."""
+        spec = self._conversation_transcript_spec(conversation_id)
+        return self._parse_transcript(await self._send(spec))

@@ -2,15 +2,17 @@
 
 Requests are strict (exactly the documented rules, checked before a byte is sent). Responses
 are lenient: every documented field, unknown extra fields kept, open strings for the
-undocumented vocabularies, and ``created_at`` parsed when possible without losing the raw text.
+undocumented vocabularies, and timestamps parsed when possible without losing the raw text
+(``KeepsRawInstants``, shared with the conversation models).
 Reprs mask phone numbers.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -101,10 +103,64 @@ def _reason(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-class Call(MaskedPhoneRepr):
+class KeepsRawInstants(BaseModel):
+    """Timestamps parsed when they are ISO-8601, with the text exactly as sent kept beside them.
+
+    Casey documents no timestamp format. For each name in ``raw_instants`` a subclass declares
+    ``<name>: datetime | None`` (parsed, else None) and ``<name>_raw: str | None`` (the value as
+    sent; a non-string value as its JSON text), so an odd format is never fatal and never lost.
+    """
+
+    raw_instants: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        names = (f for name in cls.raw_instants for f in (name, f"{name}_raw"))
+        missing = [name for name in names if name not in cls.model_fields]
+        if missing:
+            raise TypeError(f"{cls.__name__} lists raw_instants without fields {missing}")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_raw_instants(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not cls.raw_instants:
+            return data
+        data = dict(data)
+        for name in cls.raw_instants:
+            if f"{name}_raw" in data:  # already split, e.g. a model_dump read back
+                continue
+            value = data.get(name)
+            if isinstance(value, datetime):  # built in Python rather than read from the wire
+                data[f"{name}_raw"] = value.isoformat()
+            else:
+                data[f"{name}_raw"] = as_text(value)
+                data[name] = _parse_instant(value)
+        return data
+
+
+def parsed_instant(name: str) -> Any:
+    """The ``Field`` of a timestamp listed in ``raw_instants``."""
+    return Field(default=None, description=f"Parsed from {name}_raw if it is ISO-8601; else None.")
+
+
+def raw_instant(name: str) -> Any:
+    """The ``Field`` of the text kept beside a timestamp listed in ``raw_instants``."""
+    return Field(default=None, description=f"{name} exactly as sent (JSON text if not a string).")
+
+
+def as_text(value: object) -> str | None:
+    """A string as is, None as None, anything else as its JSON text (nothing lost, no crash)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+class Call(MaskedPhoneRepr, KeepsRawInstants):
     """A call as the API returns it. Open strings for status, ended_reason, provider."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
+    raw_instants = ("created_at",)
 
     id: str
     direction: str | None = None
@@ -116,18 +172,8 @@ class Call(MaskedPhoneRepr):
     status: str | None = None
     ended_reason: str | None = None
     context: Any | None = None
-    created_at: datetime | None = Field(
-        default=None, description="Parsed from created_at_raw when it is ISO-8601; else None."
-    )
-    created_at_raw: str | None = Field(default=None, description="created_at exactly as sent.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keep_raw_created_at(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "created_at_raw" not in data:
-            raw = data.get("created_at")
-            data = {**data, "created_at_raw": raw, "created_at": _parse_instant(raw)}
-        return data
+    created_at: datetime | None = parsed_instant("created_at")
+    created_at_raw: str | None = raw_instant("created_at")
 
     @property
     def normalized_status(self) -> str | None:

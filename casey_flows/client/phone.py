@@ -17,6 +17,8 @@ _VISIBLE_TAIL = 4
 _HIDDEN_RUN = 5
 _MIN_MASKABLE = 10
 _MASK = "•"
+# A digit run long enough to be a phone number, however it is formatted.
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
 
 
 def is_e164(value: str) -> bool:
@@ -37,3 +39,12 @@ def mask_phone(value: object) -> str:
         return head + _MASK * _HIDDEN_RUN + text[-_VISIBLE_TAIL:]
     tail = text[-2:] if len(text) >= 8 else ""
     return _MASK * _HIDDEN_RUN + tail
+
+
+def mask_phone_runs(text: str) -> str:
+    """Mask every phone-like digit run in free text (server messages, untyped API values).
+
+    Errs towards masking: a long digit run that is not a phone number (a date, an amount) is
+    masked too, which is the safe side for anything a person or a log may read.
+    """
+    return _PHONE_LIKE.sub(lambda match: mask_phone(match.group(0)), text)
