@@ -3,7 +3,7 @@
 It runs :func:`casey_flows.warehouse.casey_source` in a dlt pipeline. The Casey key comes from
 the Casey credentials block, the destination's credentials from a Prefect Secret block (or dlt's
 own config); neither is a parameter. The embedded default is a DuckDB file at an absolute path
-(``~/.casey-flows/warehouse/casey.duckdb``, moved by ``CASEY_FLOWS_WAREHOUSE_DIR``).
+(``~/.casey-flows/warehouse/warehouse.duckdb``, moved by ``CASEY_FLOWS_WAREHOUSE_DIR``).
 """
 
 # Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
@@ -105,8 +105,8 @@ async def sync_calls(
         ```python
         from casey_flows import sync_calls
 
-        summary = await sync_calls(["demo-outbound"])  # -> ~/.casey-flows/warehouse/casey.duckdb
-        print(summary.rows)
+        summary = await sync_calls(["demo-outbound"])  # into ~/.casey-flows/warehouse/
+        print(summary.rows)  # {"calls": 24, "conversations": 19, ...}
         ```
     """
     import dlt

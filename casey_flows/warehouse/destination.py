@@ -22,7 +22,9 @@ from casey_flows.exceptions import CaseyFlowsError
 
 WAREHOUSE_DIR_ENV = "CASEY_FLOWS_WAREHOUSE_DIR"
 DEFAULT_WAREHOUSE_DIR = Path("~/.casey-flows/warehouse")
-DUCKDB_FILE_NAME = "casey.duckdb"
+# Not named after the default dataset: DuckDB names its catalog after the file, and a catalog
+# and a schema both called "casey" make every table reference ambiguous.
+DUCKDB_FILE_NAME = "warehouse.duckdb"
 
 
 class WarehouseConfigError(CaseyFlowsError, ValueError):

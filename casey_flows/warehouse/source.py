@@ -59,6 +59,46 @@ DEFAULT_OPT_OUT_FIELD = "opt_out"
 STATE_KEY = "casey_flows"
 
 
+# Types of the documented fields, so a column exists (and is typed) even while every value so
+# far is null; anything else the API sends is typed by dlt from the data. (A fresh dict per
+# column: dlt writes the column's name into it.)
+def _columns(**types: str) -> dict[str, dict[str, str]]:
+    return {name: {"data_type": data_type} for name, data_type in types.items()}
+
+
+_TEXT_FIELDS = ("connection_code", "status")
+CALL_COLUMNS = _columns(
+    **dict.fromkeys(
+        (
+            *_TEXT_FIELDS,
+            "direction",
+            "name",
+            "phone_number",
+            "phone_call_provider",
+            "conversation_id",
+            "ended_reason",
+            "dispatch_key",
+            "campaign_id",
+        ),
+        "text",
+    ),
+    context="json",
+    schedule_plan="json",
+    created_at="timestamp",
+    is_final="bool",
+    synced_at="timestamp",
+)
+CONVERSATION_COLUMNS = _columns(
+    **dict.fromkeys((*_TEXT_FIELDS, "agent_id", "call_id"), "text"),
+    started_at="timestamp",
+    completed_at="timestamp",
+    turn_count="bigint",
+    participant_profile="json",
+    is_final="bool",
+    synced_at="timestamp",
+)
+
+
 @dlt.source(name="casey", max_table_nesting=0)
 def casey_source(
     connection_codes: str | Sequence[str],
@@ -166,7 +206,7 @@ def _now() -> datetime:
 def _calls_resource(
     codes: list[str], settings: _Settings, numbers: dict[str, tuple[str, str]]
 ) -> DltResource:
-    @dlt.resource(name="calls", primary_key="id", write_disposition="merge")
+    @dlt.resource(name="calls", primary_key="id", write_disposition="merge", columns=CALL_COLUMNS)
     async def calls() -> AsyncIterator[list[dict[str, Any]]]:
         async with settings.async_client() as client:
             for code in codes:
@@ -275,7 +315,12 @@ def _final_refs(
 
 
 def _conversations_transformer(settings: _Settings) -> DltResource:
-    @dlt.transformer(name="conversations", primary_key="id", write_disposition="merge")
+    @dlt.transformer(
+        name="conversations",
+        primary_key="id",
+        write_disposition="merge",
+        columns=CONVERSATION_COLUMNS,
+    )
     def conversations(call_rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         pending, now = _pending_conversations(), _now()
         refs = _final_refs(call_rows, id_key="conversation_id", call_key="id")
@@ -322,7 +367,7 @@ def _fields_transformer(settings: _Settings) -> DltResource:
         name="conversation_fields",
         primary_key=("conversation_id", "field_id"),
         write_disposition="merge",
-        columns={"value": {"data_type": "json"}},
+        columns=_columns(value="json", value_text="text", connection_code="text"),
     )
     def conversation_fields(
         conversation_rows: list[dict[str, Any]],
@@ -356,6 +401,7 @@ def _opt_outs_transformer(opt_out_field: str, numbers: dict[str, tuple[str, str]
         name="opt_outs",
         primary_key=("connection_code", "phone_number"),
         write_disposition="merge",
+        columns=_columns(call_id="text", conversation_id="text", opted_out_at="text"),
     )
     def opt_outs(field_rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         batch = []
@@ -377,6 +423,7 @@ def _messages_transformer(settings: _Settings) -> DltResource:
         name="transcript_messages",
         primary_key=("conversation_id", "seq"),
         write_disposition="merge",
+        columns=_columns(speaker="text", text="text", timestamp="timestamp"),
     )
     def transcript_messages(
         conversation_rows: list[dict[str, Any]],

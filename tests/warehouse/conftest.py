@@ -21,7 +21,7 @@ FIRST_NUMBER = 2025550000
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The warehouse directory for this test; the DuckDB file is ``casey.duckdb`` inside."""
+    """The warehouse directory for this test; the DuckDB file is ``warehouse.duckdb`` inside."""
     monkeypatch.setenv(WAREHOUSE_DIR_ENV, str(tmp_path / "warehouse"))
     yield tmp_path / "warehouse"
 
