@@ -1,4 +1,5 @@
-"""The FastAPI application: the documented ``/v1/backend`` routes, wired to one SandboxState.
+"""The FastAPI application: the documented ``/v1/backend`` call and connection routes (the
+conversation routes are in ``conversation_api``), wired to one SandboxState.
 
 ``create_app(config)`` builds a fresh, independent app each time (tests run several at once).
 Handlers return pre-serialised responses; the declared response models only feed /openapi.json.
@@ -21,13 +22,15 @@ from casey_flows.sandbox import vocabulary as v
 from casey_flows.sandbox.admin import admin_router
 from casey_flows.sandbox.admin_auth import AdminTokenGate
 from casey_flows.sandbox.config import ConnectionSpec, SandboxConfig
+from casey_flows.sandbox.conversation_api import conversation_router
 from casey_flows.sandbox.faults import AMBIGUOUS_5XX, AMBIGUOUS_DROP, ConnectionDropFault
 from casey_flows.sandbox.gate import API_PREFIX, BackendGate
 from casey_flows.sandbox.routing import (
     BAD_REQUEST,
-    decode_cursor,
+    INVALID_CURSOR,
     encode_cursor,
     int_param,
+    read_cursors,
     request_id,
     sandbox_state,
     str_param,
@@ -244,27 +247,24 @@ async def list_connections(request: Request) -> Response:
     state = sandbox_state(request)
     query = request.query_params
     limit, err = parse_int_param(query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX)
-    errors = [err] if err else []
-    after, before = query.get("after"), query.get("before")
-    if after is not None and before is not None:
-        errors.append(FieldError("before", "cannot be combined with after"))
+    cursors, errors = read_cursors(query, _CONNECTION_CURSOR)
+    if err is not None:
+        errors.insert(0, err)
     items = list(state.store.connections.values())
     agent_id = query.get("agent_id")
     if agent_id is not None:
         items = [c for c in items if c.agent_id == agent_id]
     codes = [c.connection_code for c in items]
     anchor_index: int | None = None
-    for name, cursor in (("after", after), ("before", before)):
-        if cursor is None:
-            continue
-        code = decode_cursor(_CONNECTION_CURSOR, cursor)
-        if code is None or code not in codes:
-            errors.append(FieldError(name, "is not a valid cursor for this listing"))
-        else:
+    for name, code in cursors.items():
+        if code in codes:
             anchor_index = codes.index(code)
+        else:
+            errors.append(FieldError(name, INVALID_CURSOR))
     if errors:
         return validation_error(errors, request)
-    if before is not None and anchor_index is not None:
+    before = "before" in cursors
+    if before and anchor_index is not None:
         end = anchor_index
         start = max(0, end - limit)
     else:
@@ -273,7 +273,7 @@ async def list_connections(request: Request) -> Response:
     page = items[start:end]
     next_cursor = _connection_cursor(page[-1]) if page and end < len(items) else None
     prev_cursor = _connection_cursor(page[0]) if page and start > 0 else None
-    has_more = (prev_cursor if before is not None else next_cursor) is not None
+    has_more = (prev_cursor if before else next_cursor) is not None
     return json_response(
         {
             "data": [c.model_dump() for c in page],
@@ -386,6 +386,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     )
     app.state.sandbox = state
     app.include_router(router)
+    app.include_router(conversation_router)
     app.include_router(admin_router)
     _install_error_handlers(app)
     app.add_middleware(BackendGate, state=state)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -20,6 +21,7 @@ from casey_flows.sandbox.validation import FieldError
 from casey_flows.sandbox.wire import ErrorEnvelope, error_response
 
 BAD_REQUEST = {400: {"model": ErrorEnvelope, "description": "validation error"}}
+INVALID_CURSOR = "is not a valid cursor for this listing"
 
 
 def request_id(request: Request) -> str | None:
@@ -75,3 +77,22 @@ def decode_cursor(kind: str, cursor: str) -> str | None:
         return None
     prefix = f"{kind}:"
     return text[len(prefix) :] if text.startswith(prefix) else None
+
+
+def read_cursors(query: Mapping[str, str], kind: str) -> tuple[dict[str, str], list[FieldError]]:
+    """The keys inside the ``after`` / ``before`` cursors given (by parameter name), and what is
+    wrong with them: both at once, or one that is not a cursor of ``kind``."""
+    keys: dict[str, str] = {}
+    errors: list[FieldError] = []
+    if "after" in query and "before" in query:
+        errors.append(FieldError("before", "cannot be combined with after"))
+    for name in ("after", "before"):
+        cursor = query.get(name)
+        if cursor is None:
+            continue
+        key = decode_cursor(kind, cursor)
+        if key is None:
+            errors.append(FieldError(name, INVALID_CURSOR))
+        else:
+            keys[name] = key
+    return keys, errors
