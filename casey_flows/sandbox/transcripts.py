@@ -8,6 +8,7 @@ spread evenly over the conversation, so they fall between ``started_at`` and ``c
 
 from __future__ import annotations
 
+import json
 import random
 from typing import Any
 
@@ -68,7 +69,8 @@ def _say(field_id: str, value: Any, rng: random.Random) -> str:
     phrases = _PHRASES.get((field_id, value))
     if phrases:
         return rng.choice(phrases)
-    return f"My {field_id.replace('_', ' ')} is {value}."
+    spoken = value if isinstance(value, str) else json.dumps(value)  # true, not True
+    return f"My {field_id.replace('_', ' ')} is {spoken}."
 
 
 def _ask(field_id: str) -> str:
