@@ -1,7 +1,8 @@
 """casey-flows sandbox: a local, stateful emulator of the Casey backend API.
 
-Same wire format as the real API, plus a call lifecycle driven by one ticker, provider limits
-(concurrent calls, request rate) and fault injection. Never imports Prefect.
+Same wire format as the real API, plus a call lifecycle driven by one ticker, the conversations
+of connected calls, provider limits (concurrent calls, request rate) and fault injection. Never
+imports Prefect.
 
     from casey_flows.sandbox import running_sandbox
     with running_sandbox(speed=1000) as sb:
@@ -9,9 +10,15 @@ Same wire format as the real API, plus a call lifecycle driven by one ticker, pr
 """
 
 from casey_flows.sandbox.config import FaultSettings, SandboxConfig
-from casey_flows.sandbox.vocabulary import MAGIC_SUFFIXES, OUTCOMES, TERMINAL_STATUSES
+from casey_flows.sandbox.vocabulary import (
+    MAGIC_ANSWERS,
+    MAGIC_SUFFIXES,
+    OUTCOMES,
+    TERMINAL_STATUSES,
+)
 
 __all__ = [
+    "MAGIC_ANSWERS",
     "MAGIC_SUFFIXES",
     "OUTCOMES",
     "TERMINAL_STATUSES",

@@ -1,5 +1,5 @@
 """Admin routes under ``/_sandbox``: stats, reset, runtime faults and list lag, forcing an
-outcome.
+outcome, adding a field definition, forgetting a conversation.
 
 Not in /openapi.json: they are tooling for tests and demos, not part of the emulated Casey API.
 Open on loopback; with an admin token set, and always off loopback, ``admin_auth`` guards them.
@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
 from starlette.responses import Response
 
 from casey_flows.sandbox import vocabulary as v
@@ -30,6 +39,15 @@ class ListLag(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seconds: ListLagSeconds
+
+
+class NewFieldDefinition(BaseModel):
+    """A field the connection's conversations answer, with one of ``values`` drawn uniformly."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field_id: str = Field(min_length=1, max_length=200)
+    values: list[StrictStr | StrictBool | StrictInt | StrictFloat] = Field(min_length=1)
 
 
 def _state(request: Request) -> Any:
@@ -114,3 +132,31 @@ async def force_complete(call_id: str, request: Request) -> Response:
         return error_response(404, v.ERR_CALL_NOT_FOUND, "No call with that id.", None)
     state.engine.force(record, body.outcome)
     return json_response({"data": record.wire()})
+
+
+@admin_router.post("/connections/{code}/field-definitions")
+async def add_field_definition(code: str, request: Request) -> Response:
+    """Add (or replace) a field definition; conversations ending from now on answer it (body
+    ``{"field_id": "callback_day", "values": ["monday", "friday"]}``)."""
+    state = _state(request)
+    try:
+        body = NewFieldDefinition.model_validate_json(await request.body() or b"{}")
+    except ValidationError as exc:
+        return error_response(400, v.ERR_VALIDATION, str(exc), None)
+    if code not in state.store.connections:
+        return error_response(
+            404, v.ERR_CONNECTION_NOT_FOUND, f"No connection with code '{code}'.", None
+        )
+    definitions = state.conversations.define(code, body.field_id, body.values)
+    return json_response({"data": [d.wire() for d in definitions]})
+
+
+@admin_router.delete("/conversations/{conversation_id}")
+async def forget_conversation(conversation_id: str, request: Request) -> Response:
+    """Forget a conversation: its three routes answer 404, its call keeps the conversation_id
+    (to test how a loader handles a conversation that is gone)."""
+    if not _state(request).forget_conversation(conversation_id):
+        return error_response(
+            404, v.ERR_CONVERSATION_NOT_FOUND, "No conversation with that id.", None
+        )
+    return json_response({"ok": True})

@@ -1,4 +1,5 @@
-"""The FastAPI application: the documented ``/v1/backend`` routes, wired to one SandboxState.
+"""The FastAPI application: the documented ``/v1/backend`` call and connection routes (the
+conversation routes are in ``conversation_api``), wired to one SandboxState.
 
 ``create_app(config)`` builds a fresh, independent app each time (tests run several at once).
 Handlers return pre-serialised responses; the declared response models only feed /openapi.json.
@@ -6,8 +7,6 @@ Handlers return pre-serialised responses; the declared response models only feed
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,8 +22,20 @@ from casey_flows.sandbox import vocabulary as v
 from casey_flows.sandbox.admin import admin_router
 from casey_flows.sandbox.admin_auth import AdminTokenGate
 from casey_flows.sandbox.config import ConnectionSpec, SandboxConfig
+from casey_flows.sandbox.conversation_api import conversation_router
 from casey_flows.sandbox.faults import AMBIGUOUS_5XX, AMBIGUOUS_DROP, ConnectionDropFault
 from casey_flows.sandbox.gate import API_PREFIX, BackendGate
+from casey_flows.sandbox.routing import (
+    BAD_REQUEST,
+    INVALID_CURSOR,
+    encode_cursor,
+    int_param,
+    read_cursors,
+    request_id,
+    sandbox_state,
+    str_param,
+    validation_error,
+)
 from casey_flows.sandbox.state import SandboxState
 from casey_flows.sandbox.validation import (
     LIMIT_DEFAULT,
@@ -80,28 +91,16 @@ def _install_log_filter() -> None:
         uv_logger.addFilter(_QuietDrops())
 
 
-def _rid(request: Request) -> str | None:
-    return request.scope.get("state", {}).get("request_id")
-
-
-def _sandbox(request: Request) -> SandboxState:
-    return request.app.state.sandbox
-
-
-def _validation_error(errors: list[FieldError], request: Request) -> Response:
-    message = "Invalid request: " + "; ".join(f"{e.field} {e.message}" for e in errors)
-    return error_response(
-        400, v.ERR_VALIDATION, message, _rid(request), [e.as_dict() for e in errors]
-    )
-
-
 def _connection_or_error(
     state: SandboxState, code: str, request: Request, need_call_out: bool
 ) -> ConnectionSpec | Response:
     conn = state.store.connections.get(code)
     if conn is None:
         return error_response(
-            404, v.ERR_CONNECTION_NOT_FOUND, f"No connection with code '{code}'.", _rid(request)
+            404,
+            v.ERR_CONNECTION_NOT_FOUND,
+            f"No connection with code '{code}'.",
+            request_id(request),
         )
     if need_call_out and conn.channel_type != v.CALL_OUT_CHANNEL:
         return error_response(
@@ -109,37 +108,20 @@ def _connection_or_error(
             v.ERR_NOT_CALL_OUT,
             f"Connection '{code}' is not a call_out connection (channel_type "
             f"'{conn.channel_type}'); calls need a connection with channel_type 'call_out'.",
-            _rid(request),
+            request_id(request),
         )
     return conn
 
 
-def _int_param(name: str, description: str, default: int, minimum: int, maximum: int | None):
-    schema: dict[str, Any] = {"type": "integer", "default": default, "minimum": minimum}
-    if maximum is not None:
-        schema["maximum"] = maximum
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def _str_param(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
 _NOT_FOUND = {404: {"model": ErrorEnvelope, "description": "unknown connection or call"}}
-_BAD = {400: {"model": ErrorEnvelope, "description": "validation error"}}
 _NOT_CALL_OUT = {409: {"model": ErrorEnvelope, "description": "connection is not call_out"}}
+
+_CONNECTION_CURSOR = "conn"
+
+
+def _connection_cursor(connection: ConnectionSpec) -> str:
+    return encode_cursor(_CONNECTION_CURSOR, connection.connection_code)
+
 
 router = APIRouter(prefix=API_PREFIX, tags=["casey-backend"])
 
@@ -147,18 +129,18 @@ router = APIRouter(prefix=API_PREFIX, tags=["casey-backend"])
 @router.get(
     "/connections/{code}/calls",
     response_model=CallListEnvelope,
-    responses={**_BAD, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
+    responses={**BAD_REQUEST, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
     summary="List outbound calls (newest first, offset paging)",
     openapi_extra={
         "parameters": [
-            _int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
-            _int_param("offset", "calls to skip", 0, 0, None),
-            _str_param("status", "exact status filter (free text)"),
+            int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
+            int_param("offset", "calls to skip", 0, 0, None),
+            str_param("status", "exact status filter (free text)"),
         ]
     },
 )
 async def list_calls(code: str, request: Request) -> Response:
-    state = _sandbox(request)
+    state = sandbox_state(request)
     conn = _connection_or_error(state, code, request, need_call_out=True)
     if isinstance(conn, Response):
         return conn
@@ -167,7 +149,7 @@ async def list_calls(code: str, request: Request) -> Response:
     offset, e2 = parse_int_param(query.get("offset"), "offset", 0, 0, None)
     errors = [e for e in (e1, e2) if e is not None]
     if errors:
-        return _validation_error(errors, request)
+        return validation_error(errors, request)
     records = state.store.page(code, limit, offset, query.get("status"))
     return json_response({"data": [r.wire() for r in records]})
 
@@ -176,7 +158,7 @@ async def list_calls(code: str, request: Request) -> Response:
     "/connections/{code}/calls",
     status_code=201,
     response_model=CallEnvelope,
-    responses={**_BAD, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
+    responses={**BAD_REQUEST, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
     summary="Create and dispatch an outbound call",
     openapi_extra={
         "requestBody": {
@@ -195,7 +177,7 @@ async def list_calls(code: str, request: Request) -> Response:
     },
 )
 async def create_call(code: str, request: Request) -> Response:
-    state = _sandbox(request)
+    state = sandbox_state(request)
     conn = _connection_or_error(state, code, request, need_call_out=True)
     if isinstance(conn, Response):
         return conn
@@ -204,17 +186,21 @@ async def create_call(code: str, request: Request) -> Response:
         body = json_loads(raw)
     except ValueError:
         return error_response(
-            400, v.ERR_INVALID_JSON, "The request body is not valid JSON.", _rid(request)
+            400, v.ERR_INVALID_JSON, "The request body is not valid JSON.", request_id(request)
         )
     data, errors = validate_create(body)
     if data is None:
-        return _validation_error(errors, request)
+        return validation_error(errors, request)
     if state.faults.take_lost_create():
-        return error_response(500, v.ERR_INTERNAL, "An internal error occurred.", _rid(request))
+        return error_response(
+            500, v.ERR_INTERNAL, "An internal error occurred.", request_id(request)
+        )
     record = state.create_call(code, data, request.headers.get("idempotency-key"))
     fault = state.faults.take_ambiguous()
     if fault == AMBIGUOUS_5XX:
-        return error_response(500, v.ERR_INTERNAL, "An internal error occurred.", _rid(request))
+        return error_response(
+            500, v.ERR_INTERNAL, "An internal error occurred.", request_id(request)
+        )
     payload = dumps({"data": record.wire()})
     if fault == AMBIGUOUS_DROP:
         return DroppedResponse(payload, status_code=201, media_type="application/json")
@@ -228,7 +214,7 @@ async def create_call(code: str, request: Request) -> Response:
     summary="Get one call",
 )
 async def get_call(code: str, call_id: str, request: Request) -> Response:
-    state = _sandbox(request)
+    state = sandbox_state(request)
     conn = _connection_or_error(state, code, request, need_call_out=True)
     if isinstance(conn, Response):
         return conn
@@ -238,71 +224,56 @@ async def get_call(code: str, call_id: str, request: Request) -> Response:
             404,
             v.ERR_CALL_NOT_FOUND,
             f"No call with that id on connection '{code}'.",
-            _rid(request),
+            request_id(request),
         )
     return json_response({"data": record.wire()})
-
-
-def encode_cursor(connection_code: str) -> str:
-    return base64.urlsafe_b64encode(f"conn:{connection_code}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str | None:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        return None
-    return text[5:] if text.startswith("conn:") else None
 
 
 @router.get(
     "/connections",
     response_model=ConnectionListEnvelope,
-    responses={**_BAD, **ERROR_RESPONSES},
+    responses={**BAD_REQUEST, **ERROR_RESPONSES},
     summary="List connections (cursor pagination, oldest first)",
     openapi_extra={
         "parameters": [
-            _int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
-            _str_param("after", "cursor: the page after this item (next_cursor)"),
-            _str_param("before", "cursor: the page before this item (prev_cursor)"),
-            _str_param("agent_id", "exact agent_id filter"),
+            int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
+            str_param("after", "cursor: the page after this item (next_cursor)"),
+            str_param("before", "cursor: the page before this item (prev_cursor)"),
+            str_param("agent_id", "exact agent_id filter"),
         ]
     },
 )
 async def list_connections(request: Request) -> Response:
-    state = _sandbox(request)
+    state = sandbox_state(request)
     query = request.query_params
     limit, err = parse_int_param(query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX)
-    errors = [err] if err else []
-    after, before = query.get("after"), query.get("before")
-    if after is not None and before is not None:
-        errors.append(FieldError("before", "cannot be combined with after"))
+    cursors, errors = read_cursors(query, _CONNECTION_CURSOR)
+    if err is not None:
+        errors.insert(0, err)
     items = list(state.store.connections.values())
     agent_id = query.get("agent_id")
     if agent_id is not None:
         items = [c for c in items if c.agent_id == agent_id]
     codes = [c.connection_code for c in items]
     anchor_index: int | None = None
-    for name, cursor in (("after", after), ("before", before)):
-        if cursor is None:
-            continue
-        code = decode_cursor(cursor)
-        if code is None or code not in codes:
-            errors.append(FieldError(name, "is not a valid cursor for this listing"))
-        else:
+    for name, code in cursors.items():
+        if code in codes:
             anchor_index = codes.index(code)
+        else:
+            errors.append(FieldError(name, INVALID_CURSOR))
     if errors:
-        return _validation_error(errors, request)
-    if before is not None and anchor_index is not None:
+        return validation_error(errors, request)
+    before = "before" in cursors
+    if before and anchor_index is not None:
         end = anchor_index
         start = max(0, end - limit)
     else:
         start = 0 if anchor_index is None else anchor_index + 1
         end = min(len(items), start + limit)
     page = items[start:end]
-    next_cursor = encode_cursor(page[-1].connection_code) if page and end < len(items) else None
-    prev_cursor = encode_cursor(page[0].connection_code) if page and start > 0 else None
-    has_more = (prev_cursor if before is not None else next_cursor) is not None
+    next_cursor = _connection_cursor(page[-1]) if page and end < len(items) else None
+    prev_cursor = _connection_cursor(page[0]) if page and start > 0 else None
+    has_more = (prev_cursor if before else next_cursor) is not None
     return json_response(
         {
             "data": [c.model_dump() for c in page],
@@ -322,7 +293,7 @@ async def list_connections(request: Request) -> Response:
     summary="Get one connection",
 )
 async def get_connection(code: str, request: Request) -> Response:
-    conn = _connection_or_error(_sandbox(request), code, request, need_call_out=False)
+    conn = _connection_or_error(sandbox_state(request), code, request, need_call_out=False)
     if isinstance(conn, Response):
         return conn
     return json_response({"data": conn.model_dump()})
@@ -334,17 +305,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         code = {404: v.ERR_NOT_FOUND, 405: v.ERR_METHOD_NOT_ALLOWED}.get(
             exc.status_code, "http_error"
         )
-        return error_response(exc.status_code, code, str(exc.detail), _rid(request))
+        return error_response(exc.status_code, code, str(exc.detail), request_id(request))
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
         fields = [".".join(str(p) for p in err.get("loc", ())) for err in exc.errors()]
         errors = [FieldError(f or "request", "is invalid") for f in fields]
-        return _validation_error(errors, request)
+        return validation_error(errors, request)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
-        return error_response(500, v.ERR_INTERNAL, "An internal error occurred.", _rid(request))
+        return error_response(
+            500, v.ERR_INTERNAL, "An internal error occurred.", request_id(request)
+        )
 
 
 def _openapi_factory(app: FastAPI):
@@ -413,6 +386,7 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     )
     app.state.sandbox = state
     app.include_router(router)
+    app.include_router(conversation_router)
     app.include_router(admin_router)
     _install_error_handlers(app)
     app.add_middleware(BackendGate, state=state)

@@ -100,6 +100,19 @@ class AdminClient:
     def force_outcome(self, call_id: str, outcome: str = "completed") -> dict[str, Any]:
         return self._ok(self._http.post(f"/calls/{call_id}/complete", json={"outcome": outcome}))
 
+    def add_field_definition(
+        self, connection_code: str, field_id: str, values: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Define a field that the connection's conversations ending from now on answer (one of
+        ``values``, drawn uniformly); returns all the connection's definitions."""
+        body = {"field_id": field_id, "values": values}
+        path = f"/connections/{connection_code}/field-definitions"
+        return self._ok(self._http.post(path, json=body))["data"]
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Make the conversation's routes answer 404; its call keeps the conversation_id."""
+        self._ok(self._http.delete(f"/conversations/{conversation_id}"))
+
     def close(self) -> None:
         self._http.close()
 
@@ -149,8 +162,9 @@ class EmbeddedSandbox:
         return {"Authorization": f"Bearer {self.api_key}"}
 
     def clean(self) -> EmbeddedSandbox:
-        """No calls, no stats, no faults, the configured list lag: a fresh start for the next
-        test, whatever the last one switched at run time (config is kept)."""
+        """No calls (so no conversations), no stats, no faults, no added field definitions, the
+        configured list lag: a fresh start for the next test, whatever the last one switched at
+        run time (config is kept)."""
         self.admin.reset()
         self.admin.set_faults()
         self.admin.set_list_lag(self.config.list_lag_seconds)

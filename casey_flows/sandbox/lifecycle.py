@@ -5,7 +5,8 @@ a heap is a few hundred kilobytes and its lag is measurable in one place (``tick
 
 Each call's fate (outcome, ring time, talk time) is drawn once, at create time, from a seeded
 RNG that always consumes the same number of draws per call, so with a fixed seed the same
-sequence of creates gets the same outcomes, whatever the timing.
+sequence of creates gets the same outcomes, whatever the timing. A call's conversation starts
+when it is answered and ends in the same transition as the call (``conversations.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import heapq
 import logging
 import math
 import random
-import uuid
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 from casey_flows.sandbox import vocabulary as v
 from casey_flows.sandbox.clock import iso_now, mono_from_wall, mono_now, wall_now
 from casey_flows.sandbox.config import SandboxConfig
+from casey_flows.sandbox.conversations import Conversations, forced_answer
 from casey_flows.sandbox.limits import DialSlots
 from casey_flows.sandbox.store import CallRecord, CallStore
 
@@ -40,8 +41,12 @@ _BATCH = 500  # transitions processed before yielding to the HTTP side
 
 
 def outcome_for_number(phone_number: str) -> str | None:
-    """The magic outcome for a number, if its last four digits are a magic suffix."""
-    return v.MAGIC_SUFFIXES.get(phone_number[-4:])
+    """The magic outcome for a number: its last four digits' if they are a magic suffix, else
+    ``completed`` for a number that forces an answer (it must connect and end to give one)."""
+    outcome = v.MAGIC_SUFFIXES.get(phone_number[-4:])
+    if outcome is None and forced_answer(phone_number) is not None:
+        return "completed"
+    return outcome
 
 
 class LifecycleEngine:
@@ -51,10 +56,12 @@ class LifecycleEngine:
         self,
         config: SandboxConfig,
         store: CallStore,
+        conversations: Conversations,
         on_change: Callable[[CallRecord], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
+        self.conversations = conversations
         self.slots = DialSlots(config.effective_concurrency_cap)
         self._on_change = on_change or (lambda record: None)
         self._rng = random.Random(config.seed)
@@ -267,7 +274,7 @@ class LifecycleEngine:
             self._set(record, v.RINGING)
             self._push_in(record.ring_s, record, _ANSWER if outcome.connects else _END)
         elif action == _ANSWER and record.status == v.RINGING:
-            record.conversation_id = str(uuid.uuid4())
+            self._connect(record)
             self._set(record, v.IN_PROGRESS)
             self._push_in(record.talk_s, record, _END)
         elif action == _END and record.status in v.IN_FLIGHT_STATUSES:
@@ -281,9 +288,19 @@ class LifecycleEngine:
         if now > self.max_in_flight.get(code, 0):
             self.max_in_flight[code] = now
 
+    def _connect(self, record: CallRecord) -> None:
+        conversation = self.conversations.begin(record.connection_code, record.name, record.context)
+        self.store.attach_conversation(record, conversation)
+
     def _finish(self, record: CallRecord, status: str, ended_reason: str) -> None:
         if record.status in v.IN_FLIGHT_STATUSES:
             self._count_in_flight(record.connection_code, -1)
+        # The conversation ends in the same transition: no reader sees a terminal call with a
+        # live conversation.
+        if record.conversation is not None:
+            self.conversations.finish(
+                record.conversation, record.seq, record.phone_number, ended_reason
+            )
         record.ended_reason = ended_reason
         record.next_due_wall = None
         self._set(record, status)
@@ -295,7 +312,7 @@ class LifecycleEngine:
             return
         outcome = v.OUTCOMES[outcome_name]
         if outcome.connects and record.conversation_id is None:
-            record.conversation_id = str(uuid.uuid4())
+            self._connect(record)
         record.outcome = outcome_name
         self._finish(record, outcome.status, outcome.ended_reason)
 

@@ -14,6 +14,7 @@ from typing import Any
 from casey_flows.sandbox import vocabulary as v
 from casey_flows.sandbox.clock import iso_now, mono_now, wall_now
 from casey_flows.sandbox.config import SandboxConfig
+from casey_flows.sandbox.conversations import Conversations
 from casey_flows.sandbox.faults import FaultInjector
 from casey_flows.sandbox.lifecycle import LifecycleEngine
 from casey_flows.sandbox.limits import TokenBucket
@@ -27,7 +28,10 @@ class SandboxState:
         self.config = config
         self.store = CallStore(config.connections, config.list_lag_seconds)
         self.mirror = SqliteMirror(config.db_path) if config.db_path else None
-        self.engine = LifecycleEngine(config, self.store, on_change=self._changed)
+        self.conversations = Conversations(config.seed, config.connections)
+        self.engine = LifecycleEngine(
+            config, self.store, self.conversations, on_change=self._changed
+        )
         self.limiter = TokenBucket(config.effective_rate_limit, config.rate_limit_burst)
         self.faults = FaultInjector(config.faults.model_copy(deep=True), config.seed)
         self.stats = SandboxStats()
@@ -99,8 +103,17 @@ class SandboxState:
         self.stats.count_create(record.phone_number, dispatch_key, idempotency_key)
         return record
 
+    def forget_conversation(self, conversation_id: str) -> bool:
+        """Drop a conversation (its routes answer 404); its call keeps the conversation_id."""
+        record = self.store.conversations.pop(conversation_id)
+        if record is None:
+            return False
+        self._changed(record)
+        return True
+
     def reset(self) -> None:
         self.store.clear()
+        self.conversations.reset()
         self.engine.reset()
         self.limiter.reset()
         self.stats.reset()

@@ -1,5 +1,5 @@
-"""The sandbox's state: connections (seeded, read-only) and calls, in memory, optionally mirrored
-to SQLite so calls survive a restart.
+"""The sandbox's state: connections (seeded, read-only), calls and the conversations inside
+them, in memory, optionally mirrored to SQLite so calls and conversations survive a restart.
 
 Memory is the source of truth on the hot path; SQLite is write-behind (dirty calls flushed in one
 ``executemany`` every ``db_flush_interval_s``), so a create costs a dict insert, not a disk sync.
@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from casey_flows.sandbox.clock import mono_now
 from casey_flows.sandbox.config import ConnectionSpec
+from casey_flows.sandbox.conversations import ConversationRecord
 from casey_flows.sandbox.vocabulary import DIRECTION_OUTBOUND, PHONE_CALL_PROVIDER
 
 
@@ -36,6 +39,9 @@ class CallRecord:
     updated_at: str
     conversation_id: str | None = None
     ended_reason: str | None = None
+    # Not part of the call object: served by the conversation routes. None before the call is
+    # answered, and after the conversation was forgotten (conversation_id stays).
+    conversation: ConversationRecord | None = None
     # -- private: who asked, and how the call will go ------------------------------------------
     idempotency_key: str | None = None
     dispatch_key: str | None = None
@@ -83,7 +89,11 @@ class CallRecord:
 
     @classmethod
     def from_row(cls, blob: str) -> CallRecord:
-        return cls(**_without_process_fields(json.loads(blob)))
+        data = _without_process_fields(json.loads(blob))
+        conversation = data.get("conversation")
+        if conversation is not None:
+            data["conversation"] = ConversationRecord(**conversation)
+        return cls(**data)
 
 
 # Fields that only mean something inside the process that set them: never written to SQLite,
@@ -95,6 +105,91 @@ def _without_process_fields(data: dict[str, Any]) -> dict[str, Any]:
     for name in _PROCESS_FIELDS:
         data.pop(name, None)
     return data
+
+
+ConversationKey = tuple[str, str]  # (started_at, id): the listing order, oldest first
+
+
+class ConversationPage(NamedTuple):
+    items: list[ConversationRecord]  # newest first
+    more_newer: bool
+    more_older: bool
+
+
+class ConversationIndex:
+    """Conversations by id, and their keys in order for ``GET /conversations``' cursor pages.
+
+    It maps to the calls (a conversation lives in its call's record) so that forgetting one
+    clears it there too. Cursors carry keys, not positions: a cursor stays valid after its
+    conversation is forgotten, and a page costs O(limit) without a status filter.
+    """
+
+    def __init__(self) -> None:
+        self._calls: dict[str, CallRecord] = {}
+        self._keys: list[ConversationKey] = []
+
+    def clear(self) -> None:
+        self._calls.clear()
+        self._keys.clear()
+
+    def add(self, record: CallRecord) -> None:
+        conversation = record.conversation
+        assert conversation is not None
+        self._calls[conversation.id] = record
+        insort(self._keys, (conversation.started_at, conversation.id))
+
+    def get(self, conversation_id: str) -> ConversationRecord | None:
+        record = self._calls.get(conversation_id)
+        return None if record is None else record.conversation
+
+    def pop(self, conversation_id: str) -> CallRecord | None:
+        """Forget a conversation; returns its call (which keeps its conversation_id)."""
+        record = self._calls.pop(conversation_id, None)
+        if record is None:
+            return None
+        conversation = record.conversation
+        assert conversation is not None
+        del self._keys[bisect_left(self._keys, (conversation.started_at, conversation.id))]
+        record.conversation = None
+        return record
+
+    def page(
+        self,
+        limit: int,
+        after: ConversationKey | None,
+        before: ConversationKey | None,
+        status: str | None,
+    ) -> ConversationPage:
+        """Newest first: the ``limit`` conversations just older than ``after`` (from the newest
+        without a cursor), or just newer than ``before``; ``status`` is an exact match."""
+        keys = self._keys
+        if before is not None:
+            newer = self._matching(bisect_right(keys, before), +1, status)
+            found = list(islice(newer, limit))[::-1]
+            more_newer = next(newer, None) is not None
+            more_older = bool(found) and self._any(found[-1] - 1, -1, status)
+        else:
+            start = len(keys) - 1 if after is None else bisect_left(keys, after) - 1
+            older = self._matching(start, -1, status)
+            found = list(islice(older, limit))
+            more_older = next(older, None) is not None
+            more_newer = bool(found) and self._any(found[0] + 1, +1, status)
+        return ConversationPage([self._at(i) for i in found], more_newer, more_older)
+
+    def _at(self, index: int) -> ConversationRecord:
+        conversation = self._calls[self._keys[index][1]].conversation
+        assert conversation is not None
+        return conversation
+
+    def _matching(self, start: int, step: int, status: str | None) -> Iterator[int]:
+        index = start
+        while 0 <= index < len(self._keys):
+            if status is None or self._at(index).status == status:
+                yield index
+            index += step
+
+    def _any(self, start: int, step: int, status: str | None) -> bool:
+        return next(self._matching(start, step, status), None) is not None
 
 
 class CallStore:
@@ -110,10 +205,12 @@ class CallStore:
         self.calls: dict[str, CallRecord] = {}
         self.by_connection: dict[str, list[CallRecord]] = {c: [] for c in self.connections}
         self.status_counts: dict[str, int] = {}
+        self.conversations = ConversationIndex()
         self.next_seq = 1
 
     def clear(self) -> None:
         self.calls.clear()
+        self.conversations.clear()
         for bucket in self.by_connection.values():
             bucket.clear()
         self.status_counts.clear()
@@ -124,6 +221,14 @@ class CallStore:
         self.by_connection.setdefault(record.connection_code, []).append(record)
         self.status_counts[record.status] = self.status_counts.get(record.status, 0) + 1
         self.next_seq = max(self.next_seq, record.seq + 1)
+        if record.conversation is not None:  # restored from SQLite
+            self.conversations.add(record)
+
+    def attach_conversation(self, record: CallRecord, conversation: ConversationRecord) -> None:
+        """The call was answered: from now on it shows its conversation's id."""
+        record.conversation_id = conversation.id
+        record.conversation = conversation
+        self.conversations.add(record)
 
     def set_status(self, record: CallRecord, status: str) -> None:
         """The only way a status changes, so the per-status counts stay exact."""

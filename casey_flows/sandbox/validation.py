@@ -156,3 +156,22 @@ def parse_int_param(
         shown = str(value) if len(str(value)) <= 6 else mask_phone(str(value))
         return default, FieldError(field, f"must be an integer {bounds} (got {shown})")
     return value, None
+
+
+def parse_bool_param(raw: str | None, field: str, default: bool) -> tuple[bool, FieldError | None]:
+    """A ``true`` / ``false`` query parameter (any case)."""
+    if raw is None:
+        return default, None
+    value = {"true": True, "false": False}.get(raw.lower())
+    if value is None:
+        return default, FieldError(field, "must be true or false")
+    return value, None
+
+
+def parse_choice_param(
+    raw: str | None, field: str, choices: tuple[str, ...]
+) -> tuple[str | None, FieldError | None]:
+    """A query parameter that must be one of ``choices`` (exact match); None when absent."""
+    if raw is None or raw in choices:
+        return raw, None
+    return None, FieldError(field, f"must be one of {', '.join(choices)}")

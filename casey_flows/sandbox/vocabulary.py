@@ -1,4 +1,5 @@
-"""The sandbox's one vocabulary: statuses, ended reasons, outcomes, error codes, magic numbers.
+"""The sandbox's one vocabulary: statuses, ended reasons, outcomes, conversation statuses and
+fields, error codes, magic numbers.
 
 The real API documents none of these values, so the sandbox picks one set and keeps it in this
 single module: tests, the README and the lifecycle engine all read the same constants, and a
@@ -96,6 +97,50 @@ MAGIC_SUFFIXES: dict[str, str] = {
     "0999": LONG_CALL,  # in_progress for 20x the mean duration, then completed
 }
 
+# -- conversations --------------------------------------------------------------------------------
+# The documented conversation statuses. The sandbox produces three: an answered call starts its
+# conversation ``in_progress``; when the call ends, the conversation is ``completed`` if the
+# call's ended reason is in CONVERSATION_COMPLETING_REASONS, else ``abandoned`` (a voicemail, a
+# call cut at max_duration, an outcome forced on a connected call). ``pending`` and ``archived``
+# are valid filters that match nothing.
+CONVERSATION_PENDING = "pending"
+CONVERSATION_IN_PROGRESS = "in_progress"
+CONVERSATION_COMPLETED = "completed"
+CONVERSATION_ABANDONED = "abandoned"
+CONVERSATION_ARCHIVED = "archived"
+CONVERSATION_STATUSES: tuple[str, ...] = (
+    CONVERSATION_PENDING,
+    CONVERSATION_IN_PROGRESS,
+    CONVERSATION_COMPLETED,
+    CONVERSATION_ABANDONED,
+    CONVERSATION_ARCHIVED,
+)
+CONVERSATION_COMPLETING_REASONS: frozenset[str] = frozenset({CUSTOMER_ENDED_CALL, AGENT_ENDED_CALL})
+
+SPEAKER_AGENT = "agent"
+SPEAKER_PARTICIPANT = "participant"
+
+# The field definitions every connection starts with: field_id -> (values, weights).
+APPOINTMENT_CONFIRMED = "appointment_confirmed"
+PREFERRED_TIME = "preferred_time"
+OPT_OUT = "opt_out"
+DEFAULT_FIELDS: dict[str, tuple[tuple[object, ...], tuple[float, ...]]] = {
+    APPOINTMENT_CONFIRMED: (("yes", "no"), (0.7, 0.3)),
+    PREFERRED_TIME: (("morning", "afternoon", "evening"), (1.0, 1.0, 1.0)),
+    OPT_OUT: ((True, False), (0.1, 0.9)),
+}
+
+# Phone numbers whose digits 5 to 7 from the end are a key here answer that field with that
+# value, whatever the seed (``+1415 990 1234``: opt_out is true). Such a number always connects
+# and ends ``completed`` / ``customer_ended_call``, unless its last four digits are a
+# MAGIC_SUFFIXES key, which wins. Other digits than MAGIC_SUFFIXES, and not the ``555`` of
+# common test numbers. Flow and loader tests depend on these exact values: do not change them.
+MAGIC_ANSWERS: dict[str, tuple[str, object]] = {
+    "990": (OPT_OUT, True),
+    "991": (APPOINTMENT_CONFIRMED, "yes"),
+    "992": (APPOINTMENT_CONFIRMED, "no"),
+}
+
 # -- connection channel types -------------------------------------------------------------------
 CALL_OUT_CHANNEL = "call_out"
 
@@ -111,6 +156,7 @@ ERR_LIVE_KEY_REFUSED = "live_key_refused"  # 401
 ERR_ADMIN_UNAUTHORIZED = "admin_unauthorized"  # 401: /_sandbox/* without the admin token
 ERR_CONNECTION_NOT_FOUND = "connection_not_found"  # 404
 ERR_CALL_NOT_FOUND = "call_not_found"  # 404
+ERR_CONVERSATION_NOT_FOUND = "conversation_not_found"  # 404
 ERR_NOT_FOUND = "not_found"  # 404: no such route
 ERR_METHOD_NOT_ALLOWED = "method_not_allowed"  # 405
 ERR_NOT_CALL_OUT = "not_call_out"  # 409

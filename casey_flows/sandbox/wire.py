@@ -81,6 +81,36 @@ class Connection(BaseModel):
     created_at: str
 
 
+class Conversation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="uuid4; the conversation_id of the call that started it")
+    connection_code: str
+    agent_id: str | None = Field(description="the connection's agent_id")
+    status: str = Field(
+        description="in_progress, then completed or abandoned when its call ends "
+        "(pending and archived are never produced)"
+    )
+    started_at: str = Field(description="when the call was answered")
+    completed_at: str | None = Field(description="null while in_progress")
+    turn_count: int = Field(description="transcript messages; 0 while in_progress")
+    participant_profile: dict[str, Any] | None = Field(
+        description="the call's context.participant_profile, else {name: its name}, else null"
+    )
+
+
+class ConversationField(BaseModel):
+    field_id: str
+    value: Any = Field(description="the captured answer; null where not captured")
+    updated_at: str = Field(description="when captured, else when the field was defined")
+
+
+class TranscriptMessage(BaseModel):
+    speaker: str = Field(description="agent | participant")
+    text: str
+    timestamp: str
+
+
 class Pagination(BaseModel):
     has_more: bool
     next_cursor: str | None
@@ -102,6 +132,23 @@ class ConnectionEnvelope(BaseModel):
 class ConnectionListEnvelope(BaseModel):
     data: list[Connection]
     pagination: Pagination
+
+
+class ConversationEnvelope(BaseModel):
+    data: Conversation
+
+
+class ConversationListEnvelope(BaseModel):
+    data: list[Conversation]
+    pagination: Pagination
+
+
+class ConversationFieldListEnvelope(BaseModel):
+    data: list[ConversationField]
+
+
+class TranscriptEnvelope(BaseModel):
+    data: list[TranscriptMessage]
 
 
 class ErrorBody(BaseModel):

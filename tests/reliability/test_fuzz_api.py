@@ -53,6 +53,10 @@ def test_sandbox_answers_every_generated_request_as_documented(
     operations = [result.ok() for result in schema.get_all_operations()]
     with CaseyClient(fuzzed_sandbox.api_key, base_url=fuzzed_sandbox.base_url) as client:
         call_id = client.create_call(fuzzed_sandbox.call_out_connection, "+13035550777").id
+    # an ended conversation, so the conversation routes are fuzzed past their 404
+    conversation_id = fuzzed_sandbox.admin.force_outcome(call_id, "completed")["data"][
+        "conversation_id"
+    ]
     assert len(operations) >= 4, [op.label for op in operations]
 
     for operation, mode in itertools.product(operations, GenerationMode):
@@ -72,6 +76,8 @@ def test_sandbox_answers_every_generated_request_as_documented(
                 params["code"] = fuzzed_sandbox.call_out_connection
             if known and "call_id" in params:
                 params["call_id"] = call_id
+            if known and "conversation_id" in params:
+                params["conversation_id"] = conversation_id
             case.call_and_validate(
                 base_url=fuzzed_sandbox.root_url, headers=fuzzed_sandbox.headers, checks=CHECKS
             )
@@ -80,6 +86,8 @@ def test_sandbox_answers_every_generated_request_as_documented(
     stats = fuzzed_sandbox.admin.stats()
     creates = stats["requests"].get("POST /v1/backend/connections/{code}/calls", {})
     assert creates.get("201") and creates.get("400"), f"bodies must reach validation: {creates}"
+    fields = stats["requests"].get("GET /v1/backend/conversations/{conversation_id}/fields", {})
+    assert fields.get("200"), f"conversation routes must be reached: {fields}"
     assert stats["requests_total"] >= 4 * 10, "the fuzzer must really have sent requests"
     assert not any(
         status.startswith("5") for codes in stats["requests"].values() for status in codes

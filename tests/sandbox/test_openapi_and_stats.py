@@ -17,6 +17,10 @@ def test_openapi_lists_the_api_surface(sb):
         "/v1/backend/connections/{code}/calls/{call_id}",
         "/v1/backend/connections",
         "/v1/backend/connections/{code}",
+        "/v1/backend/conversations",
+        "/v1/backend/conversations/{conversation_id}",
+        "/v1/backend/conversations/{conversation_id}/fields",
+        "/v1/backend/conversations/{conversation_id}/transcripts",
     }
     create = paths["/v1/backend/connections/{code}/calls"]["post"]
     assert {"201", "400", "401", "404", "409", "429"} <= set(create["responses"])
@@ -28,6 +32,28 @@ def test_openapi_lists_the_api_surface(sb):
     assert {p["name"] for p in conns["parameters"]} == {"limit", "after", "before", "agent_id"}
     assert create["security"] == [{"bearerAuth": []}]
     assert "CallEnvelope" in doc["components"]["schemas"]
+    conversations = paths["/v1/backend/conversations"]["get"]
+    assert {p["name"] for p in conversations["parameters"]} == {
+        "limit",
+        "after",
+        "before",
+        "status",
+    }
+    status = next(p for p in conversations["parameters"] if p["name"] == "status")
+    assert status["schema"]["enum"] == [
+        "pending",
+        "in_progress",
+        "completed",
+        "abandoned",
+        "archived",
+    ]
+    fields = paths["/v1/backend/conversations/{conversation_id}/fields"]["get"]
+    assert {p["name"] for p in fields["parameters"]} == {"conversation_id", "active_only"}
+    for path, operations in paths.items():
+        assert operations["get" if "get" in operations else "post"]["security"] == [
+            {"bearerAuth": []}
+        ], path
+    assert {"ConversationEnvelope", "TranscriptEnvelope"} <= set(doc["components"]["schemas"])
     assert not any(p.startswith("/_sandbox") for p in paths)
 
 
