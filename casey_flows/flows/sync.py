@@ -21,13 +21,8 @@ from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.tasks.calls import Credentials
-from casey_flows.warehouse.destination import (
-    check_reachable,
-    load_destination_credentials,
-    one_writer,
-    pipelines_dir,
-    resolve_destination,
-)
+from casey_flows.warehouse.destination import load_destination_credentials
+from casey_flows.warehouse.pipeline import make_pipeline, run_source
 from casey_flows.warehouse.report import SyncSummary, summarize, summary_markdown
 from casey_flows.warehouse.source import (
     DEFAULT_LIST_LAG_SECONDS,
@@ -109,20 +104,11 @@ async def sync_calls(
         print(summary.rows)  # {"calls": 24, "conversations": 19, ...}
         ```
     """
-    import dlt
-
     logger = get_run_logger()
     started = time.monotonic()
     block = await resolve_credentials(credentials_block)
-    target = resolve_destination(
-        destination, await load_destination_credentials(destination_credentials_block)
-    )
-    pipeline = dlt.pipeline(
-        pipeline_name=pipeline_name,
-        pipelines_dir=str(pipelines_dir()),
-        destination=target,
-        dataset_name=dataset_name,
-    )
+    credentials = await load_destination_credentials(destination_credentials_block)
+    pipeline = make_pipeline(pipeline_name, destination, dataset_name, credentials)
     source = casey_source(
         connection_codes,
         api_key=block.api_key.get_secret_value(),
@@ -132,13 +118,8 @@ async def sync_calls(
         list_lag_seconds=list_lag_seconds,
     )
 
-    def load() -> Any:
-        with one_writer(pipeline_name):
-            check_reachable(pipeline)
-            return pipeline.run(source)
-
     with _warnings_to(logger) as warnings:
-        load_info = await anyio.to_thread.run_sync(load)
+        load_info = await anyio.to_thread.run_sync(run_source, pipeline, source)
     summary = summarize(pipeline, load_info, destination, dataset_name, time.monotonic() - started)
     summary.warnings = warnings
     await acreate_markdown_artifact(

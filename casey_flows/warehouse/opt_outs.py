@@ -49,21 +49,13 @@ async def read_opt_outs(where: WarehouseOptOuts, connection_code: str) -> list[s
 
 
 def _read(where: WarehouseOptOuts, credentials: object, connection_code: str) -> list[str]:
-    import dlt
     from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
-    from casey_flows.warehouse.destination import (
-        check_reachable,
-        one_writer,
-        pipelines_dir,
-        resolve_destination,
-    )
+    from casey_flows.warehouse.destination import check_reachable, one_writer
+    from casey_flows.warehouse.pipeline import make_pipeline
 
-    pipeline = dlt.pipeline(
-        pipeline_name=where.pipeline_name,
-        pipelines_dir=str(pipelines_dir()),
-        destination=resolve_destination(where.destination, credentials),
-        dataset_name=where.dataset_name,
+    pipeline = make_pipeline(
+        where.pipeline_name, where.destination, where.dataset_name, credentials
     )
     with one_writer(where.pipeline_name):  # a sync in progress finishes first
         check_reachable(pipeline)

@@ -70,7 +70,11 @@ def wait_until_ended(sandbox: EmbeddedSandbox, calls: list[Call], timeout: float
     raise AssertionError("calls did not end in time")
 
 
-def route_count(sandbox: EmbeddedSandbox, fragment: str) -> int:
-    """Requests the sandbox answered on routes containing ``fragment``."""
-    requests = sandbox.stats()["requests"]
-    return sum(sum(codes.values()) for route, codes in requests.items() if fragment in route)
+def reads(sandbox: EmbeddedSandbox, fragment: str) -> int:
+    """GET requests the sandbox answered on routes containing ``fragment``."""
+    requests = sandbox.admin.stats()["requests"]
+    return sum(
+        sum(codes.values())
+        for route, codes in requests.items()
+        if route.startswith("GET ") and fragment in route
+    )
