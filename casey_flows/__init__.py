@@ -22,10 +22,10 @@ Prefect's ``prefect.collections`` entry point (``casey_flows.blocks``) does not 
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 from casey_flows import client as _client
+from casey_flows._extras import import_module
 from casey_flows.client import *  # noqa: F403 - the client's public names, re-exported
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
@@ -93,7 +93,7 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'casey_flows' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 

@@ -16,6 +16,7 @@ extra), and the other flows do not.
 
 from typing import Any
 
+from casey_flows._extras import import_module
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
@@ -25,7 +26,5 @@ __all__ = ["call_campaign", "call_report", "place_call", "sync_calls"]
 
 def __getattr__(name: str) -> Any:
     if name == "sync_calls":
-        from casey_flows.flows.sync import sync_calls
-
-        return sync_calls
+        return import_module("casey_flows.flows.sync").sync_calls
     raise AttributeError(f"module 'casey_flows.flows' has no attribute {name!r}")

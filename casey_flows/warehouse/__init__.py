@@ -7,8 +7,9 @@ parameter type) needs no dlt; the rest do. Importing ``casey_flows`` never needs
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from casey_flows._extras import import_module
 
 if TYPE_CHECKING:
     from casey_flows.warehouse.destination import WarehouseConfigError as WarehouseConfigError
@@ -38,4 +39,4 @@ def __getattr__(name: str) -> Any:
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError(f"module 'casey_flows.warehouse' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    return getattr(import_module(module), name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import dlt
@@ -17,11 +18,16 @@ from casey_flows.warehouse.destination import (
 
 logger = logging.getLogger("casey_flows.warehouse")
 
+# dlt reports anonymous usage to dltHub unless told not to. A library running inside a team's
+# workers does not phone a third party on its own: off unless the user chose otherwise.
+TELEMETRY_ENV = "RUNTIME__DLTHUB_TELEMETRY"
+
 
 def make_pipeline(
     pipeline_name: str, destination: str, dataset_name: str, credentials: Any | None = None
 ) -> dlt.Pipeline:
     """A pipeline whose state lives in :func:`pipelines_dir` (absolute, not the working dir)."""
+    os.environ.setdefault(TELEMETRY_ENV, "false")
     return dlt.pipeline(
         pipeline_name=pipeline_name,
         pipelines_dir=str(pipelines_dir()),

@@ -36,6 +36,7 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
+from casey_flows.flows.sync import sync_calls
 from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 from casey_flows.tasks.calls import create_call, get_call, list_calls, wait_for_call, wait_for_calls
 from casey_flows.tasks.waiting import WaitPolicy
@@ -45,7 +46,8 @@ pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")
 
 CANARY_KEY = "sk_test_CANARYKEY_a83f5d19c7e2b604"
 CANARY_BAD_KEY = "sk_test_CANARYBADKEY_5e1c0b7a9d3f2864"
-KEY_MARKERS = [CANARY_KEY, CANARY_BAD_KEY, "CANARYKEY", "CANARYBADKEY"]
+CANARY_DB_PASSWORD = "CANARYDBPASS7f3e91"  # a warehouse password, in a Secret block
+KEY_MARKERS = [CANARY_KEY, CANARY_BAD_KEY, "CANARYKEY", "CANARYBADKEY", CANARY_DB_PASSWORD]
 # Canary numbers: magic suffixes give known outcomes (0100 completed, 0500 failed, 0486 busy).
 DIALLED = ["+19705550100", "+19705550500", "+19705550486", "+19705551234", "+19705552345"]
 REJECTED = ["19705554567", "+1970555456Z", "19705557890"]  # no '+'; a letter; no '+' typed
@@ -87,6 +89,11 @@ async def tasks_flow(block: str, connection: str, phone_number: str) -> int:
 
 
 def run_every_flow(sandbox: EmbeddedSandbox, tmp_path: Path) -> list[State]:
+    from prefect.blocks.system import Secret
+
+    Secret(value=f"postgresql://casey:{CANARY_DB_PASSWORD}@127.0.0.1:9/warehouse").save(
+        "canary-dead-warehouse", overwrite=True
+    )
     block = save_block("casey-canary", CANARY_KEY, sandbox.base_url)
     bad_block = save_block("casey-canary-bad", CANARY_BAD_KEY, sandbox.base_url)
     connection = sandbox.call_out_connection
@@ -163,6 +170,16 @@ def run_every_flow(sandbox: EmbeddedSandbox, tmp_path: Path) -> list[State]:
                 connection_code=connection, credentials_block=block, return_state=True
             ),
             await tasks_flow(block, connection, DIALLED[4], return_state=True),
+            await sync_calls(  # loads full numbers into the warehouse: none may reach Prefect
+                [connection], credentials_block=block, list_lag_seconds=0, return_state=True
+            ),
+            await sync_calls(  # the warehouse does not answer: its password must not show
+                [connection],
+                credentials_block=block,
+                destination="postgres",
+                destination_credentials_block="canary-dead-warehouse",
+                return_state=True,
+            ),
         ]
         return states
 
@@ -236,8 +253,12 @@ def hits(texts: list[str], markers: list[str]) -> list[str]:
 
 
 def test_no_key_and_no_full_number_anywhere_prefect_stored(
-    canary_sandbox: EmbeddedSandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    canary_sandbox: EmbeddedSandbox,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("CASEY_FLOWS_WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     caplog.set_level(logging.DEBUG)
     since = datetime.now(timezone.utc) - timedelta(seconds=1)
     states = run_every_flow(canary_sandbox, tmp_path)
@@ -253,6 +274,8 @@ def test_no_key_and_no_full_number_anywhere_prefect_stored(
         "FAILED",
         "COMPLETED",
         "COMPLETED",
+        "COMPLETED",
+        "FAILED",
     ], [(s.type.value, s.message) for s in states]
     assert canary_sandbox.admin.stats()["creates_total"] >= 5, "the flows must really dial"
     exceptions = []
