@@ -9,13 +9,14 @@ import cloudpickle
 import pytest
 from prefect import Flow
 
-from casey_flows.flows import call_campaign, call_report, place_call
+from casey_flows.flows import call_campaign, call_report, place_call, sync_calls
 from flows.appointment_reminders import appointment_reminders
 
 CASES = [
     (place_call, {"phone_number": "+14155550100", "connection_code": "c"}),
     (call_campaign, {"connection_code": "c"}),
     (call_report, {"connection_code": "c"}),
+    (sync_calls, {"connection_codes": ["c"]}),
     # This project's own pipeline follows the same rule.
     (appointment_reminders, {"appointments_file": "a.csv", "connection_code": "c"}),
 ]
