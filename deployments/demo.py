@@ -3,8 +3,10 @@
 Starts the Casey sandbox and a local Prefect server in the background (state, pid files and
 logs under ``.casey-flows/``; the user's ``~/.prefect`` is never touched), saves a credentials
 block for the sandbox, runs ``call_campaign`` on ``deployments/demo_contacts.csv`` through
-Prefect, prints the outcomes and where to see them in the UI, and leaves both servers running.
-A second ``make demo`` reuses them; ``make down`` stops them.
+Prefect, prints the outcomes, loads the calls and answers into a DuckDB file with ``sync_calls``
+(``.casey-flows/warehouse/``, never ``~/.casey-flows``), prints outcomes by answer and the SQL
+behind them, and where to see it all in the UI. Both servers keep running. A second
+``make demo`` reuses them; ``make down`` stops them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +39,22 @@ SANDBOX = Service("sandbox")
 PREFECT = Service("prefect-server")
 SERVE = Service("serve")
 # Served for the user to start from the UI; the after-campaign trigger reports on the demo's
-# campaign. Scheduled deployments stay out of the demo.
-SERVED = ["place-call/by-hand", "call-campaign/on-demand", "call-report/after-campaign"]
+# campaign, and warehouse-sync's trigger syncs it too (then hourly; the demo's own sync and it
+# take turns on the warehouse). The call campaigns' schedules stay out of the demo.
+SERVED = [
+    "place-call/by-hand",
+    "call-campaign/on-demand",
+    "call-report/after-campaign",
+    "sync-calls/warehouse-sync",
+]
 PREFECT_HOME = STATE_DIR / "prefect"
+# The demo's DuckDB file and dlt state: in the demo's own state directory, never the home one.
+WAREHOUSE_DIR = STATE_DIR / "warehouse"
+# What a data team runs on the warehouse: call outcomes against the answers given on the calls.
+OUTCOMES_BY_ANSWER_SQL = (
+    "SELECT c.status, a.appointment_confirmed, count(*) AS calls FROM casey.calls AS c\n"
+    "LEFT JOIN casey.conversation_answers AS a USING (conversation_id) GROUP BY 1, 2 ORDER BY 1, 2;"
+)
 
 
 def say(message: str) -> None:
@@ -110,6 +126,13 @@ def use_demo_prefect(api_url: str) -> None:
     )
 
 
+def use_demo_warehouse() -> None:
+    """``sync_calls`` in this process and in served runs loads the demo's own DuckDB file."""
+    from casey_flows.warehouse.destination import WAREHOUSE_DIR_ENV
+
+    os.environ[WAREHOUSE_DIR_ENV] = str(WAREHOUSE_DIR)
+
+
 def start_serve(api_url: str) -> None:
     """``python -m deployments.serve`` for a few deployments, in the background; waits until
     they are registered, so the after-campaign automation sees this demo's campaign."""
@@ -117,7 +140,16 @@ def start_serve(api_url: str) -> None:
         env = {**os.environ, "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "INFO"}
         SERVE.start([sys.executable, "-m", "deployments.serve", *SERVED], 0, env=env)
     asyncio.run(_wait_for_deployments(timeout=60))
-    say(f"  deployments    {', '.join(SERVED)} (served in the background)")
+    served = f"deployments    {', '.join(SERVED)} (served in the background)"
+    say(
+        textwrap.fill(
+            served,
+            width=96,
+            initial_indent="  ",
+            subsequent_indent=" " * 17,
+            break_on_hyphens=False,
+        )
+    )
 
 
 async def _wait_for_deployments(timeout: float) -> None:
@@ -147,6 +179,7 @@ async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
     """Save the block, run the campaign; (CampaignResult, flow run id)."""
     from blocks.setup import save_sandbox_credentials
     from casey_flows import call_campaign
+    from casey_flows.warehouse import WarehouseOptOuts
 
     await save_sandbox_credentials(sandbox_root, BLOCK_NAME)
     say(f"  credentials    block {BLOCK_NAME!r} -> the sandbox (key sk_test_…)")
@@ -157,6 +190,8 @@ async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
         credentials_block=BLOCK_NAME,
         calling_window=always_open_window(),
         suppression=SUPPRESSED,
+        # Who opted out on an earlier demo's call is skipped (the first demo has nobody yet).
+        opt_outs_from=WarehouseOptOuts(),
         max_concurrent_calls=10,
         max_attempts=2,
         retry_delay_seconds=3,
@@ -167,6 +202,81 @@ async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
     if not state.is_completed():
         raise RuntimeError(f"the campaign run ended {state.name}: {state.message}")
     return await state.result(), str(state.state_details.flow_run_id)
+
+
+async def run_sync() -> Any:
+    """Calls, conversations, answers and opt-outs of the demo connection into DuckDB."""
+    from casey_flows import sync_calls
+
+    say(f"\nRunning sync-calls into {WAREHOUSE_DIR.relative_to(STATE_DIR.parent)}/ (DuckDB) ...")
+    state = await sync_calls([CONNECTION], credentials_block=BLOCK_NAME, return_state=True)
+    if not state.is_completed():
+        raise RuntimeError(f"the sync run ended {state.name}: {state.message}")
+    return await state.result()
+
+
+def query_warehouse(sql: str) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` on the demo's DuckDB file.
+
+    Under the pipeline's lock, as a sync takes it: the served warehouse-sync (triggered by this
+    campaign) may be loading, and DuckDB lets no other process open the file while it writes.
+    """
+    import duckdb
+
+    from casey_flows.flows.sync import DEFAULT_PIPELINE_NAME
+    from casey_flows.warehouse import default_duckdb_path
+    from casey_flows.warehouse.destination import one_writer
+
+    with (
+        one_writer(DEFAULT_PIPELINE_NAME),
+        duckdb.connect(str(default_duckdb_path()), read_only=True) as db,
+    ):
+        return db.execute(sql).fetchall()
+
+
+def text_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
+    """Aligned plain text; numbers right-aligned, NULL shown as a dash."""
+    cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
+    numeric = [bool(rows) and all(isinstance(r[i], int) for r in rows) for i in range(len(header))]
+
+    def line(values: list[str]) -> str:
+        parts = [
+            v.rjust(w) if n else v.ljust(w) for v, w, n in zip(values, widths, numeric, strict=True)
+        ]
+        return "  " + "  ".join(parts).rstrip()
+
+    return [line(list(header)), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+
+
+async def opted_out_numbers() -> list[str]:
+    """What a campaign with ``opt_outs_from=WarehouseOptOuts()`` would skip on the connection."""
+    from casey_flows import mask_phone
+    from casey_flows.warehouse import WarehouseOptOuts, read_opt_outs
+
+    return [mask_phone(n) for n in await read_opt_outs(WarehouseOptOuts(), CONNECTION)]
+
+
+def warehouse_lines() -> list[str]:
+    """Outcomes by answer, who opted out, and the SQL to get the table yourself."""
+    from casey_flows.warehouse import default_duckdb_path
+
+    rows = query_warehouse(OUTCOMES_BY_ANSWER_SQL)
+    opted_out = asyncio.run(opted_out_numbers())
+    where = default_duckdb_path().relative_to(STATE_DIR.parent)
+    return [
+        "Calls in the warehouse, by outcome and answer:",
+        *text_table(("status", "appointment_confirmed", "calls"), rows),
+        "",
+        textwrap.fill(
+            f"Opted out: {', '.join(opted_out) or 'nobody'} (casey.opt_outs; a campaign given "
+            "opt_outs_from skips them, as the next `make demo` does)",
+            width=96,
+            subsequent_indent="  ",
+        ),
+        f"The table above, in any DuckDB client on {where}:",
+        *("  " + line for line in OUTCOMES_BY_ANSWER_SQL.splitlines()),
+    ]
 
 
 def outcome_lines(result: Any) -> list[str]:
@@ -182,7 +292,7 @@ def outcome_lines(result: Any) -> list[str]:
 
 def main() -> int:
     started = time.monotonic()
-    say("casey-flows demo: sandbox + Prefect server + one campaign\n")
+    say("casey-flows demo: sandbox + Prefect server + one campaign + a warehouse sync\n")
     try:
         sandbox_root = start_sandbox()
         api_url = start_prefect_server()
@@ -190,6 +300,7 @@ def main() -> int:
         say(f"demo: could not start a background service: {exc}")
         return 1
     use_demo_prefect(api_url)
+    use_demo_warehouse()
     try:
         start_serve(api_url)
     except (RuntimeError, TimeoutError) as exc:
@@ -203,13 +314,19 @@ def main() -> int:
     say(result.summary_table())
     if result.duplicates:
         say(f"({result.duplicates} duplicate row(s) collapsed into an earlier row)")
+    synced = asyncio.run(run_sync())
+    loaded = ", ".join(f"{n} {t}" for t, n in synced.rows.items()) or "nothing new"
+    say(textwrap.fill(f"loaded {loaded}", width=96, initial_indent="  ", subsequent_indent="  "))
+    say("")
+    say("\n".join(warehouse_lines()))
     say(f"\nDone in {time.monotonic() - started:.0f} s. Campaign {result.campaign_id}.")
     say(f"  This run in the Prefect UI:  {ui}/runs/flow-run/{flow_run_id}")
     say(f"  Artifacts:                   {ui}/artifacts")
     say(f"  Events (casey.call.*):       {ui}/events")
     say(f"  Deployments (Run by hand):   {ui}/deployments")
     say(f"  Sandbox API docs:            {sandbox_root}/docs")
-    say("The report on this campaign runs on its own (automation on casey.campaign.completed).")
+    say("The report on this campaign runs on its own (automation on casey.campaign.completed),")
+    say("and so does sync-calls/warehouse-sync (then every hour).")
     say("Sandbox, Prefect server and serve keep running for you to explore; `make down` stops")
     say("them.")
     return 0

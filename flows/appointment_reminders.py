@@ -1,8 +1,13 @@
 """A pipeline a data team would build: remind tomorrow's appointments by phone.
 
-read the appointments CSV -> select one day's -> ``call_campaign`` as a subflow -> write the
-outcomes CSV -> schedule one follow-up campaign run for the no-answers (``run_deployment`` with
-``timeout=0``: it is queued for later and this run does not wait for it).
+read the appointments CSV -> select one day's -> ``call_campaign`` as a subflow (skipping anyone
+who opted out on an earlier call) -> write the outcomes CSV -> ``sync_calls`` as a subflow (the
+calls and their answers into the warehouse, so today's opt-outs are known) -> schedule one
+follow-up campaign run for the no-answers (``run_deployment`` with ``timeout=0``: it is queued
+for later and this run does not wait for it), which skips opt-outs too.
+
+Opt-outs close the loop: whoever answers "no more calls" today is ``suppressed`` by the
+follow-up and by tomorrow's run ("opted out on an earlier call"), dialled no more.
 
 The appointments CSV needs ``phone_number`` and ``appointment_at`` (ISO local time, e.g.
 ``2030-05-14T09:30:00``); ``name`` and ``timezone`` (IANA) are optional.
@@ -27,6 +32,10 @@ from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOut
 from casey_flows.client import mask_phone
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
+from casey_flows.flows.sync import sync_calls
+from casey_flows.warehouse.opt_outs import WarehouseOptOuts
+from casey_flows.warehouse.report import SyncSummary
+from casey_flows.warehouse.source import DEFAULT_OPT_OUT_FIELD
 
 NO_ANSWER = "no answer"
 OUTCOME_CSV_COLUMNS = ("appointment_at", "name", "phone_number", "outcome", "attempts")
@@ -41,12 +50,13 @@ class Appointment(BaseModel):
 
 
 class RemindersResult(BaseModel):
-    """What happened: the campaign, where outcomes went, the follow-up run (if any)."""
+    """What happened: the campaign, where outcomes went, the sync, the follow-up run (if any)."""
 
     day: date
     appointments: int
     campaign: CampaignResult
     outcomes_csv: str | None = None
+    synced: SyncSummary | None = None
     follow_up_flow_run_id: str | None = None
     follow_up_at: datetime | None = None
 
@@ -125,25 +135,47 @@ async def appointment_reminders(
         str | None, Field(description="Deployment for the no-answer follow-up; empty: none.")
     ] = FOLLOW_UP_DEPLOYMENT,
     follow_up_delay_minutes: Annotated[float, Field(ge=0)] = 120.0,
+    sync_to_warehouse: Annotated[
+        bool,
+        Field(description="Load the calls and answers after the campaign and skip opt-outs."),
+    ] = True,
+    warehouse: Annotated[
+        WarehouseOptOuts, Field(description="Where sync_calls loads and opt-outs are read.")
+    ] = WarehouseOptOuts(),  # noqa: B008 - immutable pydantic model, shown as the UI default
+    opt_out_field: Annotated[
+        str, Field(description="The answer that means 'no more calls'.")
+    ] = DEFAULT_OPT_OUT_FIELD,
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 2.0,
 ) -> RemindersResult:
-    """Call everyone with an appointment on ``day``; queue one follow-up run for no-answers."""
+    """Call everyone with an appointment on ``day`` who has not opted out; load the calls into
+    the warehouse; queue one follow-up run for no-answers."""
     logger = get_run_logger()
     day = day or (datetime.now(ZoneInfo(clinic_timezone)) + timedelta(days=1)).date()
     appointments = select_appointments(appointments_file, day)
     campaign_id = f"reminders-{connection_code}-{day.isoformat()}".lower()
     logger.info("%d appointments on %s", len(appointments), day)
+    opt_outs_from = warehouse if sync_to_warehouse else None
     campaign = await call_campaign(
         connection_code=connection_code,
         contacts=[to_contact(a) for a in appointments],
         credentials_block=credentials_block,
         campaign_id=campaign_id,
         calling_window=calling_window,
+        opt_outs_from=opt_outs_from,
         poll_interval_seconds=poll_interval_seconds,
     )
     result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
     if outcomes_csv:
         result.outcomes_csv = write_outcomes(appointments, campaign, outcomes_csv, full_numbers)
+    if sync_to_warehouse:
+        # Before anyone is called again: today's opt-outs must be in the warehouse by then. A
+        # failed sync fails this run (re-run it: the campaign adopts its calls, dials nobody).
+        result.synced = await sync_calls(
+            [connection_code],
+            credentials_block=credentials_block,
+            opt_out_field=opt_out_field,
+            **warehouse.model_dump(),  # destination, dataset, its credentials, pipeline
+        )
     missed_numbers = {_digits(o.phone_number) for o in campaign.by_outcome(NO_ANSWER)}
     missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
     if missed and follow_up_deployment:
@@ -156,6 +188,7 @@ async def appointment_reminders(
                 "campaign_id": f"{campaign_id}-follow-up",
                 "calling_window": calling_window.model_dump(mode="json"),
                 "contacts": [to_contact(a).model_dump() for a in missed],
+                "opt_outs_from": opt_outs_from.model_dump() if opt_outs_from else None,
             },
             scheduled_time=when,
             timeout=0,

@@ -19,6 +19,7 @@ from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from casey_flows.warehouse.destination import WAREHOUSE_DIR_ENV
 from deployments.local_services import Service, free_port, wait_until_answers
 from deployments.spec import REPO_ROOT
 
@@ -51,6 +52,9 @@ class PrefectStack:
             PREFECT_RUNNER_POLL_FREQUENCY="1",
             PREFECT_LOGGING_TO_API_BATCH_INTERVAL="0.5",
         )
+        # sync_calls runs (the warehouse-sync deployment and its trigger, served or on a
+        # worker) load a DuckDB file here, never into the home directory.
+        env[WAREHOUSE_DIR_ENV] = str(self.home / "warehouse")
         if self.database_url:
             env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.database_url
         return env

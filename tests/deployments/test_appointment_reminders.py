@@ -1,5 +1,6 @@
 """The appointment-reminders pipeline end to end: sandbox calls, a real Prefect server, a
-follow-up run queued on a real deployment."""
+follow-up run queued on a real deployment, the calls synced into a DuckDB warehouse of the
+test's own, and an opt-out that stops the next day's call."""
 
 from __future__ import annotations
 
@@ -14,13 +15,24 @@ from prefect.client.orchestration import get_client
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
+from casey_flows.warehouse.destination import WAREHOUSE_DIR_ENV
+from casey_flows.warehouse.opt_outs import WarehouseOptOuts
 from flows.appointment_reminders import appointment_reminders
 
-pytestmark = pytest.mark.usefixtures("prefect_server")
+pytestmark = pytest.mark.usefixtures("prefect_server", "warehouse")
 
 APPOINTMENTS = Path(__file__).with_name("appointments.csv")
 DAY = date(2030, 5, 14)
 ALWAYS_OPEN = CallingWindow(start=time(0), end=time(23, 59, 59), days=range(7))
+# The sandbox's magic answers (digits 5-7 from the end): 990 answers opt_out true, 991 confirms.
+OPTS_OUT, CONFIRMS = "+14159900042", "+14159910043"
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The pipeline syncs by default: into this test's own DuckDB file, not the home directory."""
+    monkeypatch.setenv(WAREHOUSE_DIR_ENV, str(tmp_path / "warehouse"))
+    return tmp_path / "warehouse"
 
 
 def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
@@ -55,6 +67,7 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
         "+12025550486": 1,
     }
     assert result.campaign.counts == {"completed": 1, "no answer": 1, "busy": 1}
+    assert result.synced is not None and result.synced.rows["calls"] == 3
     with open(result.outcomes_csv, newline="") as handle:
         rows = {r["name"]: r for r in csv.DictReader(handle)}
     assert rows["Grace"]["outcome"] == "no answer"
@@ -68,3 +81,48 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
     assert [c["phone_number"] for c in contacts] == ["+12025550408"]
     assert contacts[0]["timezone"] == "America/Chicago"
     assert "+12025550408" not in follow_up.name
+    assert follow_up.parameters["opt_outs_from"] == WarehouseOptOuts().model_dump()
+
+
+def test_who_opts_out_is_called_once_then_skipped_as_suppressed(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
+) -> None:
+    appointments = tmp_path / "appointments.csv"
+    appointments.write_text(
+        "phone_number,name,appointment_at,timezone\n"
+        f"{OPTS_OUT},Ida,2030-05-14T09:30:00,America/New_York\n"
+        "+12025550100,Ada,2030-05-14T10:00:00,America/New_York\n"
+        f"{OPTS_OUT},Ida,2030-05-15T09:30:00,America/New_York\n"  # her next appointment
+        f"{CONFIRMS},Mary,2030-05-15T11:00:00,America/Chicago\n"
+    )
+
+    def remind(day: date):
+        state = asyncio.run(
+            appointment_reminders(
+                appointments_file=str(appointments),
+                connection_code=clean_sandbox.call_out_connection,
+                credentials_block=credentials_block,
+                day=day,
+                calling_window=ALWAYS_OPEN,
+                follow_up_deployment=None,
+                poll_interval_seconds=0.2,
+                return_state=True,
+            )
+        )
+        assert state.is_completed(), state.message
+        return state.result()
+
+    first = remind(DAY)  # Ida answers "no more calls"; the sync loads it into opt_outs
+    assert first.campaign.counts == {"completed": 2}
+    assert first.synced.rows["opt_outs"] == 1
+
+    second = remind(DAY + timedelta(days=1))  # a new campaign: Ida would be dialled again
+    by_phone = {o.phone_number: o for o in second.campaign.outcomes}
+    assert by_phone[OPTS_OUT].outcome == "suppressed"
+    assert by_phone[OPTS_OUT].reason == "opted out on an earlier call"
+    assert by_phone[CONFIRMS].outcome == "completed"
+    assert clean_sandbox.admin.stats()["calls_by_phone"] == {
+        OPTS_OUT: 1,
+        "+12025550100": 1,
+        CONFIRMS: 1,
+    }

@@ -1,6 +1,8 @@
 """End to end: a real ``prefect server start``, process work pool and workers, the deployments
 applied from ``deployments/prefect.yaml``, runs started through the API against the sandbox, and
-the report flow's artifact (made by the after-campaign automation) read back through the API.
+the report flow's artifact (made by the after-campaign automation) read back through the API; the
+same event starts warehouse-sync (a deployment with a schedule and a trigger) for the campaign's
+connection.
 
 SQLite always runs; the PostgreSQL variant runs when ``CASEY_FLOWS_TEST_PG_URL`` is set (CI's
 ``.ci/run`` installs PostgreSQL and always sets it).
@@ -59,22 +61,21 @@ def deploy_everything(stack: PrefectStack, sandbox: EmbeddedSandbox) -> None:
     assert "weekday-mornings" in out
 
 
-async def wait_for_report_run(after: Any, timeout: float = 60) -> FlowRun:
-    """The automation's call-report run (after-campaign deployment), once it has finished."""
+async def wait_for_triggered_run(deployment: str, after: Any, timeout: float = 60) -> FlowRun:
+    """A run an automation started on ``deployment`` (after-campaign, warehouse-sync), once it
+    has finished."""
     deadline = time.monotonic() + timeout
     async with get_client() as client:
         while time.monotonic() < deadline:
             runs = await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(
-                    name=DeploymentFilterName(any_=["after-campaign"])
-                ),
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment])),
                 flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=after)),
             )
             done = [r for r in runs if r.state and r.state.is_final()]
             if done:
                 return done[0]
             await asyncio.sleep(1)
-    raise AssertionError("the after-campaign automation did not run call-report in time")
+    raise AssertionError(f"the automation did not run {deployment} in time")
 
 
 async def report_rows(flow_run_id: UUID) -> list[dict]:
@@ -98,7 +99,7 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
         deploy_everything(stack, clean_sandbox)
         stack.start_worker("solo", POOL)
 
-        async def scenario() -> tuple[FlowRun, list[dict]]:
+        async def scenario() -> tuple[FlowRun, list[Any]]:
             async with get_client() as client:
                 deployments = await client.read_deployments()
             names = {f"{d.name}" for d in deployments}
@@ -114,7 +115,8 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
                 poll_interval=1,
                 as_subflow=False,
             )
-            report = await wait_for_report_run(since)
+            report = await wait_for_triggered_run("after-campaign", since)
+            sync = await wait_for_triggered_run("warehouse-sync", since)
             call_run = await arun_deployment(
                 "place-call/by-hand",
                 parameters={
@@ -127,11 +129,11 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
             )
             assert call_run.state.is_completed(), call_run.state.message
             assert call_run.state.message == "completed"
-            return run, [report, await report_rows(report.id)]
+            return run, [report, await report_rows(report.id), sync]
 
         try:
             with stack.client_settings():
-                run, (report, rows) = asyncio.run(scenario())
+                run, (report, rows, sync) = asyncio.run(scenario())
         except BaseException:
             print(stack.logs())
             raise
@@ -142,6 +144,9 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
     assert report.parameters["connection_code"] == clean_sandbox.call_out_connection
     assert sorted(r["phone_number"] for r in rows) == ["+1•••••0100", "+1•••••0408", "+1•••••0486"]
     assert {r["status"] for r in rows} == {"completed", "busy", "no_answer"}
+    # The sync the same event started: the campaign's connection, templated into a list item.
+    assert sync.state.is_completed(), f"{sync.state.message}\n{stack.logs()}"
+    assert sync.parameters["connection_codes"] == [clean_sandbox.call_out_connection]
 
 
 @pytest.mark.skipif(not PG_URL, reason="CASEY_FLOWS_TEST_PG_URL not set (CI sets it)")

@@ -8,7 +8,8 @@ API, end Completed against the sandbox:
   process work pool, run by ``prefect worker start``.
 
 One Prefect stack for the module. The serving processes and the worker run in an empty
-directory, so the flows can only come from the installed package.
+directory, so the flows can only come from the installed package; ``sync_calls`` loads the
+stack's own DuckDB file (``CASEY_FLOWS_WAREHOUSE_DIR`` in every process it starts).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from prefect.workers.process import ProcessWorker
 
 from casey_flows.blocks import CaseyCredentials
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
-from casey_flows.flows import call_campaign, call_report, place_call
+from casey_flows.flows import call_campaign, call_report, place_call, sync_calls
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from deployments.local_services import Service
 from tests.deployments.fast_runs import campaign_parameters
@@ -35,7 +36,7 @@ from tests.deployments.stack import PrefectStack, prefect_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-PUBLIC_FLOWS: tuple[Flow, ...] = (place_call, call_campaign, call_report)
+PUBLIC_FLOWS: tuple[Flow, ...] = (place_call, call_campaign, call_report, sync_calls)
 SERVED, DEPLOYED = "served", "deployed"
 POOL = "public-flows"
 COMPLETES = "+13125550100"
@@ -90,6 +91,7 @@ def parameters(sandbox: EmbeddedSandbox, deployment: str) -> dict[str, dict]:
         place_call.name: {"phone_number": COMPLETES, "connection_code": connection},
         call_campaign.name: campaign_parameters(sandbox, f"public-{deployment}", [COMPLETES]),
         call_report.name: {"connection_code": connection, "last_hours": 1},
+        sync_calls.name: {"connection_codes": [connection], "list_lag_seconds": 1},
     }
 
 

@@ -38,3 +38,18 @@ def test_campaign_deployment_queues_overlapping_runs() -> None:
     assert spec.concurrency_limit and spec.concurrency_limit.limit == 1
     assert {s.timezone for s in spec.schedules} == {"America/New_York", "Europe/Berlin"}
     assert all(s.parameters.get("contacts_file") for s in spec.schedules)
+
+
+def test_warehouse_sync_runs_hourly_and_after_each_campaign_one_at_a_time() -> None:
+    (served,) = build_deployments(["sync-calls/warehouse-sync"])
+    assert [(s.schedule.cron, s.schedule.timezone, s.active) for s in served.schedules] == [
+        ("5 * * * *", "America/New_York", True)
+    ]
+    (trigger,) = served.triggers
+    assert trigger.expect == {"casey.campaign.completed"}
+    assert trigger.match.root == {"prefect.resource.id": "casey.campaign.*"}
+    # The trigger syncs the connection the campaign ran on; the schedule, the fixed list.
+    assert "casey-connection" in trigger.parameters["connection_codes"][0]
+    assert served.parameters["connection_codes"] == ["demo-outbound"]
+    assert served.concurrency_limit == 1
+    assert served.concurrency_options.collision_strategy == "ENQUEUE"
