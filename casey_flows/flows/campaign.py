@@ -47,6 +47,7 @@ from casey_flows.tasks.dispatch import (
 from casey_flows.tasks.events import emit_call_event, related_resources
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
+from casey_flows.warehouse.logs import warnings_to
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
@@ -264,17 +265,17 @@ async def call_campaign(
         logger.warning("suppression entry ignored: %s", rejection.message)
     allowed, suppressed = suppressed_list.partition(batch.contacts)
     opted_out: list[Contact] = []
+    opt_out_warnings: list[str] = []
     if opt_outs_from is not None:
-        opt_outs = SuppressionList(
-            await read_opt_outs(opt_outs_from, connection_code), source=OPT_OUTS_SOURCE
-        )
-        allowed, opted_out = opt_outs.partition(allowed)
+        with warnings_to(logger) as opt_out_warnings:
+            numbers = await read_opt_outs(opt_outs_from, connection_code)
+        allowed, opted_out = SuppressionList(numbers, source=OPT_OUTS_SOURCE).partition(allowed)
     result = CampaignResult(
         campaign_id=campaign_id,
         connection_code=connection_code,
         dry_run=dry_run,
         duplicates=batch.duplicates,
-        warnings=batch.warnings + [r.message for r in suppressed_list.rejected],
+        warnings=batch.warnings + [r.message for r in suppressed_list.rejected] + opt_out_warnings,
     )
     result.outcomes += _rejected_outcomes(batch)
     result.outcomes += [

@@ -8,20 +8,19 @@ own config); neither is a parameter. The embedded default is a DuckDB file at an
 
 # Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
 # (see casey_flows/flows/__init__.py).
-import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 from prefect import flow, get_run_logger
 from prefect.artifacts import acreate_markdown_artifact
+from prefect.runtime import flow_run
 from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.tasks.calls import Credentials
 from casey_flows.warehouse.destination import load_destination_credentials
+from casey_flows.warehouse.logs import warnings_to
 from casey_flows.warehouse.pipeline import make_pipeline, run_source
 from casey_flows.warehouse.report import SyncSummary, summarize, summary_markdown
 from casey_flows.warehouse.source import (
@@ -39,7 +38,14 @@ def sync_artifact_key(pipeline_name: str) -> str:
     return f"casey-sync-{pipeline_name}".replace("_", "-").lower()
 
 
-@flow(name="sync-calls", log_prints=False)
+def _run_name() -> str:
+    params = flow_run.parameters
+    codes = ", ".join(params.get("connection_codes") or [])
+    where = f"{params.get('destination', 'duckdb')}/{params.get('dataset_name', 'casey')}"
+    return f"sync {codes} into {where}"
+
+
+@flow(name="sync-calls", flow_run_name=_run_name)
 async def sync_calls(
     connection_codes: Annotated[
         list[str], Field(min_length=1, description="call_out connections whose calls to load.")
@@ -118,7 +124,7 @@ async def sync_calls(
         list_lag_seconds=list_lag_seconds,
     )
 
-    with _warnings_to(logger) as warnings:
+    with warnings_to(logger) as warnings:
         load_info = await anyio.to_thread.run_sync(run_source, pipeline, source)
     summary = summarize(pipeline, load_info, destination, dataset_name, time.monotonic() - started)
     summary.warnings = warnings
@@ -129,23 +135,3 @@ async def sync_calls(
     )
     logger.info("synced %s", ", ".join(f"{n} {t}" for t, n in summary.rows.items()) or "nothing")
     return summary
-
-
-@contextmanager
-def _warnings_to(run_logger: Any) -> Iterator[list[str]]:
-    """The source's warnings (a 404, a call open too long) go to the run's log and summary."""
-    seen: list[str] = []
-
-    class Forward(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            message = record.getMessage()
-            seen.append(message)
-            run_logger.log(record.levelno, message)
-
-    handler = Forward(level=logging.WARNING)
-    source_logger = logging.getLogger("casey_flows.warehouse")
-    source_logger.addHandler(handler)
-    try:
-        yield seen
-    finally:
-        source_logger.removeHandler(handler)

@@ -13,7 +13,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-logger = logging.getLogger("casey_flows.warehouse")
+from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
+
+logger = logging.getLogger(WAREHOUSE_LOGGER)
 
 OPT_OUTS_TABLE = "opt_outs"
 

@@ -103,6 +103,8 @@ def test_no_opt_outs_table_yet_warns_and_suppresses_nobody(
     assert state.is_completed(), state.message
     assert "suppressed" not in state.result().counts
     assert "no opt_outs table in casey yet" in caplog.text
+    # In the run's result (summary) too, not only in a Python log the UI never shows.
+    assert any("no opt_outs table" in w for w in state.result().warnings)
     assert clean_sandbox.admin.stats()["calls_by_phone"] == dict.fromkeys(phones, 1)
 
 

@@ -54,7 +54,7 @@ def test_sync_loads_duckdb_and_publishes_a_report(
     assert summary.rows["calls"] == 6
     assert "appointment_confirmed" in summary.new_columns["conversation_answers"]
     assert duckdb_rows("SELECT count(*) FROM casey.calls") == [(6,)]
-    artifact = _artifact("casey-sync-casey-calls")
+    artifact = _artifact("casey-sync-casey-calls", state)
     assert "| `calls` | 6 |" in artifact and "LEFT JOIN casey.conversation_answers" in artifact
 
     again = run_sync(clean_sandbox, credentials_block)
@@ -62,16 +62,24 @@ def test_sync_loads_duckdb_and_publishes_a_report(
     assert duckdb_rows("SELECT count(*), count(DISTINCT id) FROM casey.calls") == [(6, 6)]
 
 
-def _artifact(key: str) -> str:
+def _artifact(key: str, state: State) -> str:
+    """The artifact ``key`` as the run behind ``state`` published it."""
     from prefect import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
 
     async def read() -> str:
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[key]),
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+                )
             )
-            return str(found[-1].data)
+            return str(found[0].data)
 
     return asyncio.run(read())
 
