@@ -12,7 +12,7 @@ Each sync runs in its own process, reaped with ``os.wait4`` (like the campaign b
 contenders), so its CPU seconds and peak RSS are its own and not the sandbox's; requests are the
 sandbox's own counters (``/_sandbox/stats``), by route. Prints one JSON object and writes it to
 ``benchmarks/results/warehouse_sync-<N>.json`` (``-w<K>`` added when ``--max-workers`` is not 8,
-``-lag<S>`` when ``--list-lag`` is not the source's default).
+``-lag<S>`` when ``--list-lag`` is not the source's default, ``-lat<MS>ms`` with ``--latency-ms``).
 
     .venv/bin/python benchmarks/warehouse_sync.py                  # N=10,000, M=1,000
     .venv/bin/python benchmarks/warehouse_sync.py --n 500 --m 100 --no-save
@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=DEFAULT_LIST_LAG_S,
         help="casey_source's list_lag_seconds (the window each sync re-lists)",
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="added API latency during the syncs, uniform in [0.5, 1.5] x this (loopback is ~1 ms;"
+        " a hosted API is tens of ms, which is what max_workers is for)",
+    )
     parser.add_argument("--speed", type=float, default=1000.0, help="sandbox time compression")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--create-concurrency", type=int, default=16)
@@ -122,6 +129,11 @@ def wait_all_ended(sandbox: EmbeddedSandbox, total: int, timeout_s: float) -> di
         if time.monotonic() > deadline:
             raise RuntimeError(f"calls still live after {timeout_s} s: {stats['live_calls']}")
         time.sleep(0.2)
+
+
+def api_latency(sandbox: EmbeddedSandbox, ms: float) -> None:
+    """Sandbox latency on every API route (creates included): on for syncs, off to create."""
+    sandbox.admin.set_faults(latency_ms=(ms / 2, ms * 1.5) if ms > 0 else None)
 
 
 def requests_by_kind(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int]:
@@ -301,6 +313,8 @@ def result_name(args: argparse.Namespace) -> str:
         name += f"-w{args.max_workers}"
     if args.list_lag != DEFAULT_LIST_LAG_S:
         name += f"-lag{args.list_lag:g}"
+    if args.latency_ms:
+        name += f"-lat{args.latency_ms:g}ms"
     return name + ".json"
 
 
@@ -321,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             "m": args.m,
             "max_workers": args.max_workers,
             "list_lag_seconds": args.list_lag,
+            "api_latency_ms": [args.latency_ms / 2, args.latency_ms * 1.5]
+            if args.latency_ms
+            else None,
             "destination": "duckdb",
             "sandbox": {
                 "speed": args.speed,
@@ -341,13 +358,16 @@ def main(argv: list[str] | None = None) -> int:
                 "create_seconds": round(seconds, 2),
                 "by_status": stats["calls_by_status"],
             }
+            api_latency(sandbox, args.latency_ms)
             first = run_sync("first", args, sandbox, workdir, per=args.n, profile=True)
             second = run_sync("second", args, sandbox, workdir, per=args.n)
             report["first_sync"] = first
             report["second_sync"] = second
             if args.m:
+                api_latency(sandbox, 0)
                 asyncio.run(create_calls(sandbox, args.n, args.m, args.create_concurrency))
                 wait_all_ended(sandbox, args.n + args.m, timeout_s=120 + args.m / 50)
+                api_latency(sandbox, args.latency_ms)
                 report["new_calls_sync"] = run_sync("new", args, sandbox, workdir, per=args.m)
     finally:
         sandbox.stop()
