@@ -1,7 +1,8 @@
-"""The campaign benchmark still runs end to end (tiny N, short calls), so it cannot rot.
+"""The benchmarks still run end to end (tiny N, short calls), so they cannot rot.
 
-Only a smoke test: it checks the report's shape and that every contender finished every call,
-never the speed (numbers from a loaded CI box mean nothing).
+Only smoke tests: they check each report's shape and what it promises (every campaign contender
+finished every call; a warehouse sync with nothing new read no conversation again), never the
+speed (numbers from a loaded CI box mean nothing).
 """
 
 from __future__ import annotations
@@ -37,3 +38,33 @@ def test_campaign_benchmark_smoke() -> None:
         assert result["peak_rss_mb"] > 0
     assert report["results"]["casey-flows"]["detection_latency"]["count"] == 50
     assert report["machine"]["cpu_count"] >= 1
+
+
+@pytest.mark.timeout(120)
+def test_warehouse_sync_benchmark_smoke() -> None:
+    script = str(ROOT / "benchmarks" / "warehouse_sync.py")
+    done = subprocess.run(
+        [sys.executable, script, "--n", "50", "--m", "10", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["machine"]["cpu_count"] >= 1 and report["machine"]["dlt"]
+    first, second, new = report["first_sync"], report["second_sync"], report["new_calls_sync"]
+    for phase in (first, second, new):
+        assert phase["seconds"] > 0 and phase["peak_rss_mb"] > 0 and phase["cpu_s"] >= 0
+        assert set(phase["steps_s"]) >= {"extract", "normalize", "load"}
+    assert first["rows_loaded"]["calls"] == 50
+    connected = first["rows_loaded"]["conversations"]
+    assert connected > 0
+    for kind in ("get_conversation", "get_fields", "get_transcript"):
+        assert first["requests"][kind] == connected
+        assert second["requests"][kind] == 0  # nothing final is read twice
+    assert first["requests"]["list_calls"] >= 1 and second["requests"]["list_calls"] >= 1
+    assert second["requests"]["get_call"] == 0
+    assert report["targets"]["second_sync_reads_nothing_final_again"]
+    assert new["rows_loaded"]["calls"] == 10
+    assert new["rows_in_warehouse"]["calls"] == 60
