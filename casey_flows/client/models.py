@@ -135,7 +135,7 @@ class KeepsRawInstants(BaseModel):
                 data[f"{name}_raw"] = value.isoformat()
             else:
                 data[f"{name}_raw"] = as_text(value)
-                data[name] = _parse_instant(value)
+                data[name] = parse_instant(value)
         return data
 
 
@@ -185,7 +185,7 @@ class Call(MaskedPhoneRepr, KeepsRawInstants):
         return self.normalized_status in terminal_statuses
 
 
-def _parse_instant(raw: object) -> datetime | None:
+def parse_instant(raw: object) -> datetime | None:
     """Lenient ISO-8601: with or without offset, ``Z`` accepted; anything else gives None."""
     if not isinstance(raw, str) or not raw:
         return None

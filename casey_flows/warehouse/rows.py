@@ -7,13 +7,12 @@ load as JSON columns, and nothing is masked or spreadsheet-escaped (that is for 
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
-from casey_flows.client.models import Call
+from casey_flows.client.models import Call, as_text, parse_instant
 from casey_flows.tasks.dispatch import CAMPAIGN_CONTEXT_KEY, CONTEXT_KEY
 
 # Parsed instants load as timestamps; the raw text is kept only when it could not be parsed.
@@ -69,19 +68,15 @@ def field_rows(conversation_id: str, call_id: str, fields: list[BaseModel]) -> l
     ``value`` keeps the JSON value; ``value_text`` is the same as text, so a query can compare
     answers without knowing each field's type.
     """
-    rows = []
-    for field in fields:
-        row = model_row(field)
-        value = row.get("value")
-        rows.append(
-            {
-                **row,
-                "conversation_id": conversation_id,
-                "call_id": call_id,
-                "value_text": _as_text(value),
-            }
-        )
-    return rows
+    return [
+        {
+            **model_row(field),
+            "conversation_id": conversation_id,
+            "call_id": call_id,
+            "value_text": as_text(getattr(field, "value", None)),
+        }
+        for field in fields
+    ]
 
 
 def answers_rows(field_rows_: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,7 +106,7 @@ def opt_out_row(
         "phone_number": phone_number,
         "call_id": field_row.get("call_id"),
         "conversation_id": field_row.get("conversation_id"),
-        "opted_out_at": field_row.get("updated_at"),
+        "opted_out_at": parse_instant(field_row.get("updated_at")),
     }
 
 
@@ -132,13 +127,3 @@ def is_truthy_answer(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in {"yes", "y", "true", "1", "opt_out", "opted_out"}
     return False
-
-
-def _as_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, sort_keys=True, default=str)
