@@ -40,13 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measure import machine_info, run_child, tree_cpu_s, write_json
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
+from casey_flows.warehouse import source
 
 HERE = Path(__file__).resolve().parent
 CHILD = "_sync-child"  # argv[1] of the process that runs one sync
 PIPELINE = "casey_bench"
 DATASET = "casey"
-DEFAULT_MAX_WORKERS = 8  # casey_source's default
-DEFAULT_LIST_LAG_S = 90.0  # casey_source's default (the campaign's re-dial wait)
+DEFAULT_MAX_WORKERS = source.DEFAULT_MAX_WORKERS
+DEFAULT_LIST_LAG_S = source.DEFAULT_LIST_LAG_SECONDS  # the campaign's re-dial wait
 # Request kinds, by the sandbox's route template (method + path after /v1/backend).
 KINDS = (
     ("list_calls", "GET", "/connections/{code}/calls"),

@@ -58,6 +58,9 @@ R = TypeVar("R")
 DEFAULT_LIST_LAG_SECONDS = RedialRule().after_seconds
 DEFAULT_EVICT_OPEN_AFTER_HOURS = 24.0
 DEFAULT_OPT_OUT_FIELD = "opt_out"
+# By-id reads in flight: 8 capped the reads at ~190/s with 12-38 ms of API latency, 16 at ~290/s
+# (benchmarks/warehouse_sync.py); more gave nothing.
+DEFAULT_MAX_WORKERS = 16
 STATE_KEY = "casey_flows"
 
 
@@ -111,7 +114,7 @@ def casey_source(
     opt_out_field: str = DEFAULT_OPT_OUT_FIELD,
     include_transcripts: bool = True,
     terminal_statuses: Sequence[str] | None = None,
-    max_workers: int = 16,
+    max_workers: int = DEFAULT_MAX_WORKERS,
 ) -> list[DltResource]:
     """Calls, conversations, answers, transcripts and opt-outs of Casey connections.
 
