@@ -17,18 +17,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.timeout(120)
-def test_campaign_benchmark_smoke() -> None:
-    script = str(ROOT / "benchmarks" / "campaign.py")
+def run_benchmark(name: str, *args: str) -> dict:
+    """Run ``benchmarks/<name>`` with ``args`` (never saving results); its JSON report."""
+    script = str(ROOT / "benchmarks" / name)
     done = subprocess.run(
-        [sys.executable, script, "--n", "50", "--d", "0.5", "--no-save"],
+        [sys.executable, script, *args, "--no-save"],
         capture_output=True,
         text=True,
         timeout=110,
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
+    return json.loads(done.stdout)
+
+
+@pytest.mark.timeout(120)
+def test_campaign_benchmark_smoke() -> None:
+    report = run_benchmark("campaign.py", "--n", "50", "--d", "0.5")
     assert set(report["results"]) == {"casey-flows", "naive-prefect", "bare"}
     for name, result in report["results"].items():
         assert result["ok"], (name, result)
@@ -42,16 +47,7 @@ def test_campaign_benchmark_smoke() -> None:
 
 @pytest.mark.timeout(120)
 def test_warehouse_sync_benchmark_smoke() -> None:
-    script = str(ROOT / "benchmarks" / "warehouse_sync.py")
-    done = subprocess.run(
-        [sys.executable, script, "--n", "50", "--m", "10", "--no-save"],
-        capture_output=True,
-        text=True,
-        timeout=110,
-        cwd=ROOT,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout)
+    report = run_benchmark("warehouse_sync.py", "--n", "50", "--m", "10")
     assert report["machine"]["cpu_count"] >= 1 and report["machine"]["dlt"]
     first, second, new = report["first_sync"], report["second_sync"], report["new_calls_sync"]
     for phase in (first, second, new):

@@ -376,27 +376,54 @@ def _keep_pending(
 
 
 def _fields_transformer(settings: _Settings) -> DltResource:
-    @dlt.transformer(
+    def to_rows(ref: _ConversationRef, fields: list[Any]) -> list[dict[str, Any]]:
+        found = rows.field_rows(ref.conversation_id, ref.call_id, fields)
+        return [{**row, "connection_code": ref.connection_code} for row in found]
+
+    return _per_final_conversation(
+        settings,
         name="conversation_fields",
         primary_key=("conversation_id", "field_id"),
-        write_disposition="merge",
         columns=_columns(value="json", value_text="text", connection_code="text"),
+        read=lambda client, conversation_id: client.get_conversation_fields(conversation_id),
+        to_rows=to_rows,
     )
-    def conversation_fields(
+
+
+def _messages_transformer(settings: _Settings) -> DltResource:
+    return _per_final_conversation(
+        settings,
+        name="transcript_messages",
+        primary_key=("conversation_id", "seq"),
+        columns=_columns(speaker="text", text="text", timestamp="timestamp"),
+        read=lambda client, conversation_id: client.get_conversation_transcript(conversation_id),
+        to_rows=lambda ref, messages: rows.message_rows(ref.conversation_id, messages),
+    )
+
+
+def _per_final_conversation(
+    settings: _Settings,
+    *,
+    name: str,
+    primary_key: tuple[str, ...],
+    columns: dict[str, dict[str, str]],
+    read: Callable[[CaseyClient, str], list[Any]],
+    to_rows: Callable[[_ConversationRef, list[Any]], list[dict[str, Any]]],
+) -> DltResource:
+    """A table read once per final conversation (its fields, its transcript)."""
+
+    @dlt.transformer(name=name, primary_key=primary_key, write_disposition="merge", columns=columns)
+    def per_conversation(
         conversation_rows: list[dict[str, Any]],
     ) -> Iterator[list[dict[str, Any]]]:
         refs = _final_refs(conversation_rows, id_key="id", call_key="call_id")
-        read = _in_parallel(
-            settings, refs, lambda c, ref: c.get_conversation_fields(ref.conversation_id)
-        )
         batch = []
-        for ref, fields in read:
-            for row in rows.field_rows(ref.conversation_id, ref.call_id, fields or []):
-                batch.append({**row, "connection_code": ref.connection_code})
+        for ref, found in _in_parallel(settings, refs, lambda c, r: read(c, r.conversation_id)):
+            batch.extend(to_rows(ref, found or []))
         if batch:
             yield batch
 
-    return conversation_fields
+    return per_conversation
 
 
 def _answers_transformer() -> DltResource:
@@ -429,26 +456,3 @@ def _opt_outs_transformer(opt_out_field: str, numbers: dict[str, tuple[str, str]
             yield batch
 
     return opt_outs
-
-
-def _messages_transformer(settings: _Settings) -> DltResource:
-    @dlt.transformer(
-        name="transcript_messages",
-        primary_key=("conversation_id", "seq"),
-        write_disposition="merge",
-        columns=_columns(speaker="text", text="text", timestamp="timestamp"),
-    )
-    def transcript_messages(
-        conversation_rows: list[dict[str, Any]],
-    ) -> Iterator[list[dict[str, Any]]]:
-        refs = _final_refs(conversation_rows, id_key="id", call_key="call_id")
-        read = _in_parallel(
-            settings, refs, lambda c, ref: c.get_conversation_transcript(ref.conversation_id)
-        )
-        batch = []
-        for ref, messages in read:
-            batch.extend(rows.message_rows(ref.conversation_id, messages or []))
-        if batch:
-            yield batch
-
-    return transcript_messages
