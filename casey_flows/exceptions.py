@@ -46,3 +46,11 @@ class ContactFileError(CaseyFlowsError, ValueError):
 
 class InvalidPhoneNumber(CaseyFlowsError, ValueError):
     """A value is not a phone number we can dial (the message carries a masked value)."""
+
+
+class CampaignBusy(CaseyFlowsError, RuntimeError):
+    """Another run holds the campaign's lease: it is dialling (or only just died). Never two."""
+
+
+class ResumeLimitReached(CaseyFlowsError, RuntimeError):
+    """A crashed campaign was resumed as often as allowed; a person should look now."""

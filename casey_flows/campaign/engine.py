@@ -20,11 +20,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from prefect.exceptions import TerminationSignal
+
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.models import (
     OUTCOME_DEFERRED,
     OUTCOME_ERROR,
+    OUTCOME_NOT_DIALLED,
     OUTCOME_STILL_OPEN,
     OUTCOME_UNCONFIRMED,
     ContactOutcome,
@@ -61,6 +64,13 @@ from casey_flows.tasks.waiting import (
 
 logger = logging.getLogger("casey.flows.campaign")
 
+# A cancel from the UI arrives as SIGTERM: Prefect raises TerminationSignal, and while the loop
+# shuts down every task sees CancelledError at its current await (awaiting still works there).
+STOP_SIGNALS = (asyncio.CancelledError, TerminationSignal)
+STOPPED = "the campaign was stopped (cancelled) first"
+CUT_OFF_REASON = "the create was under way when the campaign stopped; it may have rung"
+STILL_LIVE_REASON = "live when the campaign stopped; not hung up"
+
 # Errors that say every create would fail the same way: stop the campaign, don't burn the list.
 CAMPAIGN_WIDE_ERRORS = (AuthenticationError, PermissionDeniedError, NotFoundError, ConflictError)
 # Server-clock slack when reconciling against the created_at of an earlier call.
@@ -86,6 +96,9 @@ class EngineSettings:
     call_timeout_seconds: float = 1800.0
     poll: WaitPolicy = field(default_factory=WaitPolicy)
     redial: RedialRule = field(default_factory=RedialRule)
+    # On cancel: how long calls already ringing get to end before the report is written.
+    # Well under the 30 s Prefect's runner waits between SIGTERM and SIGKILL.
+    cancel_grace_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         self.retry_outcomes = normalize_statuses(self.retry_outcomes)
@@ -169,7 +182,7 @@ class CampaignEngine:
         self._wake = asyncio.Event()
         # Set by whatever must stop the whole run; both loops raise it at their next turn.
         self._fatal: Exception | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._inflight: dict[asyncio.Task[None], Track] = {}
 
     # -- setup --------------------------------------------------------------------------------
 
@@ -207,11 +220,66 @@ class CampaignEngine:
         await self._report_progress()
         try:
             await _until_one_ends(self._dispatch_loop(), self._watch_loop())
+        except STOP_SIGNALS:  # cancelled from the UI, or the process told to shut down
+            await self._wind_down()
+            raise
         finally:  # only on failure can creates still be under way: a re-run adopts their calls
             for task in self._inflight:
                 task.cancel()
             await asyncio.gather(*self._inflight, return_exceptions=True)
         return tracks
+
+    async def _wind_down(self) -> None:
+        """Stopped: dial nobody else, give calls in flight a short grace, and give every track
+        an outcome, so the report says exactly who was called.
+
+        Creates cut off mid-request or not yet confirmed end ``unconfirmed`` (they may have
+        rung); calls still live after the grace ``still open`` (they are not hung up); the rest
+        ``not dialled``, or the last call's outcome when only a retry was left.
+        """
+        logger.warning("campaign stopping: no more dials; settling calls in flight")
+        deadline = time.monotonic() + self.settings.cancel_grace_seconds
+        for task, track in list(self._inflight.items()):
+            task.cancel()
+            if track.outcome is None and not any(track is t for t in self._track_of.values()):
+                self._finish(track, OUTCOME_UNCONFIRMED, reason=CUT_OFF_REASON)
+        for entry in self._ambiguous.values():
+            self._finish(entry.track, OUTCOME_UNCONFIRMED, reason=CUT_OFF_REASON)
+        self._ambiguous.clear()
+        result = WaitResult()
+        while self._pending and (left := deadline - time.monotonic()) > 0:
+            with contextlib.suppress(asyncio.TimeoutError, CaseyError):
+                await asyncio.wait_for(self.watcher.poll(self._pending, result), timeout=left)
+            for call_id, call in list(result.ended.items()):
+                self._finish(self._track_of.pop(call_id), describe_outcome(call))
+            result.ended.clear()
+            if self._pending:
+                await asyncio.sleep(min(self.settings.poll.min_poll_seconds, max(left, 0)))
+        for call_id in list(self._track_of):
+            self._pending.pop(call_id, None)
+            self._finish(self._track_of.pop(call_id), OUTCOME_STILL_OPEN, reason=STILL_LIVE_REASON)
+        for track in self._tracks:
+            if track.outcome is None:
+                self._finish_unstarted(track)
+        await self._release_all(deadline)
+
+    def _finish_unstarted(self, track: Track) -> None:
+        last = track.last_call
+        if last is not None and last.is_terminal(self.settings.poll.terminal_statuses):
+            self._finish(track, describe_outcome(last), reason="not dialled again: " + STOPPED)
+        else:
+            self._finish(track, OUTCOME_NOT_DIALLED, reason="not dialled: " + STOPPED)
+
+    async def _release_all(self, deadline: float) -> None:
+        """Slots still held go back (a global limit's slots too), within what is left of the
+        grace; a slot that cannot be released in time expires with its lease."""
+        releases = list(self._releases.values())
+        self._releases.clear()
+        left = max(1.0, deadline - time.monotonic())
+        with contextlib.suppress(asyncio.TimeoutError, Exception):
+            await asyncio.wait_for(
+                asyncio.gather(*(r() for r in releases), return_exceptions=True), timeout=left
+            )
 
     def _unfinished_work(self) -> bool:
         """Some track has no outcome yet.
@@ -251,7 +319,7 @@ class CampaignEngine:
                 self._defer(track, next_open)
                 continue
             task = asyncio.create_task(self._dispatch(track, release))
-            self._inflight.add(task)
+            self._inflight[task] = track
             task.add_done_callback(self._dispatch_done)
         await asyncio.gather(*self._inflight)
 
@@ -269,7 +337,7 @@ class CampaignEngine:
 
     def _dispatch_done(self, task: asyncio.Task[None]) -> None:
         """A dispatch that died of anything unexpected stops the run instead of hanging it."""
-        self._inflight.discard(task)
+        self._inflight.pop(task, None)
         if not task.cancelled() and task.exception() is not None and self._fatal is None:
             self._fatal = task.exception()  # type: ignore[assignment]
             self._wake.set()

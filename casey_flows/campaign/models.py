@@ -36,6 +36,7 @@ OUTCOME_PLANNED = "planned"  # dry run: would be dialled now
 OUTCOME_STILL_OPEN = "still open"  # stopped waiting; the call was not cancelled
 OUTCOME_UNCONFIRMED = "unconfirmed"  # a create may have rung; never shown, not dialled again
 OUTCOME_ERROR = "error"
+OUTCOME_NOT_DIALLED = "not dialled"  # the campaign stopped (cancelled) before this contact
 
 
 class ContactOutcome(MaskedPhoneRepr):

@@ -7,7 +7,7 @@ cap and a request rate. A handful of task runs whatever the size of the list.
 
 # Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
 # (see casey_flows/flows/__init__.py).
-import re
+import asyncio
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
@@ -21,10 +21,18 @@ from pydantic import Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
-from casey_flows.campaign.engine import CampaignEngine, EngineHooks, EngineSettings, Track
+from casey_flows.campaign.control import campaign_id_for, campaign_lease, resumed_parameters
+from casey_flows.campaign.engine import (
+    STOP_SIGNALS,
+    CampaignEngine,
+    EngineHooks,
+    EngineSettings,
+    Track,
+)
 from casey_flows.campaign.models import (
     OUTCOME_DEFERRED,
     OUTCOME_ERROR,
+    OUTCOME_NOT_DIALLED,
     OUTCOME_PLANNED,
     OUTCOME_REJECTED,
     OUTCOME_SUPPRESSED,
@@ -58,9 +66,7 @@ CALLING_WINDOW_HELP = "Calling hours, evaluated in each contact's own time zone.
 def default_campaign_id() -> str:
     """Same deployment + same scheduled day = same campaign, so a re-run adopts its calls."""
     scheduled = flow_run.scheduled_start_time or datetime.now(timezone.utc)
-    name = deployment.name
-    base = f"{name}-{scheduled:%Y-%m-%d}" if name else f"run-{flow_run.get_id()}"
-    return re.sub(r"[^a-z0-9-]+", "-", base.lower()).strip("-")
+    return campaign_id_for(scheduled, deployment.name, str(flow_run.get_id()))
 
 
 def _run_name() -> str:
@@ -124,8 +130,12 @@ async def dial_contacts(
     global_concurrency_limit: str | None,
     ledger_since: datetime,
     emit_call_events: bool,
-) -> list[Track]:
-    """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry."""
+) -> None:
+    """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry.
+
+    Each track ends with its outcome (the same objects the flow holds), also when the run is
+    cancelled: the engine then stops dialling and settles what it can within the grace.
+    """
     progress = ProgressReporter(settings.campaign_id)
     await progress.start()
     gate = (
@@ -161,7 +171,6 @@ async def dial_contacts(
             await gate.aclose()
     finished = sum(1 for t in tracks if t.outcome is not None)
     await progress.finish(finished, len(tracks))
-    return tracks
 
 
 @flow(name="call-campaign", flow_run_name=_run_name)
@@ -231,6 +240,31 @@ async def call_campaign(
     emit_call_events: Annotated[
         bool, Field(description="A Prefect event per call dispatched and ended.")
     ] = True,
+    cancel_grace_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=20,
+            description="On cancel: how long calls in flight get to end before the report.",
+        ),
+    ] = 10.0,
+    lease_wait_seconds: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="How long to wait while another run dials this campaign, then refuse.",
+        ),
+    ] = 120.0,
+    resume_of: Annotated[
+        str | None,
+        Field(description="Set by the crash trigger: the crashed run to resume (its id)."),
+    ] = None,
+    resume_count: Annotated[
+        int, Field(ge=0, description="Set by the crash trigger: resumes so far.")
+    ] = 0,
+    max_resumes: Annotated[
+        int, Field(ge=0, description="Crashes resumed automatically, at most.")
+    ] = 3,
 ) -> CampaignResult:
     """Call every valid, unsuppressed contact inside its calling window; report all outcomes.
 
@@ -258,6 +292,17 @@ async def call_campaign(
         ```
     """
     logger = get_run_logger()
+    if resume_of:  # started by the crash trigger: the crashed run's campaign, as it was given
+        parameters = await resumed_parameters(call_campaign, resume_of, resume_count, max_resumes)
+        logger.warning(
+            "resuming campaign %s of crashed run %s (resume %d of at most %d): adopting what it "
+            "dialled",
+            parameters["campaign_id"],
+            resume_of,
+            resume_count,
+            max_resumes,
+        )
+        return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
     batch = load_contacts(contacts, contacts_file, calling_window.timezone)
     suppressed_list = _load_suppression(suppression, suppression_file)
@@ -312,30 +357,34 @@ async def call_campaign(
             retry_delay_seconds=retry_delay_seconds,
             call_timeout_seconds=call_timeout_seconds,
             redial=RedialRule(after_seconds=redial_after_seconds, redial=redial_unconfirmed),
+            cancel_grace_seconds=cancel_grace_seconds,
             poll=WaitPolicy(
                 min_poll_seconds=poll_interval_seconds,
                 max_poll_seconds=max(poll_interval_seconds, 10.0),
             ),
         )
         since = datetime.now(timezone.utc) - timedelta(hours=ledger_lookback_hours)
-        done = await dial_contacts(
-            credentials,
-            tracks,
-            settings,
-            max_requests_per_second=max_requests_per_second,
-            global_concurrency_limit=global_concurrency_limit,
-            ledger_since=since,
-            emit_call_events=emit_call_events,
-        )
-        result.outcomes += [t.outcome for t in done if t.outcome is not None]
-    await publish_results(result)
-    if export_csv_path:
-        export_csv(
-            result,
-            export_csv_path,
-            full_numbers=export_full_numbers,
-            raw_cells=export_raw_cells,
-        )
+        try:
+            async with campaign_lease(campaign_id, lease_wait_seconds):
+                await dial_contacts(
+                    credentials,
+                    tracks,
+                    settings,
+                    max_requests_per_second=max_requests_per_second,
+                    global_concurrency_limit=global_concurrency_limit,
+                    ledger_since=since,
+                    emit_call_events=emit_call_events,
+                )
+        except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
+            logger.warning("campaign %s stopped: publishing who was called", campaign_id)
+            result.outcomes += _stopped_outcomes(tracks)
+            result.warnings.append("stopped before the end (cancelled): see 'not dialled'")
+            await asyncio.shield(
+                _publish(result, export_csv_path, export_full_numbers, export_raw_cells)
+            )
+            raise
+        result.outcomes += [t.outcome for t in tracks if t.outcome is not None]
+    await _publish(result, export_csv_path, export_full_numbers, export_raw_cells)
     emit_event(
         event="casey.campaign.completed",
         resource={"prefect.resource.id": f"casey.campaign.{campaign_id}"},
@@ -349,6 +398,23 @@ async def call_campaign(
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"
     return Completed(message=message, data=result)  # type: ignore[return-value]
+
+
+async def _publish(
+    result: CampaignResult, csv_path: str | None, full_numbers: bool, raw_cells: bool
+) -> None:
+    """The outcome table and summary artifacts, and the CSV export when asked."""
+    await publish_results(result)
+    if csv_path:
+        export_csv(result, csv_path, full_numbers=full_numbers, raw_cells=raw_cells)
+
+
+def _stopped_outcomes(tracks: list[Track]) -> list[ContactOutcome]:
+    """Every contact's outcome after a stop; one the engine never reached was not dialled."""
+    for track in tracks:
+        if track.outcome is None:
+            track.finish(OUTCOME_NOT_DIALLED, reason="not dialled: the campaign was stopped first")
+    return [t.outcome for t in tracks if t.outcome is not None]
 
 
 def _rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:

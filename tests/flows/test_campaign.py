@@ -19,6 +19,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.settings import PREFECT_API_URL
 
 from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.control import release_campaign_lease
 from casey_flows.campaign.models import CampaignResult
 from casey_flows.client import Call, CaseyClient
 from casey_flows.flows.campaign import call_campaign
@@ -357,6 +358,9 @@ def test_sigkill_mid_campaign_then_rerun_dials_nobody_twice(
     dialled_before = clean_sandbox.admin.stats()["creates_total"]
     assert 12 <= dialled_before < 40, "the kill must land mid-campaign"
     time.sleep(0.5)
+    # The test server is Prefect's ephemeral kind: nothing takes back a killed run's lease, so
+    # the person re-running frees it (a Prefect server does so in ~75 s by itself).
+    asyncio.run(release_campaign_lease("killed"))
     state = run_campaign(
         clean_sandbox,
         credentials_block,
