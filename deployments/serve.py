@@ -8,6 +8,7 @@ Runs execute in subprocesses of this one; stop it with Ctrl-C (schedules pause o
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from prefect import serve
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="max concurrent runs")
     args = parser.parse_args(argv)
+    # Served runs inherit this process's environment: the heartbeat the work pool sets in
+    # prefect.yaml (for the missing-heartbeat automation), unless you set your own.
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
     kwargs: dict[str, Any] = {"limit": args.limit} if args.limit else {}
     serve(*build_deployments(args.names), **kwargs)
 

@@ -62,7 +62,8 @@ from casey_flows.tasks.waiting import (
     lost_reason,
 )
 
-logger = logging.getLogger("casey.flows.campaign")
+ENGINE_LOGGER = "casey.flows.campaign"
+logger = logging.getLogger(ENGINE_LOGGER)
 
 # A cancel from the UI arrives as SIGTERM: Prefect raises TerminationSignal, and while the loop
 # shuts down every task sees CancelledError at its current await (awaiting still works there).

@@ -23,6 +23,7 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
 from casey_flows.campaign.control import campaign_id_for, campaign_lease, resumed_parameters
 from casey_flows.campaign.engine import (
+    ENGINE_LOGGER,
     STOP_SIGNALS,
     CampaignEngine,
     EngineHooks,
@@ -45,6 +46,7 @@ from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
 from casey_flows.exports import RAW_CELLS_HELP
+from casey_flows.run_logs import forwarded
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import (
     DEFAULT_REDIAL_AFTER_SECONDS,
@@ -160,15 +162,19 @@ async def dial_contacts(
         on_duplicate=duplicate,
         on_progress=progress.update,
     )
-    async with casey_client(credentials, max_requests_per_second=max_requests_per_second) as client:
-        await ensure_call_out(client, settings.connection_code)
-        engine = CampaignEngine(client, settings, gate, hooks)
-        try:
-            await engine.adopt_ledger(tracks, since=ledger_since)
-            await engine.run(tracks)
-            await engine.check_redialled(tracks)
-        finally:
-            await gate.aclose()
+    # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log too.
+    with forwarded(ENGINE_LOGGER, get_run_logger()):
+        async with casey_client(
+            credentials, max_requests_per_second=max_requests_per_second
+        ) as client:
+            await ensure_call_out(client, settings.connection_code)
+            engine = CampaignEngine(client, settings, gate, hooks)
+            try:
+                await engine.adopt_ledger(tracks, since=ledger_since)
+                await engine.run(tracks)
+                await engine.check_redialled(tracks)
+            finally:
+                await gate.aclose()
     finished = sum(1 for t in tracks if t.outcome is not None)
     await progress.finish(finished, len(tracks))
 
