@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,8 +18,10 @@ from casey_flows.campaign.status import (
     belongs_to,
     campaign_of_key,
     ledger_outcomes,
+    read_campaign_calls,
 )
 from casey_flows.client import Call
+from casey_flows.client._constants import LIST_LIMIT_MAX
 from casey_flows.tasks.dispatch import make_dispatch_key
 
 ADA, BOB, CY = "+12025550101", "+12025550102", "+12025550103"
@@ -43,13 +47,13 @@ def call(
     if with_id:
         context["campaign_id"] = campaign
     n = next(_ids)
+    extra.setdefault("created_at", f"2026-11-27T09:{n // 60 % 60:02d}:{n % 60:02d}Z")
     return Call(
         id=f"call_{n:04d}",
         phone_number=number,
         status=status,
         ended_reason=ended_reason,
         context=context,
-        created_at=f"2026-11-27T09:{n // 60:02d}:{n % 60:02d}Z",
         **extra,
     )
 
@@ -172,6 +176,51 @@ def test_calls_with_the_campaign_id_but_no_key_count_as_attempts_after_keyed_one
 def test_reprs_mask_numbers() -> None:
     (ada,) = ledger_outcomes([call(ADA)], "reminders")
     assert ADA not in repr(ada) and ADA[1:] not in repr(ada)
+
+
+class ListOnly:
+    """Just enough of AsyncCaseyClient for the ledger's paging: a fixed list, newest first."""
+
+    def __init__(self, calls: list[Call]) -> None:
+        self.calls = calls
+        self.reads = 0
+
+    async def list_calls(self, connection_code: str, *, limit: int, offset: int, status: Any):
+        self.reads += 1
+        return self.calls[offset : offset + limit]
+
+
+def read(calls: list[Call], **kwargs: Any) -> Any:
+    client = ListOnly(calls)
+    found = asyncio.run(read_campaign_calls(client, "c", "reminders", **kwargs))  # type: ignore[arg-type]
+    return found, client.reads
+
+
+def test_read_keeps_the_campaigns_calls_to_the_end_of_the_list() -> None:
+    mine, theirs = call(ADA), call(BOB, campaign="other")
+    found, reads = read([mine, theirs, mine], since=None)  # a call repeated by offset paging
+    assert ([c.id for c in found.calls], found.scanned, found.complete) == ([mine.id], 3, True)
+    assert reads == 1  # a short page is the end of the list
+
+
+def test_read_stops_after_a_page_older_than_since_and_its_margin() -> None:
+    now = datetime.now(timezone.utc)
+    recent = [
+        call(ADA, created_at=(now - timedelta(minutes=i)).isoformat())
+        for i in range(LIST_LIMIT_MAX)
+    ]
+    old = [
+        call(BOB, created_at=(now - timedelta(days=3, minutes=i)).isoformat())
+        for i in range(2 * LIST_LIMIT_MAX)
+    ]
+    found, reads = read(recent + old, since=now - timedelta(hours=1))
+    assert (reads, found.scanned, found.complete) == (2, 2 * LIST_LIMIT_MAX, True)
+
+
+def test_read_cut_short_by_max_calls_says_so() -> None:
+    many = [call(ADA) for _ in range(3 * LIST_LIMIT_MAX)]
+    found, reads = read(many, since=None, max_calls=LIST_LIMIT_MAX)
+    assert (found.scanned, found.complete, reads) == (LIST_LIMIT_MAX, False, 2)
 
 
 def _summary(outcomes: list) -> str:
