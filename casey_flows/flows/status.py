@@ -137,8 +137,9 @@ async def campaign_status(
     )
     if not found.complete:
         result.warnings.append(
-            f"stopped after reading {found.scanned} calls, before {since:%Y-%m-%d %H:%M} UTC: "
-            "older calls of this campaign are not counted (raise max_calls)"
+            f"stopped after reading {found.scanned} calls, before reaching "
+            f"{since:%Y-%m-%d %H:%M} UTC: older calls of this campaign are not counted "
+            "(raise max_calls)"
         )
     if batch is not None:
         result.outcomes += _rejected_outcomes(batch)
