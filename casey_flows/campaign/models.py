@@ -35,8 +35,8 @@ OUTCOME_DEFERRED = "deferred"
 OUTCOME_PLANNED = "planned"  # dry run: would be dialled now
 OUTCOME_STILL_OPEN = "still open"  # stopped waiting; the call was not cancelled
 OUTCOME_UNCONFIRMED = "unconfirmed"  # a create may have rung; never shown, not dialled again
-OUTCOME_NOT_DIALLED = "not dialled"  # a valid contact no call was placed for
 OUTCOME_ERROR = "error"
+OUTCOME_NOT_DIALLED = "not dialled"  # the campaign stopped (cancelled) before this contact
 
 
 class ContactOutcome(MaskedPhoneRepr):
