@@ -6,8 +6,8 @@ The public API, importable from here::
 
 Subpackages, one job each (dependencies point one way, top to bottom):
 
-- ``casey_flows.flows``: the flows ``place_call``, ``call_campaign``, ``call_report``,
-  ``sync_calls``;
+- ``casey_flows.flows``: the flows ``place_call``, ``call_campaign``, ``campaign_status``,
+  ``call_report``, ``sync_calls``;
 - ``casey_flows.warehouse``: the dlt source behind ``sync_calls`` (the ``warehouse`` extra);
 - ``casey_flows.campaign``: the campaign engine, contacts, calling windows, suppression, limits;
 - ``casey_flows.tasks``: the call tasks, dispatch keys and the ledger, waiting, events;
@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import NotACallOutConnection as NotACallOutConnection
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
+    from casey_flows.flows import campaign_status as campaign_status
     from casey_flows.flows import place_call as place_call
     from casey_flows.flows.sync import sync_calls as sync_calls
     from casey_flows.tasks import create_call as create_call
@@ -76,7 +77,9 @@ _WHERE: dict[str, str] = {
     "ContactInput": "casey_flows.campaign.models",
     "ContactOutcome": "casey_flows.campaign.models",
     **dict.fromkeys(_ERRORS, "casey_flows.exceptions"),
-    **dict.fromkeys(("call_campaign", "call_report", "place_call"), "casey_flows.flows"),
+    **dict.fromkeys(
+        ("call_campaign", "call_report", "campaign_status", "place_call"), "casey_flows.flows"
+    ),
     **dict.fromkeys(
         ("create_call", "get_call", "list_calls", "wait_for_call", "wait_for_calls"),
         "casey_flows.tasks",

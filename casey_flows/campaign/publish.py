@@ -99,10 +99,20 @@ def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, obj
     }
 
 
-def summary_markdown(result: CampaignResult) -> str:
-    lines = [
-        f"# Campaign {md_literal(result.campaign_id)}{' (dry run)' if result.dry_run else ''}",
-        "",
+def summary_markdown(
+    result: CampaignResult, *, label: str | None = None, note: str | None = None
+) -> str:
+    """Counts by outcome and ended_reason, the contacts dialled twice, the warnings.
+
+    ``label`` names what kind of report this is in the heading (ours, plain words); ``note`` is
+    a paragraph under it (markdown the caller made safe).
+    """
+    flavour = " (dry run)" if result.dry_run else ""
+    flavour += f" ({label})" if label else ""
+    lines = [f"# Campaign {md_literal(result.campaign_id)}{flavour}", ""]
+    if note:
+        lines += [note, ""]
+    lines += [
         f"Connection {md_literal(result.connection_code)}: {len(result.outcomes)} contacts, "
         f"{result.duplicates} duplicate rows collapsed.",
         "",
@@ -127,18 +137,31 @@ def summary_markdown(result: CampaignResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def publish_results(result: CampaignResult) -> None:
-    """The outcome table (masked, capped) and the markdown summary, as flow-run artifacts."""
+async def publish_results(
+    result: CampaignResult,
+    *,
+    kind: str = "campaign",
+    label: str | None = None,
+    note: str | None = None,
+) -> None:
+    """The outcome table (masked, capped) and the markdown summary, as flow-run artifacts.
+
+    Keyed ``casey-<kind>-outcomes-<campaign>`` and ``casey-<kind>-summary-<campaign>``: another
+    report on the same campaign (``kind="campaign-status"``) keeps a history of its own instead
+    of becoming the latest version of the campaign's table. ``label`` and ``note``: see
+    :func:`summary_markdown`.
+    """
     rows = [outcome_row(o, full_numbers=False) for o in result.outcomes[:TABLE_ROW_LIMIT]]
     shown = f"first {TABLE_ROW_LIMIT} of " if len(result.outcomes) > TABLE_ROW_LIMIT else ""
     await acreate_table_artifact(
         table=rows,
-        key=artifact_key("campaign-outcomes", result.campaign_id),
-        description=f"Outcomes ({shown}{len(result.outcomes)} contacts), numbers masked",
+        key=artifact_key(f"{kind}-outcomes", result.campaign_id),
+        description=f"Outcomes{f' ({label})' if label else ''} ({shown}{len(result.outcomes)} "
+        "contacts), numbers masked",
     )
     await acreate_markdown_artifact(
-        summary_markdown(result),
-        key=artifact_key("campaign-summary", result.campaign_id),
+        summary_markdown(result, label=label, note=note),
+        key=artifact_key(f"{kind}-summary", result.campaign_id),
         description="Counts by outcome and ended_reason",
     )
 

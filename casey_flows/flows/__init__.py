@@ -1,5 +1,5 @@
-"""The library's flows: one call, a campaign, a report. Run them, serve them, or call them as
-subflows of your own flows.
+"""The library's flows: one call, a campaign, a campaign's status, a report. Run them, serve
+them, or call them as subflows of your own flows.
 
 The flow modules evaluate their annotations (no ``from __future__ import annotations``), because
 a run of ``flow.serve()`` receives the flow cloudpickled: ``Runner`` -> ``DirectSubprocessStarter``
@@ -20,8 +20,9 @@ from casey_flows._extras import import_module
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
+from casey_flows.flows.status import campaign_status
 
-__all__ = ["call_campaign", "call_report", "place_call", "sync_calls"]
+__all__ = ["call_campaign", "call_report", "campaign_status", "place_call", "sync_calls"]
 
 
 def __getattr__(name: str) -> Any:

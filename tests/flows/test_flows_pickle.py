@@ -9,13 +9,18 @@ import cloudpickle
 import pytest
 from prefect import Flow
 
-from casey_flows.flows import call_campaign, call_report, place_call, sync_calls
+from casey_flows.flows import call_campaign, call_report, campaign_status, place_call, sync_calls
 from flows.appointment_reminders import appointment_reminders
 
 CASES = [
     (place_call, {"phone_number": "+14155550100", "connection_code": "c"}),
     (call_campaign, {"connection_code": "c"}),
     (call_report, {"connection_code": "c"}),
+    (campaign_status, {"campaign_id": "x", "connection_code": "c"}),
+    (
+        campaign_status,
+        {"campaign_id": "x", "connection_code": "c", "contacts": [{"phone_number": "+1"}]},
+    ),
     (sync_calls, {"connection_codes": ["c"]}),
     (call_campaign, {"connection_code": "c", "opt_outs_from": {"dataset_name": "d"}}),
     # This project's own pipeline follows the same rule.

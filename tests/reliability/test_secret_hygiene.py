@@ -36,6 +36,7 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
+from casey_flows.flows.status import campaign_status
 from casey_flows.flows.sync import sync_calls
 from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 from casey_flows.tasks.calls import create_call, get_call, list_calls, wait_for_call, wait_for_calls
@@ -169,6 +170,14 @@ def run_every_flow(sandbox: EmbeddedSandbox, tmp_path: Path) -> list[State]:
             await call_report(
                 connection_code=connection, credentials_block=block, return_state=True
             ),
+            await campaign_status(  # the canary campaign read back, with its contact list
+                campaign_id="canary",
+                connection_code=connection,
+                contacts_file=str(contacts),
+                credentials_block=block,
+                export_csv_path=str(tmp_path / "status.csv"),
+                return_state=True,
+            ),
             await tasks_flow(block, connection, DIALLED[4], return_state=True),
             await sync_calls(  # loads full numbers into the warehouse: none may reach Prefect
                 [connection], credentials_block=block, list_lag_seconds=0, return_state=True
@@ -272,6 +281,7 @@ def test_no_key_and_no_full_number_anywhere_prefect_stored(
         "COMPLETED",
         "COMPLETED",
         "FAILED",
+        "COMPLETED",
         "COMPLETED",
         "COMPLETED",
         "COMPLETED",

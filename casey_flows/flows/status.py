@@ -1,0 +1,196 @@
+"""``campaign_status``: a campaign's outcomes rebuilt from the Casey API alone.
+
+For after a cancel or a crash, or for an audit: the connection's calls are the ledger
+(``casey_flows.campaign.status``), so no state of the campaign's own run is needed. The report
+is the campaign's (the same outcome rows, table, summary and CSV), under artifact keys of its
+own: ``casey-campaign-status-outcomes-<campaign>`` and ``casey-campaign-status-summary-<campaign>``.
+A status read is a different document from the campaign's final report (it cannot tell a
+deferred or suppressed contact from one never reached, and it may run while calls are live), so
+it keeps a history of its own instead of becoming the latest version of the campaign's table.
+"""
+
+# Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
+# (see casey_flows/flows/__init__.py).
+from datetime import datetime, timedelta, timezone
+from typing import Annotated
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Completed
+from pydantic import Field
+
+from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
+from casey_flows.campaign.models import (
+    OUTCOME_NOT_DIALLED,
+    CampaignResult,
+    ContactInput,
+)
+from casey_flows.campaign.publish import export_csv, publish_results
+from casey_flows.campaign.status import (
+    DEFAULT_MAX_CALLS,
+    NOT_LISTED_REASON,
+    CampaignCalls,
+    ledger_outcomes,
+    read_campaign_calls,
+)
+from casey_flows.exports import RAW_CELLS_HELP, md_literal
+from casey_flows.flows.campaign import _rejected_outcomes, load_contacts
+from casey_flows.tasks.calls import Credentials, casey_client
+
+STATUS_ARTIFACT_KIND = "campaign-status"
+STATUS_LABEL = "status from the call list"
+# Time zones play no part in a status report; any valid default loads the rows the same way.
+_CONTACTS_TIMEZONE = "UTC"
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    words = ["status of", params.get("campaign_id"), "on", params.get("connection_code")]
+    return " ".join(str(w) for w in words if w)
+
+
+@task(name="read-campaign-calls", cache_policy=NO_CACHE)
+async def fetch_campaign_calls(
+    credentials: Credentials,
+    connection_code: str,
+    campaign_id: str,
+    *,
+    since: datetime,
+    max_calls: int = DEFAULT_MAX_CALLS,
+) -> CampaignCalls:
+    """The campaign's calls on the connection, newest first, back to ``since`` (one task run
+    whatever the number of calls)."""
+    async with casey_client(credentials) as client:
+        return await read_campaign_calls(
+            client, connection_code, campaign_id, since=since, max_calls=max_calls
+        )
+
+
+@flow(name="campaign-status", flow_run_name=_run_name)
+async def campaign_status(
+    campaign_id: Annotated[str, Field(description="The campaign_id the campaign ran with.")],
+    connection_code: Annotated[str, Field(description="Code of the connection it dialled on.")],
+    contacts: Annotated[
+        list[ContactInput] | None,
+        Field(description="The campaign's contacts, to report those not dialled (optional)."),
+    ] = None,
+    contacts_file: Annotated[
+        str | None, Field(description="Or the campaign's CSV, JSON or JSONL file of contacts.")
+    ] = None,
+    credentials_block: Annotated[
+        str, Field(description="Name of the Casey Credentials block.")
+    ] = DEFAULT_BLOCK_NAME,
+    lookback_hours: Annotated[
+        float, Field(gt=0, description="How far back to read the connection's calls.")
+    ] = 72.0,
+    max_calls: Annotated[
+        int, Field(gt=0, description="Stop reading after this many calls (and say so).")
+    ] = DEFAULT_MAX_CALLS,
+    export_csv_path: Annotated[
+        str | None, Field(description="Write all outcomes to this CSV file.")
+    ] = None,
+    export_raw_cells: Annotated[bool, Field(description=RAW_CELLS_HELP)] = False,
+    export_full_numbers: Annotated[
+        bool, Field(description="Full numbers in the CSV export (masked otherwise).")
+    ] = False,
+) -> CampaignResult:
+    """Rebuild a campaign's outcomes from the connection's call list: dials nobody.
+
+    Reads the connection's calls newest first back to ``lookback_hours`` (as a re-run of the
+    campaign would), keeps those of ``campaign_id`` (its id in the call's context, or its
+    dispatch key) and reports one outcome per number, as the campaign does: attempts, call ids,
+    the last call's status and outcome, calls still live as ``still open``, anyone dialled twice
+    in ``duplicate_call_ids``. Given the contact list too, valid contacts without a call are
+    ``not dialled``, rejected rows ``rejected``, and numbers called that are not on the list are
+    still reported. The UI shows the outcome table and summary under keys of their own
+    (``casey-campaign-status-...``); the final state message gives the counts.
+
+    Returns:
+        A ``CampaignResult`` of the campaign as the call list shows it.
+
+    Example:
+        ```python
+        from casey_flows import campaign_status
+
+        result = await campaign_status(
+            campaign_id="reminders-2026-11-27",
+            connection_code="demo-outbound",
+            contacts_file="contacts.csv",
+        )
+        print(result.summary_table())
+        ```
+    """
+    logger = get_run_logger()
+    batch = None
+    if contacts or contacts_file:
+        batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE)
+    since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
+    found = await fetch_campaign_calls(
+        credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls
+    )
+    result = CampaignResult(
+        campaign_id=campaign_id,
+        connection_code=connection_code,
+        duplicates=batch.duplicates if batch else 0,
+        warnings=list(batch.warnings) if batch else [],
+    )
+    if not found.complete:
+        result.warnings.append(
+            f"stopped after reading {found.scanned} calls, before reaching "
+            f"{since:%Y-%m-%d %H:%M} UTC: older calls of this campaign are not counted "
+            "(raise max_calls)"
+        )
+    if batch is not None:
+        result.outcomes += _rejected_outcomes(batch)
+    result.outcomes += ledger_outcomes(
+        found.calls,
+        campaign_id,
+        contacts=batch.contacts if batch is not None else None,
+        not_dialled_reason=f"no call of this campaign in the last {lookback_hours:g} h",
+    )
+    unlisted = sum(1 for o in result.outcomes if (o.reason or "").startswith(NOT_LISTED_REASON))
+    logger.info(
+        "campaign %s on %s: %d of its calls among %d read back to %s UTC",
+        campaign_id,
+        connection_code,
+        len(found.calls),
+        found.scanned,
+        f"{since:%Y-%m-%d %H:%M}",
+    )
+    for outcome in result.dialled_twice:  # masked: logs are for people
+        logger.error(
+            "%s was dialled more than once under one dispatch key: %s",
+            outcome.masked_phone,
+            " ".join(outcome.call_ids + outcome.duplicate_call_ids),
+        )
+    note = (
+        f"Rebuilt from {len(found.calls)} calls of this campaign among the {found.scanned} calls "
+        f"of the connection read back to {since:%Y-%m-%d %H:%M} UTC."
+    )
+    if batch is not None:
+        note += (
+            " The call list does not say why a contact was not dialled (deferred, suppressed, "
+            f"an error): each reads {md_literal(OUTCOME_NOT_DIALLED)}."
+        )
+    await publish_results(result, kind=STATUS_ARTIFACT_KIND, label=STATUS_LABEL, note=note)
+    if export_csv_path:
+        written = export_csv(
+            result, export_csv_path, full_numbers=export_full_numbers, raw_cells=export_raw_cells
+        )
+        logger.info("wrote %d outcomes to %s", len(result.outcomes), written)
+    message = _message(result, unlisted=unlisted, complete=found.complete)
+    return Completed(message=message, data=result)  # type: ignore[return-value]
+
+
+def _message(result: CampaignResult, *, unlisted: int, complete: bool) -> str:
+    """Counts, then whatever must not go unseen: anyone dialled twice, calls off the list, an
+    incomplete read."""
+    message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no calls"
+    if result.dialled_twice:
+        message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
+    if unlisted:
+        message += f"; {unlisted} called but not on the contact list"
+    if not complete:
+        message += "; the call list was not read to the end of the lookback (raise max_calls)"
+    return message
