@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 from casey_flows.client import Call, MaskedPhoneRepr, mask_phone
+
+if TYPE_CHECKING:
+    from casey_flows.campaign.contacts import ContactBatch
 
 
 class ContactInput(MaskedPhoneRepr):
@@ -122,3 +125,22 @@ class CampaignResult(BaseModel):
         yield "campaign_id", self.campaign_id
         yield "connection_code", self.connection_code
         yield "counts", self.counts
+
+
+def rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:
+    """One outcome per rejected row (its messages joined); the value shown is masked."""
+    by_row: dict[int, list[str]] = {}
+    shown: dict[int, str] = {}
+    for rejection in batch.rejected:
+        by_row.setdefault(rejection.row, []).append(rejection.message)
+        if rejection.field == "phone_number":
+            shown[rejection.row] = rejection.value
+    return [
+        ContactOutcome(
+            row=row,
+            phone_number=shown.get(row, ""),
+            outcome=OUTCOME_REJECTED,
+            reason="; ".join(messages),
+        )
+        for row, messages in by_row.items()
+    ]

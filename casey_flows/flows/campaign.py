@@ -35,11 +35,11 @@ from casey_flows.campaign.models import (
     OUTCOME_ERROR,
     OUTCOME_NOT_DIALLED,
     OUTCOME_PLANNED,
-    OUTCOME_REJECTED,
     OUTCOME_SUPPRESSED,
     CampaignResult,
     ContactInput,
     ContactOutcome,
+    rejected_outcomes,
 )
 from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
@@ -328,7 +328,7 @@ async def call_campaign(
         duplicates=batch.duplicates,
         warnings=batch.warnings + [r.message for r in suppressed_list.rejected] + opt_out_warnings,
     )
-    result.outcomes += _rejected_outcomes(batch)
+    result.outcomes += rejected_outcomes(batch)
     result.outcomes += [
         ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="on the suppression list")
         for c in suppressed
@@ -421,25 +421,6 @@ def _stopped_outcomes(tracks: list[Track]) -> list[ContactOutcome]:
         if track.outcome is None:
             track.finish(OUTCOME_NOT_DIALLED, reason="not dialled: the campaign was stopped first")
     return [t.outcome for t in tracks if t.outcome is not None]
-
-
-def _rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:
-    """One outcome per rejected row (its messages joined); the value shown is masked."""
-    by_row: dict[int, list[str]] = {}
-    shown: dict[int, str] = {}
-    for rejection in batch.rejected:
-        by_row.setdefault(rejection.row, []).append(rejection.message)
-        if rejection.field == "phone_number":
-            shown[rejection.row] = rejection.value
-    return [
-        ContactOutcome(
-            row=row,
-            phone_number=shown.get(row, ""),
-            outcome=OUTCOME_REJECTED,
-            reason="; ".join(messages),
-        )
-        for row, messages in by_row.items()
-    ]
 
 
 def _plan_only(contacts: list[Contact], window: CallingWindow) -> list[ContactOutcome]:

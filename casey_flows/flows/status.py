@@ -25,6 +25,7 @@ from casey_flows.campaign.models import (
     OUTCOME_NOT_DIALLED,
     CampaignResult,
     ContactInput,
+    rejected_outcomes,
 )
 from casey_flows.campaign.publish import export_csv, publish_results
 from casey_flows.campaign.status import (
@@ -35,7 +36,7 @@ from casey_flows.campaign.status import (
     read_campaign_calls,
 )
 from casey_flows.exports import RAW_CELLS_HELP, md_literal
-from casey_flows.flows.campaign import _rejected_outcomes, load_contacts
+from casey_flows.flows.campaign import load_contacts
 from casey_flows.tasks.calls import Credentials, casey_client
 
 STATUS_ARTIFACT_KIND = "campaign-status"
@@ -142,7 +143,7 @@ async def campaign_status(
             "(raise max_calls)"
         )
     if batch is not None:
-        result.outcomes += _rejected_outcomes(batch)
+        result.outcomes += rejected_outcomes(batch)
     result.outcomes += ledger_outcomes(
         found.calls,
         campaign_id,
