@@ -45,7 +45,12 @@ from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_r
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
-from casey_flows.exports import RAW_CELLS_HELP
+from casey_flows.flows.params import (
+    CredentialsBlockName,
+    ExportCsvPath,
+    ExportFullNumbers,
+    ExportRawCells,
+)
 from casey_flows.run_logs import forwarded
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import (
@@ -188,9 +193,7 @@ async def call_campaign(
     contacts_file: Annotated[
         str | None, Field(description="Path to a CSV, JSON or JSONL file of contacts.")
     ] = None,
-    credentials_block: Annotated[
-        str, Field(description="Name of the Casey Credentials block.")
-    ] = DEFAULT_BLOCK_NAME,
+    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
     campaign_id: Annotated[
         str | None,
         Field(description="Keys every dispatch; a re-run with the same id dials nobody twice."),
@@ -236,13 +239,9 @@ async def call_campaign(
     ] = DEFAULT_REDIAL_AFTER_SECONDS,
     redial_unconfirmed: Annotated[bool, Field(description=REDIAL_HELP)] = True,
     dry_run: Annotated[bool, Field(description="Validate and plan; dial nobody.")] = False,
-    export_csv_path: Annotated[
-        str | None, Field(description="Write all outcomes to this CSV file.")
-    ] = None,
-    export_raw_cells: Annotated[bool, Field(description=RAW_CELLS_HELP)] = False,
-    export_full_numbers: Annotated[
-        bool, Field(description="Full numbers in the CSV export (masked otherwise).")
-    ] = False,
+    export_csv_path: ExportCsvPath = None,
+    export_raw_cells: ExportRawCells = False,
+    export_full_numbers: ExportFullNumbers = False,
     emit_call_events: Annotated[
         bool, Field(description="A Prefect event per call dispatched and ended.")
     ] = True,

@@ -15,6 +15,7 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentia
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
 from casey_flows.exports import md_literal
+from casey_flows.flows.params import CredentialsBlockName
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import CallLost, CallWaitTimeout, create_call, wait_for_call
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
@@ -43,9 +44,7 @@ async def place_call(
     schedule_plan: Annotated[
         dict[str, Any] | None, Field(description="Passed to Casey unchanged.")
     ] = None,
-    credentials_block: Annotated[
-        str, Field(description="Name of the Casey Credentials block to use.")
-    ] = DEFAULT_BLOCK_NAME,
+    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
     wait: Annotated[bool, Field(description="Wait until the call ends.")] = True,
     timeout_seconds: Annotated[
         float, Field(gt=0, description="Stop waiting after this (the call is not cancelled).")

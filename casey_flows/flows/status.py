@@ -35,8 +35,14 @@ from casey_flows.campaign.status import (
     ledger_outcomes,
     read_campaign_calls,
 )
-from casey_flows.exports import RAW_CELLS_HELP, md_literal
+from casey_flows.exports import md_literal
 from casey_flows.flows.campaign import load_contacts
+from casey_flows.flows.params import (
+    CredentialsBlockName,
+    ExportCsvPath,
+    ExportFullNumbers,
+    ExportRawCells,
+)
 from casey_flows.tasks.calls import Credentials, casey_client
 
 STATUS_ARTIFACT_KIND = "campaign-status"
@@ -79,22 +85,16 @@ async def campaign_status(
     contacts_file: Annotated[
         str | None, Field(description="Or the campaign's CSV, JSON or JSONL file of contacts.")
     ] = None,
-    credentials_block: Annotated[
-        str, Field(description="Name of the Casey Credentials block.")
-    ] = DEFAULT_BLOCK_NAME,
+    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
     lookback_hours: Annotated[
         float, Field(gt=0, description="How far back to read the connection's calls.")
     ] = 72.0,
     max_calls: Annotated[
         int, Field(gt=0, description="Stop reading after this many calls (and say so).")
     ] = DEFAULT_MAX_CALLS,
-    export_csv_path: Annotated[
-        str | None, Field(description="Write all outcomes to this CSV file.")
-    ] = None,
-    export_raw_cells: Annotated[bool, Field(description=RAW_CELLS_HELP)] = False,
-    export_full_numbers: Annotated[
-        bool, Field(description="Full numbers in the CSV export (masked otherwise).")
-    ] = False,
+    export_csv_path: ExportCsvPath = None,
+    export_raw_cells: ExportRawCells = False,
+    export_full_numbers: ExportFullNumbers = False,
 ) -> CampaignResult:
     """Rebuild a campaign's outcomes from the connection's call list: dials nobody.
 
