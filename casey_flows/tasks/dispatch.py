@@ -107,20 +107,20 @@ async def find_dispatched(
     More than one call for a key means someone was dialled twice: callers report it (see
     :func:`log_duplicates`). Pages newest first and stops at the end of the list or after a
     whole page older than ``since`` minus ``margin`` (clock skew); it reads to that horizon
-    even when every key was found, since a second call for a key may be older. Without
-    ``since`` it stops at the page that found the last key. Needing more than ``max_calls``
-    raises LedgerScanIncomplete rather than guess.
+    even when every key was found, since a second call for a key may be older, however many
+    calls that is (a 100,000-call campaign re-runs and resumes). Without ``since`` it stops at
+    the page that found the last key, and needing more than ``max_calls`` raises
+    LedgerScanIncomplete rather than guess.
     """
     wanted = set(keys)
     found: dict[str, list[Call]] = {}
     horizon = since - margin if since is not None else None
     scanned = 0
     async for page in recent_call_pages(client, connection_code, cutoff=horizon):
-        if scanned >= max_calls:
+        if horizon is None and scanned >= max_calls:
             raise LedgerScanIncomplete(
-                f"scanned {scanned} calls of {connection_code!r} without reaching "
-                f"{'the start of this run' if horizon else 'the end of the list'}; "
-                "not dialling to avoid calling anyone twice"
+                f"scanned {scanned} calls of {connection_code!r} without reaching the end of "
+                "the list or finding every key; not dialling to avoid calling anyone twice"
             )
         scanned += len(page)
         for call in page:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from casey_flows.client import AsyncCaseyClient
+from casey_flows.client import AsyncCaseyClient, Call
 from casey_flows.tasks.dispatch import find_dispatched
 from tests.scripted_server import Reply, scripted_server
 
@@ -45,3 +45,51 @@ def test_without_a_horizon_the_scan_stops_once_every_key_is_found() -> None:
     full_page = [call("k1", "k"), call("j1", "j")] + [call(f"c{i}", "x") for i in range(98)]
     # A full page, yet no second read.
     assert ledger([full_page]) == ({"k": ["k1"], "j": ["j1"]}, 1)
+
+
+def test_a_scan_with_a_horizon_reads_to_it_however_many_calls_that_is() -> None:
+    """Bounded by time, not a call count: a campaign bigger than ``max_calls`` re-runs."""
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    recent = [
+        {**call(f"c{p}-{i}", "x"), "created_at": now.isoformat()}
+        for p in range(3)
+        for i in range(100)
+    ]
+    pages = [recent[i : i + 100] for i in range(0, 300, 100)]
+    pages.append([{**call("old-k", "k"), "created_at": (now - timedelta(hours=1)).isoformat()}])
+    with scripted_server() as server:
+        for page in pages:
+            server.app.queue(Reply(200, {"data": page}))
+
+        async def scan() -> dict[str, list[Call]]:
+            async with AsyncCaseyClient("sk_test_ledger", base_url=server.base_url) as client:
+                return await find_dispatched(
+                    client,
+                    "demo-outbound",
+                    ["k"],
+                    since=now - timedelta(hours=2),
+                    max_calls=100,
+                )
+
+        found = asyncio.run(scan())
+    assert [c.id for c in found["k"]] == ["old-k"]
+
+
+def test_without_a_horizon_a_scan_past_max_calls_refuses_to_guess() -> None:
+    import pytest
+
+    from casey_flows.exceptions import LedgerScanIncomplete
+
+    pages = [[call(f"c{p}-{i}", "x") for i in range(100)] for p in range(2)]
+    with scripted_server() as server:
+        for page in pages:
+            server.app.queue(Reply(200, {"data": page}))
+
+        async def scan() -> None:
+            async with AsyncCaseyClient("sk_test_ledger", base_url=server.base_url) as client:
+                await find_dispatched(client, "demo-outbound", ["k"], max_calls=100)
+
+        with pytest.raises(LedgerScanIncomplete):
+            asyncio.run(scan())
