@@ -135,8 +135,8 @@ class CampaignPreview(BaseModel):
             parts.append("ETA for first attempts only (retries come on top)")
         return "; ".join(parts)
 
-    def done_by(self) -> str | None:
-        """The ETA rounded up to the minute, with its date when not the plan's own day (UTC)."""
+    def done_by(self, *, with_date: bool = False) -> str | None:
+        """The ETA rounded up to the minute (UTC), with its date if asked or not the plan's day."""
         if self.eta is None:
             return None
         exact = self.eta.astimezone(timezone.utc)
@@ -144,7 +144,7 @@ class CampaignPreview(BaseModel):
         if eta < exact:
             eta += timedelta(minutes=1)
         same_day = eta.date() == self.as_of.astimezone(timezone.utc).date()
-        return f"{eta:%H:%M} UTC" if same_day else f"{eta:%a %Y-%m-%d %H:%M} UTC"
+        return f"{eta:%H:%M} UTC" if same_day and not with_date else f"{eta:%a %Y-%m-%d %H:%M} UTC"
 
     def _deferred_to(self) -> str:
         days = list(self.deferred_by_day.items())
