@@ -7,8 +7,9 @@ carry full numbers only where a data team needs to join them back; every repr ma
 
 from __future__ import annotations
 
+import math
 from collections import Counter
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -56,6 +57,10 @@ class ContactOutcome(MaskedPhoneRepr):
     next_call_at: datetime | None = Field(
         default=None, description="Deferred: the next instant the calling window opens."
     )
+    planned_at: datetime | None = Field(
+        default=None,
+        description="Dry run: when this run would place the call (see CampaignResult.preview).",
+    )
     reason: str | None = Field(default=None, description="Why it was rejected or not dialled.")
     duplicate_call_ids: list[str] = Field(
         default_factory=list,
@@ -90,6 +95,94 @@ class ContactOutcome(MaskedPhoneRepr):
         )
 
 
+# How many deferral days the headline names before "and N more days".
+HEADLINE_DAYS = 3
+
+
+class CampaignPreview(BaseModel):
+    """A dry run's plan: how many this run would call, and when it would be done.
+
+    The ETA takes every call to last ``expected_call_seconds`` and counts first attempts only;
+    ``assumptions`` says in words what else it takes for granted (``casey_flows.campaign.eta``).
+    """
+
+    as_of: datetime = Field(description="The plan's 'now': when the dry run ran.")
+    eta: datetime | None = Field(
+        default=None, description="When the last call this run places would end; None if none."
+    )
+    makespan_seconds: float = Field(default=0.0, description="From as_of to eta.")
+    dialled_now: int = Field(default=0, description="Contacts this run would dial.")
+    deferred: int = Field(default=0, description="Contacts whose window is closed at their turn.")
+    deferred_by_day: dict[str, int] = Field(
+        default_factory=dict,
+        description="Deferred contacts by the date (ISO, in each contact's own zone) their "
+        "window next opens.",
+    )
+    suppressed: int = 0
+    rejected: int = 0
+    expected_call_seconds: float = Field(description="The call length the plan assumes.")
+    max_attempts: int = Field(
+        default=1, description="Retries beyond the first attempt are not in the ETA."
+    )
+    assumptions: list[str] = Field(default_factory=list)
+
+    def headline(self) -> str:
+        """One line for the run's final state: who is called, done by when, what waits."""
+        parts = [f"dry run: {self._called()}"]
+        if self.deferred:
+            parts.append(f"{self.deferred} deferred {self._deferred_to()}")
+        if self.suppressed:
+            parts.append(f"{self.suppressed} suppressed")
+        if self.rejected:
+            parts.append(f"{self.rejected} rejected")
+        if self.max_attempts > 1 and self.dialled_now:
+            parts.append("ETA for first attempts only (retries come on top)")
+        return "; ".join(parts)
+
+    def done_by(self, *, with_date: bool = False) -> str | None:
+        """The ETA rounded up to the minute (UTC), with its date if asked or not the plan's day."""
+        if self.eta is None:
+            return None
+        exact = self.eta.astimezone(timezone.utc)
+        eta = exact.replace(second=0, microsecond=0)
+        if eta < exact:
+            eta += timedelta(minutes=1)
+        same_day = eta.date() == self.as_of.astimezone(timezone.utc).date()
+        return f"{eta:%H:%M} UTC" if same_day and not with_date else f"{eta:%a %Y-%m-%d %H:%M} UTC"
+
+    def _deferred_to(self) -> str:
+        days = list(self.deferred_by_day.items())
+        if len(days) == 1:
+            return f"to {day_label(days[0][0])}"
+        shown = [f"{n} to {day_label(day)}" for day, n in days[:HEADLINE_DAYS]]
+        if len(days) > HEADLINE_DAYS:
+            shown.append(f"{len(days) - HEADLINE_DAYS} more days")
+        return f"({', '.join(shown)})"
+
+    def _called(self) -> str:
+        if not self.dialled_now:
+            return "nobody would be called now"
+        return (
+            f"{self.dialled_now} would be called now, done by {self.done_by()} "
+            f"(~{describe_seconds(self.makespan_seconds)})"
+        )
+
+
+def day_label(iso_day: str) -> str:
+    return f"{date.fromisoformat(iso_day):%a %Y-%m-%d}"
+
+
+def describe_seconds(seconds: float) -> str:
+    """Rough words for a span: 45 s, 38 min, 5.2 h, 3.1 days."""
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 120 * 60:
+        return f"{math.ceil(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
 class CampaignResult(BaseModel):
     """Every contact's outcome, plus counts; what ``call_campaign`` returns."""
 
@@ -99,6 +192,9 @@ class CampaignResult(BaseModel):
     outcomes: list[ContactOutcome] = Field(default_factory=list)
     duplicates: int = Field(default=0, description="Rows collapsed into an earlier same number.")
     warnings: list[str] = Field(default_factory=list)
+    preview: CampaignPreview | None = Field(
+        default=None, description="Dry run: the plan, with when the campaign would be done."
+    )
 
     @property
     def counts(self) -> dict[str, int]:

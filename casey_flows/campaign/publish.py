@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from datetime import timezone
 from pathlib import Path
 from uuid import UUID
 
@@ -20,7 +21,13 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 
-from casey_flows.campaign.models import CampaignResult, ContactOutcome
+from casey_flows.campaign.models import (
+    CampaignPreview,
+    CampaignResult,
+    ContactOutcome,
+    day_label,
+    describe_seconds,
+)
 from casey_flows.client import mask_phone
 from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write_csv
 
@@ -96,6 +103,7 @@ def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, obj
         "next_call_at": outcome.next_call_at.isoformat() if outcome.next_call_at else None,
         "reason": outcome.reason,
         "duplicate_call_ids": " ".join(outcome.duplicate_call_ids),
+        "planned_at": outcome.planned_at.isoformat() if outcome.planned_at else None,
     }
 
 
@@ -120,6 +128,8 @@ def summary_markdown(
         "|---|---:|",
     ]
     lines += [f"| {md_literal(name)} | {count} |" for name, count in result.counts.items()]
+    if result.preview is not None:
+        lines += preview_markdown(result.preview)
     reasons = Counter(o.ended_reason for o in result.outcomes if o.ended_reason)
     if reasons:
         lines += ["", "| ended_reason | calls |", "|---|---:|"]
@@ -135,6 +145,27 @@ def summary_markdown(
     if result.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {md_literal(w)}" for w in result.warnings]
     return "\n".join(lines) + "\n"
+
+
+def preview_markdown(preview: CampaignPreview) -> list[str]:
+    """A dry run's plan: who this run would call, done by when, and what that assumes."""
+    done_by = preview.done_by(with_date=True)
+    took = f", ~{describe_seconds(preview.makespan_seconds)} after the plan" if done_by else ""
+    lines = [
+        "",
+        f"## Preview (planned {preview.as_of.astimezone(timezone.utc):%Y-%m-%d %H:%M} UTC)",
+        "",
+        f"- **Would be called by this run**: {preview.dialled_now}",
+        f"- **Done by** (the last call ends): {done_by or 'nobody to call'}{took}",
+        f"- **Deferred** (window closed at their turn): {preview.deferred}",
+        f"- **Suppressed**: {preview.suppressed}; **rejected**: {preview.rejected}",
+    ]
+    if preview.deferred_by_day:
+        lines += ["", "| deferred to (contact's own date) | contacts |", "|---|---:|"]
+        lines += [f"| {day_label(d)} | {n} |" for d, n in preview.deferred_by_day.items()]
+    if preview.assumptions:
+        lines += ["", "The ETA assumes:", ""] + [f"- {md_literal(a)}" for a in preview.assumptions]
+    return lines
 
 
 async def publish_results(

@@ -30,12 +30,15 @@ from casey_flows.campaign.engine import (
     EngineSettings,
     Track,
 )
+from casey_flows.campaign.eta import PlanSettings, assumptions, plan_dialling, preview
 from casey_flows.campaign.models import (
     OUTCOME_DEFERRED,
     OUTCOME_ERROR,
     OUTCOME_NOT_DIALLED,
     OUTCOME_PLANNED,
+    OUTCOME_REJECTED,
     OUTCOME_SUPPRESSED,
+    CampaignPreview,
     CampaignResult,
     ContactInput,
     ContactOutcome,
@@ -68,6 +71,9 @@ from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
 OPT_OUTS_SOURCE = "opt_outs"
 
 CALLING_WINDOW_HELP = "Calling hours, evaluated in each contact's own time zone."
+EXPECTED_CALL_HELP = (
+    "Dry run: how long a call lasts on average, create to hang-up, for the preview's ETA."
+)
 
 
 def default_campaign_id() -> str:
@@ -239,6 +245,9 @@ async def call_campaign(
     ] = DEFAULT_REDIAL_AFTER_SECONDS,
     redial_unconfirmed: Annotated[bool, Field(description=REDIAL_HELP)] = True,
     dry_run: Annotated[bool, Field(description="Validate and plan; dial nobody.")] = False,
+    expected_call_seconds: Annotated[
+        float, Field(gt=0, le=86400, description=EXPECTED_CALL_HELP)
+    ] = 120.0,
     export_csv_path: ExportCsvPath = None,
     export_raw_cells: ExportRawCells = False,
     export_full_numbers: ExportFullNumbers = False,
@@ -350,7 +359,33 @@ async def call_campaign(
     credentials = await resolve_credentials(credentials_block)  # once per run
     if dry_run:
         await check_connection(credentials, connection_code)
-        result.outcomes += _plan_only(allowed, calling_window)
+        polls = _poll_policy(poll_interval_seconds)  # as the engine would poll
+        plan = PlanSettings(
+            window=calling_window,
+            max_concurrent_calls=max_concurrent_calls,
+            max_requests_per_second=max_requests_per_second,
+            expected_call_seconds=expected_call_seconds,
+            poll_seconds=polls.min_poll_seconds,
+            max_poll_seconds=polls.max_poll_seconds,
+            poll_backoff=polls.backoff,
+            call_timeout_seconds=call_timeout_seconds,
+        )
+        assumed = assumptions(
+            plan,
+            max_attempts=max_attempts,
+            retry_outcomes=retry_outcomes,
+            retry_delay_seconds=retry_delay_seconds,
+            global_concurrency_limit=global_concurrency_limit,
+        )
+        outcomes, result.preview = _plan_only(
+            allowed,
+            plan,
+            suppressed=len(suppressed) + len(opted_out),
+            rejected=len(result.by_outcome(OUTCOME_REJECTED)),
+            max_attempts=max_attempts,
+            assumed=assumed,
+        )
+        result.outcomes += outcomes
     else:
         settings = EngineSettings(
             campaign_id=campaign_id,
@@ -363,10 +398,7 @@ async def call_campaign(
             call_timeout_seconds=call_timeout_seconds,
             redial=RedialRule(after_seconds=redial_after_seconds, redial=redial_unconfirmed),
             cancel_grace_seconds=cancel_grace_seconds,
-            poll=WaitPolicy(
-                min_poll_seconds=poll_interval_seconds,
-                max_poll_seconds=max(poll_interval_seconds, 10.0),
-            ),
+            poll=_poll_policy(poll_interval_seconds),  # the one the preview plans with
         )
         since = datetime.now(timezone.utc) - timedelta(hours=ledger_lookback_hours)
         try:
@@ -397,6 +429,8 @@ async def call_campaign(
         payload={"counts": result.counts, "dry_run": dry_run},
     )
     message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no contacts"
+    if result.preview is not None:
+        message = result.preview.headline()
     if result.dialled_twice:  # never silent: the one thing a campaign must not do
         message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
     errors = result.by_outcome(OUTCOME_ERROR)
@@ -422,22 +456,40 @@ def _stopped_outcomes(tracks: list[Track]) -> list[ContactOutcome]:
     return [t.outcome for t in tracks if t.outcome is not None]
 
 
-def _plan_only(contacts: list[Contact], window: CallingWindow) -> list[ContactOutcome]:
-    now = datetime.now(timezone.utc)
-    planned = []
-    for contact in contacts:
-        if window.is_open(now, contact.timezone):
-            planned.append(
-                ContactOutcome.of(contact, OUTCOME_PLANNED, reason="dry run: would be dialled now")
+def _poll_policy(poll_interval_seconds: float) -> WaitPolicy:
+    """How the engine polls: from poll_interval_seconds, backing off to 10 s while idle."""
+    return WaitPolicy(
+        min_poll_seconds=poll_interval_seconds,
+        max_poll_seconds=max(poll_interval_seconds, 10.0),
+    )
+
+
+def _plan_only(
+    contacts: list[Contact],
+    settings: PlanSettings,
+    *,
+    suppressed: int,
+    rejected: int,
+    max_attempts: int,
+    assumed: list[str],
+) -> tuple[list[ContactOutcome], CampaignPreview]:
+    """Each contact planned (with when it would be dialled) or deferred, and the plan's ETA."""
+    plan = plan_dialling([c.timezone for c in contacts], settings, datetime.now(timezone.utc))
+    outcomes = []
+    for contact, step in zip(contacts, plan.contacts, strict=True):
+        if step.start is not None:
+            outcome = ContactOutcome.of(
+                contact,
+                OUTCOME_PLANNED,
+                planned_at=step.start,
+                reason=f"dry run: would be dialled at {step.start:%Y-%m-%d %H:%M:%S} UTC",
             )
         else:
-            next_open = window.next_open(now, contact.timezone)
-            planned.append(
-                ContactOutcome.of(
-                    contact,
-                    OUTCOME_DEFERRED,
-                    reason="outside calling window",
-                    next_call_at=next_open,
-                )
+            outcome = ContactOutcome.of(
+                contact, OUTCOME_DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
             )
-    return planned
+        outcomes.append(outcome)
+    summary = preview(
+        plan, suppressed=suppressed, rejected=rejected, max_attempts=max_attempts, assumed=assumed
+    )
+    return outcomes, summary
