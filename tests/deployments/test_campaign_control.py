@@ -66,6 +66,16 @@ def contacts(count: int, first: int) -> list[dict[str, str]]:
     return [{"phone_number": f"+1312555{first + i:04d}"} for i in range(count)]
 
 
+def start_dialling(
+    sandbox: EmbeddedSandbox, campaign_id: str, people: list[dict[str, str]]
+) -> FlowRun:
+    """A clean sandbox, the campaign started through the deployment, six creates seen."""
+    sandbox.clean()
+    run = start(sandbox, campaign_id, people)
+    wait_for(lambda: sandbox.admin.stats()["creates_total"] >= 6, timeout=60)
+    return run
+
+
 def start(sandbox: EmbeddedSandbox, campaign_id: str, people: list[dict[str, str]]) -> FlowRun:
     parameters: dict[str, Any] = {
         "connection_code": sandbox.call_out_connection,
@@ -103,10 +113,7 @@ def calls_created(sandbox: EmbeddedSandbox) -> list[datetime]:
 def test_cancel_stops_dialling_and_reports_who_was_called(
     stack: PrefectStack, sandbox: EmbeddedSandbox
 ) -> None:
-    sandbox.clean()
-    people = contacts(60, first=1000)
-    run = start(sandbox, "cancel-me", people)
-    wait_for(lambda: sandbox.admin.stats()["creates_total"] >= 6, timeout=60)
+    run = start_dialling(sandbox, "cancel-me", contacts(60, first=1000))
 
     async def cancel() -> None:
         async with get_client() as client:
@@ -145,10 +152,8 @@ async def _stop_logged_and_artifacts(run_id: UUID) -> tuple[datetime, list[Any]]
 def test_a_killed_campaign_is_resumed_and_dials_everyone_exactly_once(
     stack: PrefectStack, sandbox: EmbeddedSandbox
 ) -> None:
-    sandbox.clean()
     people = contacts(30, first=2000)
-    run = start(sandbox, "resume-me", people)
-    wait_for(lambda: sandbox.admin.stats()["creates_total"] >= 6, timeout=60)
+    run = start_dialling(sandbox, "resume-me", people)
     os.kill(_flow_process(run.id), signal.SIGKILL)
     wait_state(stack, run.id, {"Crashed"}, timeout=30)
     assert sandbox.admin.stats()["creates_total"] < 30, "the kill must land mid-campaign"
