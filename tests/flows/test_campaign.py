@@ -373,3 +373,37 @@ def test_sigkill_mid_campaign_then_rerun_dials_nobody_twice(
     assert set(stats["calls_by_phone"].values()) == {1}
     assert len(stats["calls_by_phone"]) == 40
     assert len(state.result().outcomes) == 40
+
+
+def test_a_second_run_of_a_live_campaign_waits_then_refuses_and_dials_nobody(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str
+) -> None:
+    """While one run holds the campaign's lease (here: the test, as a live run would), another
+    run of the same campaign waits ``lease_wait_seconds``, then fails without a single create."""
+    from casey_flows.campaign.control import campaign_lease
+    from casey_flows.exceptions import CampaignBusy
+
+    async def second_run_while_held() -> Any:
+        async with campaign_lease("held", wait_seconds=5):
+            return await call_campaign(
+                connection_code=clean_sandbox.call_out_connection,
+                credentials_block=credentials_block,
+                contacts=[{"phone_number": p} for p in numbers(3)],
+                campaign_id="held",
+                lease_wait_seconds=1,
+                return_state=True,
+                **FAST,
+            )
+
+    state = asyncio.run(second_run_while_held())
+    assert state.is_failed()
+    with pytest.raises(CampaignBusy, match="being dialled by another run"):
+        state.result()
+    assert clean_sandbox.admin.stats()["creates_total"] == 0
+    # Once the lease is free, the same campaign runs.
+    assert run_campaign(
+        clean_sandbox,
+        credentials_block,
+        contacts=[{"phone_number": p} for p in numbers(3)],
+        campaign_id="held",
+    ).is_completed()
