@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import CallLost as CallLost
     from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
     from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
+    from casey_flows.exceptions import CampaignBusy as CampaignBusy
     from casey_flows.exceptions import CaseyFlowsError as CaseyFlowsError
     from casey_flows.exceptions import ContactFileError as ContactFileError
     from casey_flows.exceptions import CreateUnconfirmed as CreateUnconfirmed
@@ -44,6 +45,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import InvalidPhoneNumber as InvalidPhoneNumber
     from casey_flows.exceptions import LedgerScanIncomplete as LedgerScanIncomplete
     from casey_flows.exceptions import NotACallOutConnection as NotACallOutConnection
+    from casey_flows.exceptions import ParametersTooLarge as ParametersTooLarge
+    from casey_flows.exceptions import ResumeLimitReached as ResumeLimitReached
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import campaign_status as campaign_status
@@ -58,6 +61,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.tasks.waiting import WaitResult as WaitResult
 
 _ERRORS = (
+    "CampaignBusy",
     "CallLost",
     "CallOutcomeFailure",
     "CallWaitTimeout",
@@ -68,6 +72,8 @@ _ERRORS = (
     "InvalidPhoneNumber",
     "LedgerScanIncomplete",
     "NotACallOutConnection",
+    "ParametersTooLarge",
+    "ResumeLimitReached",
 )
 # Everything above the client resolves on first use (it imports Prefect).
 _WHERE: dict[str, str] = {

@@ -54,3 +54,7 @@ class CampaignBusy(CaseyFlowsError, RuntimeError):
 
 class ResumeLimitReached(CaseyFlowsError, RuntimeError):
     """A crashed campaign was resumed as often as allowed; a person should look now."""
+
+
+class ParametersTooLarge(CaseyFlowsError, ValueError):
+    """A run's parameters pass Prefect's cap: the server would refuse the run (pass a file)."""

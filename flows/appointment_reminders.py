@@ -32,6 +32,7 @@ from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOut
 from casey_flows.client import mask_phone
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
+from casey_flows.flows.params import check_parameters_fit
 from casey_flows.flows.sync import sync_calls
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts
 from casey_flows.warehouse.report import SyncSummary
@@ -180,16 +181,18 @@ async def appointment_reminders(
     missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
     if missed and follow_up_deployment:
         when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)
+        parameters = {
+            "connection_code": connection_code,
+            "credentials_block": credentials_block,
+            "campaign_id": f"{campaign_id}-follow-up",
+            "calling_window": calling_window.model_dump(mode="json"),
+            "contacts": [to_contact(a).model_dump() for a in missed],
+            "opt_outs_from": opt_outs_from.model_dump() if opt_outs_from else None,
+        }
+        check_parameters_fit(parameters, what="the follow-up campaign")  # else a bare 422
         run = await arun_deployment(
             follow_up_deployment,
-            parameters={
-                "connection_code": connection_code,
-                "credentials_block": credentials_block,
-                "campaign_id": f"{campaign_id}-follow-up",
-                "calling_window": calling_window.model_dump(mode="json"),
-                "contacts": [to_contact(a).model_dump() for a in missed],
-                "opt_outs_from": opt_outs_from.model_dump() if opt_outs_from else None,
-            },
+            parameters=parameters,
             scheduled_time=when,
             timeout=0,
             idempotency_key=f"{campaign_id}-follow-up",

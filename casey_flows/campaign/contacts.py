@@ -39,6 +39,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from casey_flows.campaign.calling_window import canonical_timezone
+from casey_flows.campaign.sources import FileSource
 from casey_flows.client.phone import is_e164, mask_phone
 from casey_flows.exceptions import ContactFileError, InvalidPhoneNumber
 
@@ -316,11 +317,12 @@ def _add_item(builder: _BatchBuilder, row: int, item: object) -> None:
 
 
 def load_contacts_file(path: str | Path, *, default_timezone: str | None = None) -> ContactBatch:
-    """Load contacts from ``.csv``, ``.json`` (a list of objects) or ``.jsonl``.
+    """Load contacts from ``.csv``, ``.json`` (a list of objects) or ``.jsonl``: a local path or
+    an fsspec URL (``s3://``, ``gs://``, ``file://``; see ``casey_flows.campaign.sources``).
 
     Row-level problems become rejections; file-level problems raise ``ContactFileError``.
     """
-    path = Path(path)
+    path = FileSource(path)
     loaders = {".csv": _load_csv, ".json": _load_json, ".jsonl": _load_jsonl}
     loader = loaders.get(path.suffix.lower())
     if loader is None:
@@ -333,7 +335,7 @@ def load_contacts_file(path: str | Path, *, default_timezone: str | None = None)
     return builder.finish()
 
 
-def utf8_error_message(path: Path) -> str:
+def utf8_error_message(path: FileSource) -> str:
     """Locate the first byte that is not UTF-8, by line and offset, without loading the file."""
     offset = 0
     with path.open("rb") as raw:
@@ -351,7 +353,7 @@ def utf8_error_message(path: Path) -> str:
     return f"{path.name}: not valid UTF-8"
 
 
-def _load_csv(path: Path, builder: _BatchBuilder) -> None:
+def _load_csv(path: FileSource, builder: _BatchBuilder) -> None:
     # newline="" lets csv handle quoted line breaks; utf-8-sig drops a BOM if there is one.
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
@@ -375,7 +377,7 @@ def _load_csv(path: Path, builder: _BatchBuilder) -> None:
         builder.batch.warnings.append(f"{path.name} has a header but no data rows")
 
 
-def _csv_columns(path: Path, header: list[str]) -> list[str]:
+def _csv_columns(path: FileSource, header: list[str]) -> list[str]:
     """Header cells as given, after checking phone_number is there exactly once."""
     keys = [_canonical_key(cell) for cell in header]
     found = ", ".join(repr(_preview("", cell)) for cell in header[:20])
@@ -387,7 +389,7 @@ def _csv_columns(path: Path, header: list[str]) -> list[str]:
     return header
 
 
-def _load_json(path: Path, builder: _BatchBuilder) -> None:
+def _load_json(path: FileSource, builder: _BatchBuilder) -> None:
     with path.open(encoding="utf-8-sig") as handle:
         try:
             document = json.load(handle)
@@ -402,7 +404,7 @@ def _load_json(path: Path, builder: _BatchBuilder) -> None:
         _add_item(builder, position, item)
 
 
-def _load_jsonl(path: Path, builder: _BatchBuilder) -> None:
+def _load_jsonl(path: FileSource, builder: _BatchBuilder) -> None:
     with path.open(encoding="utf-8-sig") as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():

@@ -29,6 +29,7 @@ from casey_flows.campaign.contacts import (
     normalize_phone,
     utf8_error_message,
 )
+from casey_flows.campaign.sources import FileSource
 from casey_flows.client.phone import mask_phone
 
 _PHONE_COLUMN = "phone_number"
@@ -66,7 +67,7 @@ class SuppressionList:
 
     def add_file(self, path: str | Path) -> None:
         """Add every number in ``path``; invalid entries go to ``rejected``."""
-        path = Path(path)
+        path = FileSource(path)
         try:
             for line_number, value in _entries(path):
                 self._add(value, path.name, line_number)
@@ -105,7 +106,7 @@ class SuppressionList:
             self.rejected.append(SuppressionRejection(source, line, shown, message))
 
 
-def _entries(path: Path) -> Iterator[tuple[int, str]]:
+def _entries(path: FileSource) -> Iterator[tuple[int, str]]:
     """(line number, raw value) for each entry, whichever of the two formats the file uses."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         lines = ((n, line) for n, line in enumerate(handle, start=1) if _is_entry(line))

@@ -49,6 +49,8 @@ from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
 from casey_flows.flows.params import (
+    CONTACTS_FILE_HELP,
+    CONTACTS_HELP,
     CredentialsBlockName,
     ExportCsvPath,
     ExportFullNumbers,
@@ -193,12 +195,8 @@ async def dial_contacts(
 @flow(name="call-campaign", flow_run_name=_run_name)
 async def call_campaign(
     connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
-    contacts: Annotated[
-        list[ContactInput] | None, Field(description="Contacts to call (or use contacts_file).")
-    ] = None,
-    contacts_file: Annotated[
-        str | None, Field(description="Path to a CSV, JSON or JSONL file of contacts.")
-    ] = None,
+    contacts: Annotated[list[ContactInput] | None, Field(description=CONTACTS_HELP)] = None,
+    contacts_file: Annotated[str | None, Field(description=CONTACTS_FILE_HELP)] = None,
     credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
     campaign_id: Annotated[
         str | None,
