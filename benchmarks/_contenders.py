@@ -37,7 +37,7 @@ def phone_numbers(n: int) -> list[str]:
 
 
 async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
-    """The real flow, called like a user would, with events on (its default)."""
+    """The real flow, called like a user would (call events as ``--call-events`` says)."""
     from casey_flows.blocks.credentials import CaseyCredentials
     from casey_flows.campaign.calling_window import CallingWindow
     from casey_flows.flows.campaign import call_campaign
@@ -58,7 +58,7 @@ async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
         max_requests_per_second=spec["client_rate"],
         poll_interval_seconds=spec["poll_s"],
         max_attempts=1,
-        emit_call_events=True,
+        emit_call_events=spec["call_events"],
     )
     makespan = time.perf_counter() - started
     counts = getattr(result, "counts", None)

@@ -64,6 +64,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--contenders", default=",".join(ALL_CONTENDERS), help="comma-separated, run in order"
     )
     parser.add_argument("--casey-poll", type=float, default=0.15, help="casey-flows poll (s)")
+    parser.add_argument(
+        "--call-events",
+        choices=["all", "failures", "none"],
+        default="all",
+        help="casey-flows' emit_call_events ('all' lets the benchmark read detection times "
+        "back from events; the flow's own default is 'failures')",
+    )
     parser.add_argument("--naive-poll", type=float, default=2.0, help="naive GET interval (s)")
     parser.add_argument("--bare-poll", type=float, default=1.0, help="bare GET interval (s)")
     parser.add_argument(
@@ -119,6 +126,7 @@ def child_spec(name: str, args: argparse.Namespace, sandbox: EmbeddedSandbox) ->
         "api_key": sandbox.api_key,
         "connection": sandbox.call_out_connection,
         "campaign_id": f"bench-{datetime.now(timezone.utc):%Y%m%d%H%M%S}",
+        "call_events": args.call_events,
     }
 
 
@@ -261,7 +269,10 @@ def run_contender(
     terminal = sum(1 for c in calls if c["status"] in ("completed", "no_answer", "busy", "failed"))
     seen = out.get("seen")
     if seen is None and server is not None and name == "casey-flows":
-        seen = seen_from_events(server, started_at, terminal)
+        # Detection times come from the per-call events: only when every call emits one.
+        seen = (
+            seen_from_events(server, started_at, terminal) if spec["call_events"] == "all" else {}
+        )
     kinds = classify_requests(stats["requests"])
     n = args.n
     makespan = out.get("makespan_s")
@@ -276,6 +287,9 @@ def run_contender(
         "ratio_to_bound": round(makespan / bound, 3) if makespan else None,
         "sandbox_span_s": sandbox_span(calls),
         "poll_interval_s": spec["poll_s"],
+        "call_events": spec["call_events"] if name == "casey-flows" else None,
+        "cpu_ms_per_call": round(1000 * usage.cpu_s / n, 2) if usage.cpu_s else None,
+        "server_cpu_ms_per_call": round(1000 * cpu_server / n, 2) if cpu_server else None,
         "client_rate_limit_per_s": spec["client_rate"] if name != "naive-prefect" else None,
         "requests": {**kinds, "total": sum(kinds.values())},
         "requests_per_call": {k: round(v / n, 3) for k, v in kinds.items()}

@@ -20,6 +20,7 @@ from prefect.artifacts import (
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
+from prefect.events import emit_event
 
 from casey_flows.campaign.models import (
     CampaignPreview,
@@ -36,8 +37,14 @@ logger = logging.getLogger("casey.flows.campaign")
 TABLE_ROW_LIMIT = 5000
 
 
+# One casey.campaign.progress event at most this often: automations see a campaign move without
+# an event per call (a write each in the Prefect server).
+PROGRESS_EVENT_SECONDS = 30.0
+
+
 class ProgressReporter:
-    """A progress artifact, updated at most once a ``min_interval`` (the UI polls anyway).
+    """A progress artifact, updated at most once a ``min_interval`` (the UI polls anyway), and a
+    ``casey.campaign.progress`` event at most once a ``PROGRESS_EVENT_SECONDS``.
 
     Updates run in the background, one at a time, so a slow Prefect API never delays the
     campaign's next poll; ``finish`` waits for the last one.
@@ -47,6 +54,7 @@ class ProgressReporter:
         self.campaign_id = campaign_id
         self.min_interval = min_interval
         self._artifact_id: UUID | None = None
+        self._last_event = time.monotonic()
         self._last = 0.0
         self._last_value = -1.0
         self._sending: asyncio.Task[None] | None = None
@@ -62,6 +70,13 @@ class ProgressReporter:
         """Send the new value unless one is in flight, nothing changed or it is too soon."""
         value = self._value(finished, total)
         now = time.monotonic()
+        if now - self._last_event >= PROGRESS_EVENT_SECONDS:
+            self._last_event = now
+            emit_event(
+                event="casey.campaign.progress",
+                resource={"prefect.resource.id": f"casey.campaign.{self.campaign_id}"},
+                payload={"finished": finished, "total": total},
+            )
         if self._artifact_id is None or value == self._last_value:
             return
         if now - self._last < self.min_interval or (self._sending and not self._sending.done()):

@@ -64,7 +64,14 @@ from casey_flows.tasks.dispatch import (
     REDIAL_HELP,
     RedialRule,
 )
-from casey_flows.tasks.events import emit_call_event, related_resources
+from casey_flows.tasks.events import (
+    CALL_EVENTS_HELP,
+    CallEvents,
+    call_events_mode,
+    emit_call_event,
+    related_resources,
+    wants_event,
+)
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
 from casey_flows.warehouse.logs import warnings_to
@@ -144,7 +151,7 @@ async def dial_contacts(
     max_requests_per_second: float,
     global_concurrency_limit: str | None,
     ledger_since: datetime,
-    emit_call_events: bool,
+    emit_call_events: CallEvents,
 ) -> None:
     """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry.
 
@@ -161,10 +168,11 @@ async def dial_contacts(
 
     def event(what: str) -> object:
         def emit(call: Call) -> None:
-            name = call.normalized_status or "unknown" if what == "ended" else what
-            emit_call_event(call, name, settings.connection_code, settings.campaign_id)
+            if wants_event(emit_call_events, what, call):
+                name = call.normalized_status or "unknown" if what == "ended" else what
+                emit_call_event(call, name, settings.connection_code, settings.campaign_id)
 
-        return emit if emit_call_events else None
+        return emit if emit_call_events != "none" else None
 
     def duplicate(call: Call) -> None:  # always: a person dialled twice must be seen
         emit_call_event(call, "duplicate", settings.connection_code, settings.campaign_id)
@@ -250,8 +258,8 @@ async def call_campaign(
     export_raw_cells: ExportRawCells = False,
     export_full_numbers: ExportFullNumbers = False,
     emit_call_events: Annotated[
-        bool, Field(description="A Prefect event per call dispatched and ended.")
-    ] = True,
+        CallEvents | bool, Field(description=CALL_EVENTS_HELP)
+    ] = "failures",
     cancel_grace_seconds: Annotated[
         float,
         Field(
@@ -408,7 +416,7 @@ async def call_campaign(
                     max_requests_per_second=max_requests_per_second,
                     global_concurrency_limit=global_concurrency_limit,
                     ledger_since=since,
-                    emit_call_events=emit_call_events,
+                    emit_call_events=call_events_mode(emit_call_events),
                 )
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)

@@ -7,12 +7,36 @@ Payloads carry masked numbers only.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from prefect.events import emit_event
 
 from casey_flows.client import Call, mask_phone
 from casey_flows.tasks.dispatch import dispatch_key_of
+
+# Which calls a campaign reports as events. Every event is a write in the Prefect server (and
+# metered on Prefect Cloud): at campaign scale the default is the calls an automation acts on.
+CallEvents = Literal["all", "failures", "none"]
+CALL_EVENTS_HELP = (
+    "Prefect events per call: 'failures' (default) emits casey.call.<status> for calls that did "
+    "not end completed; 'all' also every dispatch and completion; 'none' none. Campaign "
+    "progress and completion events are always emitted."
+)
+SUCCESS_STATUS = "completed"
+
+
+def call_events_mode(value: CallEvents | bool) -> CallEvents:
+    """``True``/``False`` (the parameter's old type) read as ``"all"``/``"none"``."""
+    if isinstance(value, bool):
+        return "all" if value else "none"
+    return value
+
+
+def wants_event(mode: CallEvents, what: str, call: Call) -> bool:
+    """Whether ``mode`` reports this call's ``what`` (``dispatched`` or ``ended``)."""
+    if mode == "all":
+        return True
+    return mode == "failures" and what == "ended" and call.normalized_status != SUCCESS_STATUS
 
 
 def call_resource(call: Call) -> dict[str, str]:
