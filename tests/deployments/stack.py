@@ -64,10 +64,10 @@ class PrefectStack:
         self.services.append(service)
         return service
 
-    def start_server(self, timeout: float = 120) -> None:
+    def start_server(self, timeout: float = 120, extra_env: dict[str, str] | None = None) -> None:
         server = self.service("server")
         argv = [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)]
-        env = {k: v for k, v in self.env.items() if k != "PREFECT_API_URL"}
+        env = {k: v for k, v in self.env.items() if k != "PREFECT_API_URL"} | (extra_env or {})
         server.start(argv, self.port, env)
         wait_until_answers(self.api_url + "/health", timeout, server)
 
@@ -142,10 +142,13 @@ class PrefectStack:
 
 
 @contextmanager
-def prefect_stack(home: Path, database_url: str | None = None) -> Iterator[PrefectStack]:
+def prefect_stack(
+    home: Path, database_url: str | None = None, server_env: dict[str, str] | None = None
+) -> Iterator[PrefectStack]:
+    """A started server (``server_env``: settings for the server alone), stopped on exit."""
     stack = PrefectStack(home, database_url)
     try:
-        stack.start_server()
+        stack.start_server(extra_env=server_env)
         yield stack
     finally:
         stack.stop()

@@ -51,7 +51,9 @@ ALWAYS = {"start": "00:00:00", "end": "23:59:59", "days": [0, 1, 2, 3, 4, 5, 6]}
 def stack(
     sandbox: EmbeddedSandbox, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrefectStack]:
-    with prefect_stack(tmp_path_factory.mktemp("prefect")) as stack:
+    # The server sweeps expired leases every 2 s (its default 15 s only lengthens the resume).
+    sweep_often = {"PREFECT_SERVER_SERVICES_REPOSSESSOR_LOOP_SECONDS": "2"}
+    with prefect_stack(tmp_path_factory.mktemp("prefect"), server_env=sweep_often) as stack:
         served = stack.service("serve-on-demand")
         argv = [sys.executable, "-m", "deployments.serve", DEPLOYMENT]
         served.start(argv, 0, stack.env, cwd=REPO_ROOT)
