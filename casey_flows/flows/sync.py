@@ -104,9 +104,10 @@ async def sync_calls(
 
     Example:
         ```python
+        import asyncio
         from casey_flows import sync_calls
 
-        summary = await sync_calls(["demo-outbound"])  # into ~/.casey-flows/warehouse/
+        summary = asyncio.run(sync_calls(["demo-outbound"]))  # into ~/.casey-flows/warehouse/
         print(summary.rows)  # {"calls": 24, "conversations": 19, ...}
         ```
     """
