@@ -279,7 +279,9 @@ def test_two_runs_sharing_a_global_limit_stay_under_it_together(
         states[name] = run_campaign(
             clean_sandbox,
             credentials_block,
-            contacts=[{"phone_number": p} for p in numbers(9, start=start)],
+            # Enough that the runs overlap even when one takes a second or two longer to start
+            # (each first takes its campaign's lease).
+            contacts=[{"phone_number": p} for p in numbers(15, start=start)],
             campaign_id=name,
             max_concurrent_calls=3,  # each run alone could fill the account's 3
             global_concurrency_limit="casey-shared-test",
@@ -295,7 +297,7 @@ def test_two_runs_sharing_a_global_limit_stay_under_it_together(
         run.join(timeout=100)
     assert all(s.is_completed() for s in states.values()) and len(states) == 2, states
     stats = assert_nobody_dialled_twice_per_key(clean_sandbox)
-    assert stats["creates_total"] == 18
+    assert stats["creates_total"] == 30
     assert max(stats["max_in_flight_by_connection"].values()) <= 3
     assert slots_held("casey-shared-test") == 0
     # The runs really overlapped: b dialled before a was done dialling.

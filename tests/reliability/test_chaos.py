@@ -19,7 +19,9 @@ from tests.reliability.conftest import assert_exactly_once, numbers, run_campaig
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]
 
-CONTACTS = 1000
+# 600 under every fault at once: each kind of fault still lands dozens of times (asserted below),
+# at 0.6 of the CI time 1,000 took.
+CONTACTS = 600
 CHAOS = {
     "error_5xx_rate": 0.05,
     "ambiguous_5xx_rate": 0.015,
