@@ -80,4 +80,5 @@ def test_the_same_number_twice_is_refused_before_any_dial(clean_sandbox: Embedde
     twice = [Contact(phone_number="+12025554400"), Contact(phone_number="+12025554400")]
     with pytest.raises(ValueError, match="appears twice"):
         run_engine(clean_sandbox, twice, campaign_id="twice")
-    assert clean_sandbox.admin.stats()["creates_total"] == 0
+    # This number only: a create cut off by the previous test may still land in the sandbox.
+    assert "+12025554400" not in clean_sandbox.admin.stats()["calls_by_phone"]
