@@ -38,8 +38,10 @@ from casey_flows.exceptions import InvalidPhoneNumber
 from casey_flows.tasks.dispatch import (
     CAMPAIGN_CONTEXT_KEY,
     CLOCK_SKEW_MARGIN,
+    campaign_of_key,
     dispatch_key_of,
     make_dispatch_key,
+    parse_dispatch_key,
 )
 from casey_flows.tasks.waiting import describe_outcome
 
@@ -47,12 +49,6 @@ DEFAULT_MAX_CALLS = 50_000
 STILL_OPEN_REASON = "the call had not ended when the call list was read"
 NOT_DIALLED_REASON = "no call of this campaign in the calls read"
 NOT_LISTED_REASON = "called by this campaign, but not on the contact list given"
-
-
-def campaign_of_key(key: str) -> str | None:
-    """The campaign part of a dispatch key (everything before its last two ``:`` parts)."""
-    parts = key.rsplit(":", 2)
-    return parts[0] if len(parts) == 3 and parts[0] else None
 
 
 def belongs_to(call: Call, campaign_id: str) -> bool:
@@ -63,8 +59,7 @@ def belongs_to(call: Call, campaign_id: str) -> bool:
         return False
     if context.get(CAMPAIGN_CONTEXT_KEY) == campaign_id:
         return True
-    key = dispatch_key_of(call)
-    return key is not None and campaign_of_key(key) == campaign_id
+    return campaign_of_key(dispatch_key_of(call)) == campaign_id
 
 
 @dataclass
@@ -118,10 +113,11 @@ class _NumberCalls:
     by_slot: dict[_Slot, list[Call]] = field(default_factory=dict)
 
     def add(self, key: str | None, call: Call) -> None:
+        parsed = parse_dispatch_key(key)
         if key is None:
             slot: _Slot = (1, len(self.by_slot), call.id)
         else:
-            attempt = key.rsplit(":", 1)[-1]
+            attempt = parsed.attempt if parsed else ""
             slot = (0, int(attempt) if attempt.isdigit() else 0, key)
         self.by_slot.setdefault(slot, []).append(call)
 
@@ -204,5 +200,5 @@ def _number_of(call: Call) -> str | None:
 
 def _digest(key: str) -> str:
     """The number's part of a dispatch key."""
-    parts = key.rsplit(":", 2)
-    return parts[1] if len(parts) == 3 else key
+    parsed = parse_dispatch_key(key)
+    return parsed.digest if parsed else key

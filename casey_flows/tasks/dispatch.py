@@ -55,6 +55,28 @@ def make_dispatch_key(scope: str, phone_number: str, attempt: int = 1) -> str:
     return f"{scope}:{digest}:{attempt}"
 
 
+class DispatchKey(NamedTuple):
+    """The parts of a dispatch key, as :func:`make_dispatch_key` joined them."""
+
+    campaign_id: str
+    digest: str
+    attempt: str
+
+
+def parse_dispatch_key(key: str | None) -> DispatchKey | None:
+    """``campaign:digest:attempt`` split from the right (a campaign id may hold ``:``); None
+    for anything else, an empty campaign part included."""
+    parts = key.rsplit(":", 2) if key else []
+    return DispatchKey(*parts) if len(parts) == 3 and parts[0] else None
+
+
+def campaign_of_key(key: str | None) -> str | None:
+    """The campaign a dispatch key belongs to (for calls placed before campaigns wrote their id
+    into the context)."""
+    parsed = parse_dispatch_key(key)
+    return parsed.campaign_id if parsed else None
+
+
 def dispatch_key_of(call: Call) -> str | None:
     """The key a call was created with, if casey-flows created it."""
     context = call.context

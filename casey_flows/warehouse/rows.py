@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from casey_flows.client.models import Call, as_text, parse_instant
-from casey_flows.tasks.dispatch import CAMPAIGN_CONTEXT_KEY, CONTEXT_KEY
+from casey_flows.tasks.dispatch import CAMPAIGN_CONTEXT_KEY, CONTEXT_KEY, campaign_of_key
 
 # Parsed instants load as timestamps; the raw text is kept only when it could not be parsed.
 _RAW_SUFFIX = "_raw"
@@ -28,13 +28,6 @@ def model_row(model: BaseModel) -> dict[str, Any]:
     return row
 
 
-def campaign_of(dispatch_key: str | None) -> str | None:
-    """The campaign id inside a dispatch key (``campaign:digest:attempt``), for older calls."""
-    if not dispatch_key or dispatch_key.count(":") < 2:
-        return None
-    return dispatch_key.rsplit(":", 2)[0]
-
-
 def call_row(call: Call, *, is_final: bool, synced_at: datetime) -> dict[str, Any]:
     """One ``calls`` row: the call, plus the dispatch key and campaign id from its context."""
     context = call.context if isinstance(call.context, dict) else {}
@@ -44,7 +37,7 @@ def call_row(call: Call, *, is_final: bool, synced_at: datetime) -> dict[str, An
     return {
         **model_row(call),
         "dispatch_key": key,
-        "campaign_id": campaign if isinstance(campaign, str) else campaign_of(key),
+        "campaign_id": campaign if isinstance(campaign, str) else campaign_of_key(key),
         "is_final": is_final,
         "synced_at": synced_at,
     }

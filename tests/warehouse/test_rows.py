@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from casey_flows.client import Call
+from casey_flows.tasks.dispatch import campaign_of_key
 from casey_flows.warehouse import rows
 
 NOW = datetime(2026, 11, 29, tzinfo=timezone.utc)
@@ -32,8 +33,8 @@ def test_campaign_id_derived_from_the_key_for_older_calls() -> None:
     assert rows.call_row(call, is_final=False, synced_at=NOW)["campaign_id"] == (
         "reminders:2026-11-27"
     )
-    assert rows.campaign_of("no-key") is None
-    assert rows.campaign_of(None) is None
+    assert campaign_of_key("no-key") is None
+    assert campaign_of_key(None) is None
 
 
 def test_unparseable_created_at_keeps_its_raw_text() -> None:
