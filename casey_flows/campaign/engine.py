@@ -133,6 +133,15 @@ class Track:
             **fields,
         )
 
+    def finish_stopped(self, terminal_statuses: frozenset[str]) -> None:
+        """The campaign stopped before this contact's next dial: ``not dialled``, or the last
+        call's outcome when only a retry was left."""
+        last = self.last_call
+        if last is not None and last.is_terminal(terminal_statuses):
+            self.finish(describe_outcome(last), reason="not dialled again: " + STOPPED)
+        else:
+            self.finish(OUTCOME_NOT_DIALLED, reason="not dialled: " + STOPPED)
+
 
 @dataclass
 class EngineHooks:
@@ -240,9 +249,10 @@ class CampaignEngine:
         """
         logger.warning("campaign stopping: no more dials; settling calls in flight")
         deadline = time.monotonic() + self.settings.cancel_grace_seconds
+        watched = {id(t) for t in self._track_of.values()}
         for task, track in list(self._inflight.items()):
             task.cancel()
-            if track.outcome is None and not any(track is t for t in self._track_of.values()):
+            if track.outcome is None and id(track) not in watched:
                 self._finish(track, OUTCOME_UNCONFIRMED, reason=CUT_OFF_REASON)
         for entry in self._ambiguous.values():
             self._finish(entry.track, OUTCOME_UNCONFIRMED, reason=CUT_OFF_REASON)
@@ -261,15 +271,9 @@ class CampaignEngine:
             self._finish(self._track_of.pop(call_id), OUTCOME_STILL_OPEN, reason=STILL_LIVE_REASON)
         for track in self._tracks:
             if track.outcome is None:
-                self._finish_unstarted(track)
+                track.finish_stopped(self.settings.poll.terminal_statuses)
+                self._finished += 1
         await self._release_all(deadline)
-
-    def _finish_unstarted(self, track: Track) -> None:
-        last = track.last_call
-        if last is not None and last.is_terminal(self.settings.poll.terminal_statuses):
-            self._finish(track, describe_outcome(last), reason="not dialled again: " + STOPPED)
-        else:
-            self._finish(track, OUTCOME_NOT_DIALLED, reason="not dialled: " + STOPPED)
 
     async def _release_all(self, deadline: float) -> None:
         """Slots still held go back (a global limit's slots too), within what is left of the

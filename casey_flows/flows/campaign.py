@@ -34,7 +34,6 @@ from casey_flows.campaign.eta import PlanSettings, assumptions, plan_dialling, p
 from casey_flows.campaign.models import (
     OUTCOME_DEFERRED,
     OUTCOME_ERROR,
-    OUTCOME_NOT_DIALLED,
     OUTCOME_PLANNED,
     OUTCOME_REJECTED,
     OUTCOME_SUPPRESSED,
@@ -420,7 +419,7 @@ async def call_campaign(
                 )
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)
-            result.outcomes += _stopped_outcomes(tracks)
+            result.outcomes += _stopped_outcomes(tracks, settings.poll.terminal_statuses)
             result.warnings.append("stopped before the end (cancelled): see 'not dialled'")
             await asyncio.shield(
                 _publish(result, export_csv_path, export_full_numbers, export_raw_cells)
@@ -454,11 +453,12 @@ async def _publish(
         export_csv(result, csv_path, full_numbers=full_numbers, raw_cells=raw_cells)
 
 
-def _stopped_outcomes(tracks: list[Track]) -> list[ContactOutcome]:
-    """Every contact's outcome after a stop; one the engine never reached was not dialled."""
+def _stopped_outcomes(tracks: list[Track], terminal: frozenset[str]) -> list[ContactOutcome]:
+    """Every contact's outcome after a stop (the engine's, or, for a stop before the engine
+    ran, the same rule it applies)."""
     for track in tracks:
         if track.outcome is None:
-            track.finish(OUTCOME_NOT_DIALLED, reason="not dialled: the campaign was stopped first")
+            track.finish_stopped(terminal)
     return [t.outcome for t in tracks if t.outcome is not None]
 
 
