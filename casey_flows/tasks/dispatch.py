@@ -86,6 +86,14 @@ def dispatch_key_of(call: Call) -> str | None:
     return None
 
 
+def campaign_id_of(call: Call) -> str | None:
+    """The campaign that placed the call: its context says so, or, for calls placed before
+    campaigns wrote their id, its dispatch key does."""
+    context = call.context if isinstance(call.context, dict) else {}
+    campaign = context.get(CAMPAIGN_CONTEXT_KEY)
+    return campaign if isinstance(campaign, str) else campaign_of_key(dispatch_key_of(call))
+
+
 @dataclass(frozen=True)
 class RedialRule:
     """When an ambiguous create whose key the ledger does not show is taken as never arrived.

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from casey_flows.client.models import Call, as_text, parse_instant
-from casey_flows.tasks.dispatch import CAMPAIGN_CONTEXT_KEY, CONTEXT_KEY, campaign_of_key
+from casey_flows.tasks.dispatch import campaign_id_of, dispatch_key_of
 
 # Parsed instants load as timestamps; the raw text is kept only when it could not be parsed.
 _RAW_SUFFIX = "_raw"
@@ -28,16 +28,16 @@ def model_row(model: BaseModel) -> dict[str, Any]:
     return row
 
 
-def call_row(call: Call, *, is_final: bool, synced_at: datetime) -> dict[str, Any]:
-    """One ``calls`` row: the call, plus the dispatch key and campaign id from its context."""
-    context = call.context if isinstance(call.context, dict) else {}
-    key = context.get(CONTEXT_KEY)
-    key = key if isinstance(key, str) else None
-    campaign = context.get(CAMPAIGN_CONTEXT_KEY)
+def call_row(
+    call: Call, *, is_final: bool, synced_at: datetime, connection_code: str | None = None
+) -> dict[str, Any]:
+    """One ``calls`` row: the call, plus the dispatch key and campaign id from its context;
+    ``connection_code`` (the connection it was listed on) when the API left it out."""
     return {
         **model_row(call),
-        "dispatch_key": key,
-        "campaign_id": campaign if isinstance(campaign, str) else campaign_of_key(key),
+        "connection_code": call.connection_code or connection_code,
+        "dispatch_key": dispatch_key_of(call),
+        "campaign_id": campaign_id_of(call),
         "is_final": is_final,
         "synced_at": synced_at,
     }
@@ -55,8 +55,15 @@ def conversation_row(
     }
 
 
-def field_rows(conversation_id: str, call_id: str, fields: list[BaseModel]) -> list[dict[str, Any]]:
-    """``conversation_fields``: one row per conversation and field (the long shape).
+def field_rows(
+    conversation_id: str,
+    call_id: str,
+    fields: list[BaseModel],
+    *,
+    connection_code: str | None = None,
+) -> list[dict[str, Any]]:
+    """``conversation_fields``: one row per conversation and field (the long shape), with the
+    connection, so opt-outs and answers can be scoped per connection.
 
     ``value`` keeps the JSON value; ``value_text`` is the same as text, so a query can compare
     answers without knowing each field's type.
@@ -66,6 +73,7 @@ def field_rows(conversation_id: str, call_id: str, fields: list[BaseModel]) -> l
             **model_row(field),
             "conversation_id": conversation_id,
             "call_id": call_id,
+            "connection_code": connection_code,
             "value_text": as_text(getattr(field, "value", None)),
         }
         for field in fields

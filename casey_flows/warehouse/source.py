@@ -246,9 +246,7 @@ async def _sync_connection(
         cursor.record(call, final=final, now=started)
         if final and call.conversation_id and call.phone_number:
             numbers[call.id] = (code, call.phone_number)
-        row = rows.call_row(call, is_final=final, synced_at=started)
-        row["connection_code"] = row.get("connection_code") or code
-        return row
+        return rows.call_row(call, is_final=final, synced_at=started, connection_code=code)
 
     async for page in recent_call_pages(client, code, cutoff=cutoff):
         batch = []
@@ -377,8 +375,9 @@ def _keep_pending(
 
 def _fields_transformer(settings: _Settings) -> DltResource:
     def to_rows(ref: _ConversationRef, fields: list[Any]) -> list[dict[str, Any]]:
-        found = rows.field_rows(ref.conversation_id, ref.call_id, fields)
-        return [{**row, "connection_code": ref.connection_code} for row in found]
+        return rows.field_rows(
+            ref.conversation_id, ref.call_id, fields, connection_code=ref.connection_code
+        )
 
     return _per_final_conversation(
         settings,
