@@ -73,7 +73,7 @@ from casey_flows.tasks.events import (
 )
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
-from casey_flows.warehouse.logs import warnings_to
+from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
@@ -331,7 +331,7 @@ async def call_campaign(
     opted_out: list[Contact] = []
     opt_out_warnings: list[str] = []
     if opt_outs_from is not None:
-        with warnings_to(logger) as opt_out_warnings:
+        with forwarded(WAREHOUSE_LOGGER, logger) as opt_out_warnings:
             numbers = await read_opt_outs(opt_outs_from, connection_code)
         allowed, opted_out = SuppressionList(numbers, source=OPT_OUTS_SOURCE).partition(allowed)
     result = CampaignResult(

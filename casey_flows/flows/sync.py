@@ -18,9 +18,10 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
+from casey_flows.run_logs import forwarded
 from casey_flows.tasks.calls import Credentials
 from casey_flows.warehouse.destination import load_destination_credentials
-from casey_flows.warehouse.logs import warnings_to
+from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 from casey_flows.warehouse.pipeline import make_pipeline, run_source
 from casey_flows.warehouse.report import SyncSummary, summarize, summary_markdown
 from casey_flows.warehouse.source import (
@@ -125,7 +126,7 @@ async def sync_calls(
         list_lag_seconds=list_lag_seconds,
     )
 
-    with warnings_to(logger) as warnings:
+    with forwarded(WAREHOUSE_LOGGER, logger) as warnings:
         load_info = await anyio.to_thread.run_sync(run_source, pipeline, source)
     summary = summarize(pipeline, load_info, destination, dataset_name, time.monotonic() - started)
     summary.warnings = warnings
