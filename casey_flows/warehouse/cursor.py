@@ -77,12 +77,9 @@ class ConnectionCursor:
 
     def record(self, call: Call, *, final: bool, now: datetime) -> None:
         """Remember what was loaded: final calls leave the open set, open ones join it."""
-        if call.created_at is not None:
-            created = _iso(call.created_at)
-            if self.newest_created_at is None or _instant(created) > _instant(  # type: ignore[operator]
-                self.newest_created_at
-            ):
-                self.newest_created_at = created
+        newest = _instant(self.newest_created_at)
+        if call.created_at is not None and (newest is None or as_utc(call.created_at) > newest):
+            self.newest_created_at = _iso(call.created_at)
         if final:
             self.open_calls.pop(call.id, None)
             self.recent_final[call.id] = _iso(call.created_at or now)
