@@ -306,6 +306,17 @@ def parse_contacts(
     return builder.finish()
 
 
+def parse_rows(
+    rows: Iterable[tuple[int, Mapping[str, Any]]], *, default_timezone: str | None = None
+) -> ContactBatch:
+    """Validate rows a source numbered itself: ``(row, mapping)``, e.g. the 1-based position in
+    a query's result, or in a staged list across its parts. Keys are read like CSV headers."""
+    builder = _BatchBuilder(default_timezone)
+    for row, mapping in rows:
+        _add_item(builder, row, mapping)
+    return builder.finish()
+
+
 def _add_item(builder: _BatchBuilder, row: int, item: object) -> None:
     if isinstance(item, Contact):
         builder.add_contact(item)
