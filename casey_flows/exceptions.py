@@ -58,3 +58,7 @@ class ResumeLimitReached(CaseyFlowsError, RuntimeError):
 
 class ParametersTooLarge(CaseyFlowsError, ValueError):
     """A run's parameters pass Prefect's cap: the server would refuse the run (pass a file)."""
+
+
+class SuppressionStale(CaseyFlowsError, RuntimeError):
+    """The do-not-call list could not be re-read for too long: the campaign stops dialling."""

@@ -29,6 +29,7 @@ from casey_flows.campaign.models import (
     OUTCOME_ERROR,
     OUTCOME_NOT_DIALLED,
     OUTCOME_STILL_OPEN,
+    OUTCOME_SUPPRESSED,
     OUTCOME_UNCONFIRMED,
     ContactOutcome,
 )
@@ -152,6 +153,8 @@ class EngineHooks:
     # A call found beyond the first for one dispatch key: a person was dialled twice.
     on_duplicate: Callable[[Call], None] | None = None
     on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
+    # Just before each create: a reason not to dial (suppressed since the list was read).
+    before_dial: Callable[[Contact], Awaitable[str | None]] | None = None
 
 
 @dataclass
@@ -323,10 +326,26 @@ class CampaignEngine:
                 await release()
                 self._defer(track, next_open)
                 continue
+            if (suppressed := await self._suppressed_now(track, release)) is not None:
+                await release()
+                self._finish(track, OUTCOME_SUPPRESSED, reason=suppressed)
+                continue
             task = asyncio.create_task(self._dispatch(track, release))
             self._inflight[task] = track
             task.add_done_callback(self._dispatch_done)
         await asyncio.gather(*self._inflight)
+
+    async def _suppressed_now(self, track: Track, release: Release) -> str | None:
+        """The dial-time check; if it fails (a stale list), the slot goes back and the run stops
+        with the track still to dial."""
+        if self.hooks.before_dial is None:
+            return None
+        try:
+            return await self.hooks.before_dial(track.contact)
+        except BaseException:
+            await release()
+            self._ready.appendleft(track)
+            raise
 
     def _raise_fatal(self) -> None:
         if self._fatal:

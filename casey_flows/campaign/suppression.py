@@ -51,12 +51,13 @@ class SuppressionList:
     def __init__(self, numbers: Iterable[str] = (), *, source: str = "list") -> None:
         self._numbers: set[str] = set()
         self.rejected: list[SuppressionRejection] = []
+        self.source = source  # where the numbers came from, as a person would name it
         self.update(numbers, source=source)
 
     @classmethod
     def from_file(cls, path: str | Path) -> SuppressionList:
         """Load a list from a file (one number per line, or CSV with ``phone_number``)."""
-        suppression = cls()
+        suppression = cls(source=FileSource(path).name)
         suppression.add_file(path)
         return suppression
 
@@ -85,6 +86,10 @@ class SuppressionList:
 
     def __len__(self) -> int:
         return len(self._numbers)
+
+    def __iter__(self) -> Iterator[str]:
+        """The normalised numbers."""
+        return iter(self._numbers)
 
     def __repr__(self) -> str:
         return f"SuppressionList(numbers={len(self)}, rejected={len(self.rejected)})"

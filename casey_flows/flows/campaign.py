@@ -8,9 +8,12 @@ cap and a request rate. A handful of task runs whatever the size of the list.
 # Annotations are evaluated, not deferred: a served run gets this flow cloudpickled by value
 # (see casey_flows/flows/__init__.py).
 import asyncio
+import contextlib
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
+import anyio
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
@@ -35,6 +38,7 @@ from casey_flows.campaign.engine import (
     Track,
 )
 from casey_flows.campaign.eta import PlanSettings, assumptions, plan_dialling, preview
+from casey_flows.campaign.live_suppression import LiveSuppression
 from casey_flows.campaign.models import (
     OUTCOME_DEFERRED,
     OUTCOME_ERROR,
@@ -75,6 +79,9 @@ from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 from casey_flows.warehouse.opt_outs import read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
+PARAMETER_SOURCE = "parameter"
+LISTED_REASON = "on the suppression list"
+OPTED_OUT_REASON = "opted out on an earlier call"
 
 
 def default_campaign_id() -> str:
@@ -120,11 +127,17 @@ def _merge(first: ContactBatch, second: ContactBatch) -> ContactBatch:
     )
 
 
-def _load_suppression(numbers: list[str], path: str | None) -> SuppressionList:
-    suppressed = SuppressionList(numbers, source="parameter")
-    if path:
-        suppressed.add_file(path)
-    return suppressed
+async def _read_suppression(
+    suppression: Suppression, connection_code: str
+) -> list[SuppressionList]:
+    """Every suppression source, read now: the list, the file, the warehouse's opt-outs."""
+    lists = [SuppressionList(suppression.numbers, source=PARAMETER_SOURCE)]
+    if suppression.file:
+        lists.append(await anyio.to_thread.run_sync(SuppressionList.from_file, suppression.file))
+    if suppression.opt_outs_from is not None:
+        numbers = await read_opt_outs(suppression.opt_outs_from, connection_code)
+        lists.append(SuppressionList(numbers, source=OPT_OUTS_SOURCE))
+    return lists
 
 
 @task(name="check-connection", cache_policy=NO_CACHE)
@@ -144,8 +157,10 @@ async def dial_contacts(
     global_concurrency_limit: str | None,
     ledger_since: datetime,
     emit_call_events: CallEvents,
+    suppression: LiveSuppression | None = None,
 ) -> None:
-    """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry.
+    """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry; the
+    suppression list re-read meanwhile and checked before every create.
 
     Each track ends with its outcome (the same objects the flow holds), also when the run is
     cancelled: the engine then stops dialling and settles what it can within the grace.
@@ -174,6 +189,7 @@ async def dial_contacts(
         on_ended=event("ended"),  # type: ignore[arg-type]
         on_duplicate=duplicate,
         on_progress=progress.update,
+        before_dial=suppression.before_dial if suppression else None,
     )
     # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log too.
     with forwarded(ENGINE_LOGGER, get_run_logger()):
@@ -182,9 +198,11 @@ async def dial_contacts(
         ) as client:
             await ensure_call_out(client, settings.connection_code)
             engine = CampaignEngine(client, settings, gate, hooks)
+            refreshing = suppression.refreshing() if suppression else contextlib.nullcontext()
             try:
                 await engine.adopt_ledger(tracks, since=ledger_since)
-                await engine.run(tracks)
+                async with refreshing:
+                    await engine.run(tracks)
                 await engine.check_redialled(tracks)
             finally:
                 await gate.aclose()
@@ -273,40 +291,41 @@ async def call_campaign(
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
     batch = load_contacts(contacts, contacts_file, calling_window.timezone)
-    suppressed_list = _load_suppression(suppression.numbers, suppression.file)
-    for rejection in suppressed_list.rejected:
-        logger.warning("suppression entry ignored: %s", rejection.message)
-    allowed, suppressed = suppressed_list.partition(batch.contacts)
-    opted_out: list[Contact] = []
-    opt_out_warnings: list[str] = []
-    if suppression.opt_outs_from is not None:
-        with forwarded(WAREHOUSE_LOGGER, logger) as opt_out_warnings:
-            numbers = await read_opt_outs(suppression.opt_outs_from, connection_code)
-        allowed, opted_out = SuppressionList(numbers, source=OPT_OUTS_SOURCE).partition(allowed)
+    live_suppression = LiveSuppression(
+        partial(_read_suppression, suppression, connection_code),
+        refresh_seconds=suppression.refresh_seconds,
+        max_stale_seconds=suppression.max_stale_seconds,
+    )
+    with forwarded(WAREHOUSE_LOGGER, logger) as read_warnings:
+        await live_suppression.refresh()  # unreadable: the run fails before anyone is dialled
+    for message in live_suppression.rejected:
+        logger.warning("suppression entry ignored: %s", message)
+    allowed: list[Contact] = []
+    suppressed: list[ContactOutcome] = []
+    for contact in batch.contacts:
+        hit = live_suppression.check(contact.phone_number)
+        if hit is None:
+            allowed.append(contact)
+        else:
+            reason = OPTED_OUT_REASON if hit.source == OPT_OUTS_SOURCE else LISTED_REASON
+            suppressed.append(ContactOutcome.of(contact, OUTCOME_SUPPRESSED, reason=reason))
     result = CampaignResult(
         campaign_id=campaign_id,
         connection_code=connection_code,
         dry_run=dry_run,
         duplicates=batch.duplicates,
-        warnings=batch.warnings + [r.message for r in suppressed_list.rejected] + opt_out_warnings,
+        warnings=batch.warnings + live_suppression.rejected + read_warnings,
     )
     result.outcomes += rejected_outcomes(batch)
-    result.outcomes += [
-        ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="on the suppression list")
-        for c in suppressed
-    ]
-    result.outcomes += [
-        ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="opted out on an earlier call")
-        for c in opted_out
-    ]
+    result.outcomes += suppressed
     logger.info(
         "campaign %s: %d to call, %d rejected rows, %d suppressed (%d opted out), "
         "%d duplicates collapsed",
         campaign_id,
         len(allowed),
         len(batch.rejected),
-        len(suppressed) + len(opted_out),
-        len(opted_out),
+        len(suppressed),
+        sum(1 for o in suppressed if o.reason == OPTED_OUT_REASON),
         batch.duplicates,
     )
     tracks = [Track(contact=c) for c in allowed]
@@ -334,7 +353,7 @@ async def call_campaign(
         outcomes, result.preview = _plan_only(
             allowed,
             plan,
-            suppressed=len(suppressed) + len(opted_out),
+            suppressed=len(suppressed),
             rejected=len(result.by_outcome(OUTCOME_REJECTED)),
             max_attempts=retries.max_attempts,
             assumed=assumed,
@@ -367,6 +386,7 @@ async def call_campaign(
                     global_concurrency_limit=limits.global_concurrency_limit,
                     ledger_since=since,
                     emit_call_events=exports.call_events,
+                    suppression=live_suppression,
                 )
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)

@@ -15,7 +15,7 @@ replaces that whole group (the others fall back to the defaults here, not to the
 # Evaluated annotations, like the flow modules that use them (see casey_flows/flows/__init__.py).
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from casey_flows.client.status import normalize_status
 from casey_flows.exports import RAW_CELLS_HELP
@@ -43,6 +43,27 @@ class Suppression(BaseModel):
         description="Also never call numbers that opted out on an earlier call on this "
         "connection, as loaded by sync_calls into this warehouse dataset.",
     )
+    refresh_seconds: float = Field(
+        default=300.0,
+        ge=1,
+        description="While the campaign runs, re-read the file, the opt-outs and the query this "
+        "often; every number is checked against the latest read just before it is dialled.",
+    )
+    max_stale_seconds: float = Field(
+        default=1800.0,
+        ge=1,
+        description="If re-reading keeps failing, dialling pauses; once the last good read is "
+        "this old, the run fails rather than dial on an old list.",
+    )
+
+    @model_validator(mode="after")
+    def _stale_after_a_refresh(self) -> "Suppression":
+        if self.max_stale_seconds <= self.refresh_seconds:
+            raise ValueError(
+                f"max_stale_seconds ({self.max_stale_seconds:g}) must be more than "
+                f"refresh_seconds ({self.refresh_seconds:g}): a list is that old at every refresh"
+            )
+        return self
 
 
 class CallLimits(BaseModel):
