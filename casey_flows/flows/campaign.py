@@ -32,17 +32,13 @@ from casey_flows.campaign.engine import (
 )
 from casey_flows.campaign.eta import PlanSettings, assumptions, plan_dialling, preview
 from casey_flows.campaign.models import (
-    OUTCOME_DEFERRED,
-    OUTCOME_ERROR,
-    OUTCOME_PLANNED,
-    OUTCOME_REJECTED,
-    OUTCOME_SUPPRESSED,
     CampaignPreview,
     CampaignResult,
     ContactInput,
     ContactOutcome,
     rejected_outcomes,
 )
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
@@ -293,7 +289,7 @@ async def call_campaign(
     ``max_requests_per_second``. Each parameter's description is shown in the run form.
 
     Returns:
-        A ``CampaignResult``: one ``ContactOutcome`` per contact (completed, no answer,
+        A ``CampaignResult``: one ``ContactOutcome`` per contact (completed, no_answer,
         deferred, suppressed, rejected, error, ...), counts and warnings. The UI shows a progress
         artifact, an outcome table and a summary; the final state message gives the counts.
 
@@ -343,11 +339,11 @@ async def call_campaign(
     )
     result.outcomes += rejected_outcomes(batch)
     result.outcomes += [
-        ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="on the suppression list")
+        ContactOutcome.of(c, Outcome.SUPPRESSED, reason="on the suppression list")
         for c in suppressed
     ]
     result.outcomes += [
-        ContactOutcome.of(c, OUTCOME_SUPPRESSED, reason="opted out on an earlier call")
+        ContactOutcome.of(c, Outcome.SUPPRESSED, reason="opted out on an earlier call")
         for c in opted_out
     ]
     logger.info(
@@ -386,7 +382,7 @@ async def call_campaign(
             allowed,
             plan,
             suppressed=len(suppressed) + len(opted_out),
-            rejected=len(result.by_outcome(OUTCOME_REJECTED)),
+            rejected=len(result.by_outcome(Outcome.REJECTED)),
             max_attempts=max_attempts,
             assumed=assumed,
         )
@@ -433,12 +429,12 @@ async def call_campaign(
         related=related_resources(connection_code, None),
         payload={"counts": result.counts, "dry_run": dry_run},
     )
-    message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no contacts"
+    message = result.counts_in_words() or "no contacts"
     if result.preview is not None:
         message = result.preview.headline()
     if result.dialled_twice:  # never silent: the one thing a campaign must not do
         message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
-    errors = result.by_outcome(OUTCOME_ERROR)
+    errors = result.by_outcome(Outcome.ERROR)
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"
     return Completed(message=message, data=result)  # type: ignore[return-value]
@@ -486,13 +482,13 @@ def _plan_only(
         if step.start is not None:
             outcome = ContactOutcome.of(
                 contact,
-                OUTCOME_PLANNED,
+                Outcome.PLANNED,
                 planned_at=step.start,
                 reason=f"dry run: would be dialled at {step.start:%Y-%m-%d %H:%M:%S} UTC",
             )
         else:
             outcome = ContactOutcome.of(
-                contact, OUTCOME_DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
+                contact, Outcome.DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
             )
         outcomes.append(outcome)
     summary = preview(
