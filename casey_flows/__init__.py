@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.campaign.models import CampaignResult as CampaignResult
     from casey_flows.campaign.models import ContactInput as ContactInput
     from casey_flows.campaign.models import ContactOutcome as ContactOutcome
+    from casey_flows.campaign.outcomes import Outcome as Outcome
     from casey_flows.exceptions import CallLost as CallLost
     from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
     from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
@@ -88,6 +89,7 @@ _WHERE: dict[str, str] = {
     "CampaignResult": "casey_flows.campaign.models",
     "ContactInput": "casey_flows.campaign.models",
     "ContactOutcome": "casey_flows.campaign.models",
+    "Outcome": "casey_flows.campaign.outcomes",
     **dict.fromkeys(_ERRORS, "casey_flows.exceptions"),
     **dict.fromkeys(
         ("call_campaign", "call_report", "campaign_status", "place_call"), "casey_flows.flows"

@@ -52,7 +52,7 @@ PREFECT_HOME = STATE_DIR / "prefect"
 WAREHOUSE_DIR = STATE_DIR / "warehouse"
 # What a data team runs on the warehouse: call outcomes against the answers given on the calls.
 OUTCOMES_BY_ANSWER_SQL = (
-    "SELECT c.status, a.appointment_confirmed, count(*) AS calls FROM casey.calls AS c\n"
+    "SELECT c.outcome, a.appointment_confirmed, count(*) AS calls FROM casey.calls AS c\n"
     "LEFT JOIN casey.conversation_answers AS a USING (conversation_id) GROUP BY 1, 2 ORDER BY 1, 2;"
 )
 
@@ -264,7 +264,7 @@ def warehouse_lines() -> list[str]:
     where = default_duckdb_path().relative_to(STATE_DIR.parent)
     return [
         "Calls in the warehouse, by outcome and answer:",
-        *text_table(("status", "appointment_confirmed", "calls"), rows),
+        *text_table(("outcome", "appointment_confirmed", "calls"), rows),
         "",
         textwrap.fill(
             f"Opted out: {', '.join(opted_out) or 'nobody'} (casey.opt_outs; a campaign given "
@@ -279,12 +279,15 @@ def warehouse_lines() -> list[str]:
 
 def outcome_lines(result: Any) -> list[str]:
     """One line per contact, masked: what a person checks first."""
+    from casey_flows.campaign.outcomes import outcome_value
+
     lines = [f"  {'number':<14} {'name':<10} {'outcome':<12} {'tries':>5}  note"]
     for o in result.outcomes:
         note = o.reason or (o.ended_reason or "")
         note = note if len(note) <= 60 else note[:59] + "…"
         name = (o.name or "")[:10]
-        lines.append(f"  {o.masked_phone:<14} {name:<10} {o.outcome:<12} {o.attempts:>5}  {note}")
+        outcome = outcome_value(o.outcome)
+        lines.append(f"  {o.masked_phone:<14} {name:<10} {outcome:<12} {o.attempts:>5}  {note}")
     return lines
 
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
+from casey_flows.campaign.outcomes import Outcome, outcome_value
 from casey_flows.client import mask_phone
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
@@ -39,7 +40,6 @@ from casey_flows.warehouse.opt_outs import WarehouseOptOuts
 from casey_flows.warehouse.report import SyncSummary
 from casey_flows.warehouse.source import DEFAULT_OPT_OUT_FIELD
 
-NO_ANSWER = "no answer"
 OUTCOME_CSV_COLUMNS = ("appointment_at", "name", "phone_number", "outcome", "attempts")
 FOLLOW_UP_DEPLOYMENT = "call-campaign/on-demand"
 
@@ -97,7 +97,7 @@ def write_outcomes(
             "appointment_at": a.appointment_at.isoformat(),
             "name": a.name or "",
             "phone_number": _digits(a.phone_number) if full_numbers else mask_phone(a.phone_number),
-            "outcome": outcome.outcome if outcome else "not called",
+            "outcome": outcome_value(outcome.outcome if outcome else Outcome.NOT_DIALLED),
             "attempts": outcome.attempts if outcome else 0,
         }
 
@@ -179,7 +179,7 @@ async def appointment_reminders(
             opt_out_field=opt_out_field,
             **warehouse.model_dump(),  # destination, dataset, its credentials, pipeline
         )
-    missed_numbers = {_digits(o.phone_number) for o in campaign.by_outcome(NO_ANSWER)}
+    missed_numbers = {_digits(o.phone_number) for o in campaign.by_outcome(Outcome.NO_ANSWER)}
     missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
     if missed and follow_up_deployment:
         when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)

@@ -24,15 +24,8 @@ from prefect.exceptions import TerminationSignal
 
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact
-from casey_flows.campaign.models import (
-    OUTCOME_DEFERRED,
-    OUTCOME_ERROR,
-    OUTCOME_NOT_DIALLED,
-    OUTCOME_STILL_OPEN,
-    OUTCOME_SUPPRESSED,
-    OUTCOME_UNCONFIRMED,
-    ContactOutcome,
-)
+from casey_flows.campaign.models import ContactOutcome
+from casey_flows.campaign.outcomes import Outcome, describe_outcome
 from casey_flows.campaign.slots import Release, SlotGate
 from casey_flows.client import (
     AmbiguousDispatchError,
@@ -55,13 +48,7 @@ from casey_flows.tasks.dispatch import (
     make_dispatch_key,
     with_dispatch_key,
 )
-from casey_flows.tasks.waiting import (
-    CallWatcher,
-    WaitPolicy,
-    WaitResult,
-    describe_outcome,
-    lost_reason,
-)
+from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
 
 ENGINE_LOGGER = "casey.flows.campaign"
 logger = logging.getLogger(ENGINE_LOGGER)
@@ -92,7 +79,8 @@ class EngineSettings:
     connection_code: str
     window: CallingWindow
     max_concurrent_calls: int = 10
-    retry_outcomes: frozenset[str] = frozenset({"no_answer", "busy"})
+    # Outcome values, or any status or ended_reason, however spelled ("No Answer" too).
+    retry_outcomes: frozenset[str] = frozenset({Outcome.NO_ANSWER.value, Outcome.BUSY.value})
     max_attempts: int = 1
     retry_delay_seconds: float = 600.0
     call_timeout_seconds: float = 1800.0
@@ -124,7 +112,7 @@ class Track:
     def key(self, campaign_id: str) -> str:
         return make_dispatch_key(campaign_id, self.contact.phone_number, self.attempt)
 
-    def finish(self, outcome: str, **fields: object) -> None:
+    def finish(self, outcome: Outcome | str, **fields: object) -> None:
         self.outcome = ContactOutcome.of(
             self.contact,
             outcome,
@@ -135,13 +123,13 @@ class Track:
         )
 
     def finish_stopped(self, terminal_statuses: frozenset[str]) -> None:
-        """The campaign stopped before this contact's next dial: ``not dialled``, or the last
+        """The campaign stopped before this contact's next dial: ``not_dialled``, or the last
         call's outcome when only a retry was left."""
         last = self.last_call
         if last is not None and last.is_terminal(terminal_statuses):
             self.finish(describe_outcome(last), reason="not dialled again: " + STOPPED)
         else:
-            self.finish(OUTCOME_NOT_DIALLED, reason="not dialled: " + STOPPED)
+            self.finish(Outcome.NOT_DIALLED, reason="not dialled: " + STOPPED)
 
 
 @dataclass
@@ -247,8 +235,8 @@ class CampaignEngine:
         an outcome, so the report says exactly who was called.
 
         Creates cut off mid-request or not yet confirmed end ``unconfirmed`` (they may have
-        rung); calls still live after the grace ``still open`` (they are not hung up); the rest
-        ``not dialled``, or the last call's outcome when only a retry was left.
+        rung); calls still live after the grace ``still_open`` (they are not hung up); the rest
+        ``not_dialled``, or the last call's outcome when only a retry was left.
         """
         logger.warning("campaign stopping: no more dials; settling calls in flight")
         deadline = time.monotonic() + self.settings.cancel_grace_seconds
@@ -256,9 +244,9 @@ class CampaignEngine:
         for task, track in list(self._inflight.items()):
             task.cancel()
             if track.outcome is None and id(track) not in watched:
-                self._finish(track, OUTCOME_UNCONFIRMED, reason=CUT_OFF_REASON)
+                self._finish(track, Outcome.UNCONFIRMED, reason=CUT_OFF_REASON)
         for entry in self._ambiguous.values():
-            self._finish(entry.track, OUTCOME_UNCONFIRMED, reason=CUT_OFF_REASON)
+            self._finish(entry.track, Outcome.UNCONFIRMED, reason=CUT_OFF_REASON)
         self._ambiguous.clear()
         result = WaitResult()
         while self._pending and (left := deadline - time.monotonic()) > 0:
@@ -271,7 +259,7 @@ class CampaignEngine:
                 await asyncio.sleep(min(self.settings.poll.min_poll_seconds, max(left, 0)))
         for call_id in list(self._track_of):
             self._pending.pop(call_id, None)
-            self._finish(self._track_of.pop(call_id), OUTCOME_STILL_OPEN, reason=STILL_LIVE_REASON)
+            self._finish(self._track_of.pop(call_id), Outcome.STILL_OPEN, reason=STILL_LIVE_REASON)
         for track in self._tracks:
             if track.outcome is None:
                 track.finish_stopped(self.settings.poll.terminal_statuses)
@@ -297,7 +285,7 @@ class CampaignEngine:
         """
         return self._finished < len(self._tracks)
 
-    def _finish(self, track: Track, outcome: str, **details: object) -> None:
+    def _finish(self, track: Track, outcome: Outcome | str, **details: object) -> None:
         track.finish(outcome, **details)
         self._finished += 1
 
@@ -328,7 +316,7 @@ class CampaignEngine:
                 continue
             if (suppressed := await self._suppressed_now(track, release)) is not None:
                 await release()
-                self._finish(track, OUTCOME_SUPPRESSED, reason=suppressed)
+                self._finish(track, Outcome.SUPPRESSED, reason=suppressed)
                 continue
             task = asyncio.create_task(self._dispatch(track, release))
             self._inflight[task] = track
@@ -395,7 +383,7 @@ class CampaignEngine:
         except Exception as exc:
             await release()
             if isinstance(exc, CaseyError) and not isinstance(exc, CAMPAIGN_WIDE_ERRORS):
-                self._finish(track, OUTCOME_ERROR, reason=str(exc))  # this contact's own error
+                self._finish(track, Outcome.ERROR, reason=str(exc))  # this contact's own error
             else:  # would hit every contact, or unexpected: the run fails as a whole
                 self._ready.appendleft(track)
                 self._fatal = self._fatal or exc
@@ -478,7 +466,7 @@ class CampaignEngine:
 
     def _defer(self, track: Track, next_open: datetime) -> None:
         self._finish(
-            track, OUTCOME_DEFERRED, next_call_at=next_open, reason="outside calling window"
+            track, Outcome.DEFERRED, next_call_at=next_open, reason="outside calling window"
         )
 
     async def _give_up_lost(self, result: WaitResult) -> None:
@@ -489,7 +477,7 @@ class CampaignEngine:
             await self._releases.pop(call_id)()
             self._finish(
                 track,
-                OUTCOME_ERROR,
+                Outcome.ERROR,
                 reason=f"{lost_reason(call_id, self.settings.poll)}; it may have been dialled, "
                 "so it is not dialled again",
             )
@@ -502,7 +490,7 @@ class CampaignEngine:
             self._pending.pop(call_id, None)
             await self._releases.pop(call_id)()
             self._finish(
-                track, OUTCOME_STILL_OPEN, reason="stopped waiting; the call was not cancelled"
+                track, Outcome.STILL_OPEN, reason="stopped waiting; the call was not cancelled"
             )
 
     async def _reconcile(self) -> None:
@@ -548,7 +536,7 @@ class CampaignEngine:
             else:
                 self._finish(
                     entry.track,
-                    OUTCOME_UNCONFIRMED,
+                    Outcome.UNCONFIRMED,
                     reason=f"the create may have rung; the call list did not show it within "
                     f"{rule.after_seconds:g} s, and re-dialling is off",
                 )

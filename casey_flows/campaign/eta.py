@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.models import CampaignPreview
 from casey_flows.client._constants import LIST_LIMIT_MAX
+from casey_flows.client.status import normalize_status
 
 # Why a contact planned for this run was deferred (``ContactPlan.deferred_reason``).
 CLOSED_NOW = "outside calling window"  # closed from the plan's start to the contact's turn
@@ -290,7 +291,9 @@ def assumptions(
         "deferred to its next opening, as the engine does",
     ]
     if max_attempts > 1:
-        outcomes = ", ".join(retry_outcomes) or "none"
+        # As the engine matches them: "No Answer" is no_answer.
+        spelled = dict.fromkeys(s for s in map(normalize_status, retry_outcomes) if s)
+        outcomes = ", ".join(spelled) or "none"
         said.append(
             f"first attempts only: retries ({outcomes}; up to {max_attempts} attempts, "
             f"{retry_delay_seconds:g} s apart) cannot be known in advance and come on top"

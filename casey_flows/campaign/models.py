@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from casey_flows.campaign.outcomes import (
+    Outcome,
+    OutcomeField,
+    outcome_label,
+    outcome_value,
+    to_outcome,
+)
 from casey_flows.client import Call, MaskedPhoneRepr, mask_phone
 
 if TYPE_CHECKING:
@@ -32,24 +39,16 @@ class ContactInput(MaskedPhoneRepr):
     context: dict[str, Any] = Field(default_factory=dict, description="Data for the agent.")
 
 
-# What happened to a contact, in words a person reads in a table.
-OUTCOME_REJECTED = "rejected"
-OUTCOME_SUPPRESSED = "suppressed"
-OUTCOME_DEFERRED = "deferred"
-OUTCOME_PLANNED = "planned"  # dry run: would be dialled now
-OUTCOME_STILL_OPEN = "still open"  # stopped waiting; the call was not cancelled
-OUTCOME_UNCONFIRMED = "unconfirmed"  # a create may have rung; never shown, not dialled again
-OUTCOME_ERROR = "error"
-OUTCOME_NOT_DIALLED = "not dialled"  # the campaign stopped (cancelled) before this contact
-
-
 class ContactOutcome(MaskedPhoneRepr):
     """The end of one contact's story in this campaign run."""
 
     row: int | None = Field(default=None, description="Row in the input, if it came from one.")
     phone_number: str = Field(description="As dialled (E.164), or as given if rejected.")
     name: str | None = None
-    outcome: str = Field(description="completed, no answer, busy, voicemail, failed, deferred…")
+    outcome: OutcomeField = Field(
+        description="An Outcome (completed, no_answer, busy, voicemail, failed, deferred, ...), "
+        "or a call status it does not name, normalised; written out as the plain value."
+    )
     status: str | None = Field(default=None, description="The call's last status, as sent.")
     ended_reason: str | None = None
     attempts: int = 0
@@ -75,7 +74,7 @@ class ContactOutcome(MaskedPhoneRepr):
     def of(
         cls,
         contact: ContactInput | Any,
-        outcome: str,
+        outcome: Outcome | str,
         *,
         last_call: Call | None = None,
         call_ids: list[str] | None = None,
@@ -198,15 +197,22 @@ class CampaignResult(BaseModel):
 
     @property
     def counts(self) -> dict[str, int]:
-        return dict(Counter(o.outcome for o in self.outcomes).most_common())
+        """Contacts by outcome value (``no_answer``), most frequent first."""
+        return dict(Counter(outcome_value(o.outcome) for o in self.outcomes).most_common())
+
+    def counts_in_words(self) -> str:
+        """The counts for a person: ``3 completed, 1 no answer`` (empty without outcomes)."""
+        return ", ".join(f"{n} {outcome_label(v)}" for v, n in self.counts.items())
 
     @property
     def dialled_twice(self) -> list[ContactOutcome]:
         """Contacts the ledger shows more than one call for under one dispatch key."""
         return [o for o in self.outcomes if o.duplicate_call_ids]
 
-    def by_outcome(self, outcome: str) -> list[ContactOutcome]:
-        return [o for o in self.outcomes if o.outcome == outcome]
+    def by_outcome(self, outcome: Outcome | str) -> list[ContactOutcome]:
+        """The contacts with this outcome, however spelled (``"No Answer"`` finds ``no_answer``)."""
+        wanted = outcome_value(to_outcome(outcome))
+        return [o for o in self.outcomes if outcome_value(o.outcome) == wanted]
 
     def summary_table(self) -> str:
         """Counts by outcome as aligned plain text, for terminals and logs."""
@@ -235,7 +241,7 @@ def rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:
         ContactOutcome(
             row=row,
             phone_number=shown.get(row, ""),
-            outcome=OUTCOME_REJECTED,
+            outcome=Outcome.REJECTED,
             reason="; ".join(messages),
         )
         for row, messages in by_row.items()

@@ -29,6 +29,7 @@ from casey_flows.campaign.models import (
     day_label,
     describe_seconds,
 )
+from casey_flows.campaign.outcomes import outcome_label, outcome_value
 from casey_flows.client import mask_phone
 from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write_csv
 
@@ -110,7 +111,7 @@ def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, obj
         "row": outcome.row,
         "phone_number": outcome.phone_number if full_numbers else mask_phone(outcome.phone_number),
         "name": outcome.name,
-        "outcome": outcome.outcome,
+        "outcome": outcome_value(outcome.outcome),
         "status": outcome.status,
         "ended_reason": outcome.ended_reason,
         "attempts": outcome.attempts,
@@ -142,7 +143,10 @@ def summary_markdown(
         "| outcome | contacts |",
         "|---|---:|",
     ]
-    lines += [f"| {md_literal(name)} | {count} |" for name, count in result.counts.items()]
+    lines += [
+        f"| {md_literal(outcome_label(value))} | {count} |"
+        for value, count in result.counts.items()
+    ]
     if result.preview is not None:
         lines += preview_markdown(result.preview)
     reasons = Counter(o.ended_reason for o in result.outcomes if o.ended_reason)

@@ -10,12 +10,13 @@ calls and turns them into the ``ContactOutcome`` rows a campaign reports, by the
   one call per key in attempt order (the oldest call of a key, as a re-run adopts it), and every
   further call under one key goes to ``duplicate_call_ids`` (dialled twice: shown, never hidden);
 - the last attempt's call gives ``status``, ``ended_reason`` and the outcome (the engine's
-  :func:`~casey_flows.tasks.waiting.describe_outcome`); a call not ended yet is ``still open``;
-- with the contact list: contacts without a call are ``not dialled``; numbers called that are
+  :func:`~casey_flows.campaign.outcomes.describe_outcome`); a call not ended yet is
+  ``still_open``;
+- with the contact list: contacts without a call are ``not_dialled``; numbers called that are
   not on the list are still reported (an audit must not hide a call).
 
 What the list cannot say: why a contact was not dialled (deferred, suppressed, a row-level
-error, a create left unconfirmed all read ``not dialled`` here) or that a retry is still due.
+error, a create left unconfirmed all read ``not_dialled`` here) or that a retry is still due.
 No Prefect and no HTTP below :func:`read_campaign_calls`, so the rules are tested on plain calls.
 """
 
@@ -26,11 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from casey_flows.campaign.contacts import Contact, normalize_phone
-from casey_flows.campaign.models import (
-    OUTCOME_NOT_DIALLED,
-    OUTCOME_STILL_OPEN,
-    ContactOutcome,
-)
+from casey_flows.campaign.models import ContactOutcome
+from casey_flows.campaign.outcomes import Outcome, describe_outcome
 from casey_flows.client import AsyncCaseyClient, Call
 from casey_flows.client.recent import recent_call_pages
 from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES
@@ -43,7 +41,6 @@ from casey_flows.tasks.dispatch import (
     make_dispatch_key,
     parse_dispatch_key,
 )
-from casey_flows.tasks.waiting import describe_outcome
 
 DEFAULT_MAX_CALLS = 50_000
 STILL_OPEN_REASON = "the call had not ended when the call list was read"
@@ -132,7 +129,7 @@ class _NumberCalls:
         return ContactOutcome(
             phone_number=self.phone_number,
             name=contact.name if contact else last.name,
-            outcome=OUTCOME_STILL_OPEN if live else describe_outcome(last),
+            outcome=Outcome.STILL_OPEN if live else describe_outcome(last),
             status=last.status,
             ended_reason=last.ended_reason,
             attempts=len(kept),
@@ -154,7 +151,7 @@ def ledger_outcomes(
     (newest first; calls of other campaigns are skipped).
 
     With ``contacts`` (validated, deduplicated): one outcome per contact in their order, those
-    without a call ``not dialled``, then the numbers called that are not on the list. Without:
+    without a call ``not_dialled``, then the numbers called that are not on the list. Without:
     the numbers called, in the order of their first call.
     """
     listed = {c.phone_number: c for c in contacts or ()}
@@ -178,7 +175,7 @@ def ledger_outcomes(
         entry = numbers.pop(contact.phone_number, None)
         if entry is None:
             outcomes.append(
-                ContactOutcome.of(contact, OUTCOME_NOT_DIALLED, reason=not_dialled_reason)
+                ContactOutcome.of(contact, Outcome.NOT_DIALLED, reason=not_dialled_reason)
             )
         else:
             outcomes.append(entry.outcome(contact, terminal_statuses, None))

@@ -40,17 +40,13 @@ from casey_flows.campaign.engine import (
 from casey_flows.campaign.eta import PlanSettings, assumptions, plan_dialling, preview
 from casey_flows.campaign.live_suppression import LiveSuppression
 from casey_flows.campaign.models import (
-    OUTCOME_DEFERRED,
-    OUTCOME_ERROR,
-    OUTCOME_PLANNED,
-    OUTCOME_REJECTED,
-    OUTCOME_SUPPRESSED,
     CampaignPreview,
     CampaignResult,
     ContactInput,
     ContactOutcome,
     rejected_outcomes,
 )
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
@@ -308,7 +304,7 @@ async def call_campaign(
             allowed.append(contact)
         else:
             reason = OPTED_OUT_REASON if hit.source == OPT_OUTS_SOURCE else LISTED_REASON
-            suppressed.append(ContactOutcome.of(contact, OUTCOME_SUPPRESSED, reason=reason))
+            suppressed.append(ContactOutcome.of(contact, Outcome.SUPPRESSED, reason=reason))
     result = CampaignResult(
         campaign_id=campaign_id,
         connection_code=connection_code,
@@ -354,7 +350,7 @@ async def call_campaign(
             allowed,
             plan,
             suppressed=len(suppressed),
-            rejected=len(result.by_outcome(OUTCOME_REJECTED)),
+            rejected=len(result.by_outcome(Outcome.REJECTED)),
             max_attempts=retries.max_attempts,
             assumed=assumed,
         )
@@ -391,7 +387,7 @@ async def call_campaign(
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)
             result.outcomes += _stopped_outcomes(tracks, settings.poll.terminal_statuses)
-            result.warnings.append("stopped before the end (cancelled): see 'not dialled'")
+            result.warnings.append("stopped before the end (cancelled): see 'not_dialled'")
             await asyncio.shield(_publish(result, exports))
             raise
         result.outcomes += [t.outcome for t in tracks if t.outcome is not None]
@@ -402,12 +398,12 @@ async def call_campaign(
         related=related_resources(connection_code, None),
         payload={"counts": result.counts, "dry_run": dry_run},
     )
-    message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no contacts"
+    message = result.counts_in_words() or "no contacts"
     if result.preview is not None:
         message = result.preview.headline()
     if result.dialled_twice:  # never silent: the one thing a campaign must not do
         message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
-    errors = result.by_outcome(OUTCOME_ERROR)
+    errors = result.by_outcome(Outcome.ERROR)
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"
     return Completed(message=message, data=result)  # type: ignore[return-value]
@@ -470,13 +466,13 @@ def _plan_only(
         if step.start is not None:
             outcome = ContactOutcome.of(
                 contact,
-                OUTCOME_PLANNED,
+                Outcome.PLANNED,
                 planned_at=step.start,
                 reason=f"dry run: would be dialled at {step.start:%Y-%m-%d %H:%M:%S} UTC",
             )
         else:
             outcome = ContactOutcome.of(
-                contact, OUTCOME_DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
+                contact, Outcome.DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
             )
         outcomes.append(outcome)
     summary = preview(

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.client.status import normalize_status
 from casey_flows.exports import RAW_CELLS_HELP
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
@@ -115,7 +116,7 @@ class CallRetries(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", title="Retries")
 
     outcomes: list[str] = Field(
-        default_factory=lambda: ["no_answer", "busy"],
+        default_factory=lambda: [Outcome.NO_ANSWER.value, Outcome.BUSY.value],
         description="Outcomes dialled again, matched against the call's status or ended_reason "
         "(no_answer, busy, voicemail, failed, or any status the API sends). Only with "
         "max_attempts above 1.",

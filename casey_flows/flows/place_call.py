@@ -12,13 +12,14 @@ from prefect.states import Completed
 from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
+from casey_flows.campaign.outcomes import Outcome, describe_outcome, outcome_label
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
 from casey_flows.exports import md_literal
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import CallLost, CallWaitTimeout, create_call, wait_for_call
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
-from casey_flows.tasks.waiting import WaitPolicy, describe_outcome
+from casey_flows.tasks.waiting import WaitPolicy
 
 
 def _run_name() -> str:
@@ -44,7 +45,8 @@ async def place_call(
     """Place one outbound call and return it as it ended (or as dispatched, without ``wait``).
 
     A retry of the same flow run adopts the call it already placed instead of dialling again.
-    The final state message says the outcome: completed, no_answer, voicemail, ...
+    The final state message says the outcome in words: "completed", "no answer" (the outcome
+    ``no_answer``), "voicemail", ...
 
     Args:
         phone_number: Number to call, E.164: a leading + and the country code
@@ -103,12 +105,12 @@ async def place_call(
         try:
             call = await wait_for_call(credentials, connection_code, call, policy=policy)
         except CallWaitTimeout:
-            await acreate_markdown_artifact(call_summary_markdown(call, "still open"))
+            await acreate_markdown_artifact(call_summary_markdown(call, Outcome.STILL_OPEN.label))
             raise
         except CallLost:
-            await acreate_markdown_artifact(call_summary_markdown(call, "lost"))
+            await acreate_markdown_artifact(call_summary_markdown(call, Outcome.LOST.label))
             raise
-    outcome = describe_outcome(call) if wait else "dispatched"
+    outcome = outcome_label(describe_outcome(call) if wait else Outcome.DISPATCHED)
     await acreate_markdown_artifact(
         call_summary_markdown(call, outcome), description=md_literal(outcome)
     )

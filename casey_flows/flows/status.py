@@ -21,12 +21,8 @@ from prefect.states import Completed
 from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
-from casey_flows.campaign.models import (
-    OUTCOME_NOT_DIALLED,
-    CampaignResult,
-    ContactInput,
-    rejected_outcomes,
-)
+from casey_flows.campaign.models import CampaignResult, ContactInput, rejected_outcomes
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import export_csv, publish_results
 from casey_flows.campaign.status import (
     DEFAULT_MAX_CALLS,
@@ -86,9 +82,9 @@ async def campaign_status(
     Reads the connection's calls newest first back to ``lookback_hours`` (as a re-run of the
     campaign would), keeps those of ``campaign_id`` (its id in the call's context, or its
     dispatch key) and reports one outcome per number, as the campaign does: attempts, call ids,
-    the last call's status and outcome, calls still live as ``still open``, anyone dialled twice
+    the last call's status and outcome, calls still live as ``still_open``, anyone dialled twice
     in ``duplicate_call_ids``. Given the contact list too, valid contacts without a call are
-    ``not dialled``, rejected rows ``rejected``, and numbers called that are not on the list are
+    ``not_dialled``, rejected rows ``rejected``, and numbers called that are not on the list are
     still reported. The UI shows the outcome table and summary under keys of their own
     (``casey-campaign-status-...``); the final state message gives the counts.
 
@@ -172,7 +168,7 @@ async def campaign_status(
     if batch is not None:
         note += (
             " The call list does not say why a contact was not dialled (deferred, suppressed, "
-            f"an error): each reads {md_literal(OUTCOME_NOT_DIALLED)}."
+            f"an error): each reads {md_literal(Outcome.NOT_DIALLED.value)}."
         )
     await publish_results(result, kind=STATUS_ARTIFACT_KIND, label=STATUS_LABEL, note=note)
     if export_csv_path:
@@ -187,7 +183,7 @@ async def campaign_status(
 def _message(result: CampaignResult, *, unlisted: int, complete: bool) -> str:
     """Counts, then whatever must not go unseen: anyone dialled twice, calls off the list, an
     incomplete read."""
-    message = ", ".join(f"{n} {name}" for name, n in result.counts.items()) or "no calls"
+    message = result.counts_in_words() or "no calls"
     if result.dialled_twice:
         message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
     if unlisted:

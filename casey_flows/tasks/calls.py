@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 
 from casey_flows.blocks.credentials import CaseyCredentials, resolve_credentials
+from casey_flows.campaign.outcomes import describe_outcome, outcome_label
 from casey_flows.client import AsyncCaseyClient, AuthenticationError, Call, CallRequest, mask_phone
 from casey_flows.exceptions import CallLost, CallWaitTimeout
 from casey_flows.tasks.dispatch import (
@@ -26,13 +27,7 @@ from casey_flows.tasks.dispatch import (
     with_dispatch_key,
 )
 from casey_flows.tasks.events import emit_call_event
-from casey_flows.tasks.waiting import (
-    CallWatcher,
-    WaitPolicy,
-    WaitResult,
-    describe_outcome,
-    lost_reason,
-)
+from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
 
 Credentials = CaseyCredentials | str
 
@@ -267,7 +262,7 @@ async def wait_for_call(
         last = result.still_open[call.id]
         raise CallWaitTimeout(
             f"stopped waiting for call {call.id} after {policy.timeout_seconds:g} s; it is still "
-            f"{describe_outcome(last)} (not cancelled)"
+            f"{outcome_label(describe_outcome(last))} (not cancelled)"
         )
     return result.ended[call.id]
 

@@ -2,7 +2,8 @@
 
 ``casey.call.dispatched`` when a call is created and ``casey.call.<status>`` when it ends, with
 ``casey.call.<id>`` as the resource and the connection (and campaign) as related resources.
-Payloads carry masked numbers only.
+Payloads carry masked numbers only, and an ended call's ``outcome`` as the CSV export writes it
+(``no_answer``, ``voicemail``: :class:`~casey_flows.campaign.outcomes.Outcome` values).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 from prefect.events import emit_event
 
+from casey_flows.campaign.outcomes import describe_outcome, outcome_value
 from casey_flows.client import Call, mask_phone
 from casey_flows.tasks.dispatch import dispatch_key_of
 
@@ -23,6 +25,8 @@ CALL_EVENTS_HELP = (
     "progress and completion events are always emitted."
 )
 SUCCESS_STATUS = "completed"
+# Events about a call that has not (necessarily) ended; any other name is an ended call's status.
+NOT_ENDED_EVENTS = frozenset({"dispatched", "duplicate"})
 
 
 def call_events_mode(value: CallEvents | bool) -> CallEvents:
@@ -64,11 +68,12 @@ def related_resources(connection_code: str, campaign_id: str | None) -> list[dic
     return related
 
 
-def call_payload(call: Call) -> dict[str, Any]:
+def call_payload(call: Call, *, ended: bool = False) -> dict[str, Any]:
     return {
         "call_id": call.id,
         "status": call.status,
         "ended_reason": call.ended_reason,
+        "outcome": outcome_value(describe_outcome(call)) if ended else None,
         "phone_number": mask_phone(call.phone_number or ""),
         "conversation_id": call.conversation_id,
         "dispatch_key": dispatch_key_of(call),
@@ -83,5 +88,5 @@ def emit_call_event(
         event=f"casey.call.{what}",
         resource=call_resource(call),
         related=related_resources(connection_code, campaign_id),
-        payload=call_payload(call),
+        payload=call_payload(call, ended=what not in NOT_ENDED_EVENTS),
     )

@@ -27,7 +27,6 @@ from casey_flows.client import (
     CaseyError,
     NotFoundError,
     PermissionDeniedError,
-    normalize_status,
 )
 from casey_flows.client._constants import LIST_LIMIT_MAX
 from casey_flows.client.recent import recent_call_pages
@@ -253,11 +252,3 @@ def lost_reason(call_id: str, policy: WaitPolicy) -> str:
         f"call {call_id} is no longer found (HTTP 404 on {policy.lost_after_not_found} polls over "
         f"{policy.lost_after_seconds:g} s or more)"
     )
-
-
-def describe_outcome(call: Call) -> str:
-    """Words for a person: ``no answer``, ``voicemail``, ``completed``; unknown kept as is."""
-    if normalize_status(call.ended_reason) == "voicemail":
-        return "voicemail"
-    status = call.normalized_status or "unknown"
-    return status.replace("_", " ")

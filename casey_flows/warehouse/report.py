@@ -27,7 +27,7 @@ class SyncSummary(BaseModel):
 def join_query(dataset_name: str) -> str:
     """The query a data team starts from: call outcomes against what people answered."""
     return (
-        "SELECT c.campaign_id, c.status, a.appointment_confirmed, count(*) AS calls\n"
+        "SELECT c.campaign_id, c.outcome, a.appointment_confirmed, count(*) AS calls\n"
         f"FROM {dataset_name}.calls AS c\n"
         f"LEFT JOIN {dataset_name}.conversation_answers AS a "
         "ON a.conversation_id = c.conversation_id\n"

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from casey_flows.campaign.outcomes import describe_outcome, outcome_value
 from casey_flows.client.models import Call, as_text, parse_instant
 from casey_flows.tasks.dispatch import campaign_id_of, dispatch_key_of
 
@@ -32,12 +33,15 @@ def call_row(
     call: Call, *, is_final: bool, synced_at: datetime, connection_code: str | None = None
 ) -> dict[str, Any]:
     """One ``calls`` row: the call, plus the dispatch key and campaign id from its context;
-    ``connection_code`` (the connection it was listed on) when the API left it out."""
+    ``connection_code`` (the connection it was listed on) when the API left it out; and, once
+    final, its ``outcome`` as a campaign's CSV and ``retry_outcomes`` spell it (``no_answer``,
+    ``voicemail``, or an unknown status normalised), null while the call is open."""
     return {
         **model_row(call),
         "connection_code": call.connection_code or connection_code,
         "dispatch_key": dispatch_key_of(call),
         "campaign_id": campaign_id_of(call),
+        "outcome": outcome_value(describe_outcome(call)) if is_final else None,
         "is_final": is_final,
         "synced_at": synced_at,
     }

@@ -13,7 +13,8 @@ pipeline.run(casey_source(["demo-outbound"], api_key="sk_test_sandbox",
 
 Resources (each merged on its primary key, so a re-run adds no duplicate rows):
 
-- ``calls`` (``id``): every call of the connections, with ``dispatch_key`` and ``campaign_id``;
+- ``calls`` (``id``): every call of the connections, with ``dispatch_key``, ``campaign_id`` and,
+  once final, ``outcome`` (the campaign CSV's value: ``no_answer``, ``voicemail``...);
 - ``conversations`` (``id``): the conversation of each call that connected, read once final;
 - ``conversation_fields`` (``conversation_id``, ``field_id``): the answers, one row per field;
 - ``conversation_answers`` (``conversation_id``): the same answers, one column per field;
@@ -84,6 +85,7 @@ CALL_COLUMNS = _columns(
             "ended_reason",
             "dispatch_key",
             "campaign_id",
+            "outcome",
         ),
         "text",
     ),

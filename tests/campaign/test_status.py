@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from casey_flows.campaign.contacts import Contact
-from casey_flows.campaign.models import OUTCOME_NOT_DIALLED, OUTCOME_STILL_OPEN
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import summary_markdown
 from casey_flows.campaign.status import (
     NOT_LISTED_REASON,
@@ -87,7 +87,7 @@ def test_attempts_call_ids_and_the_last_calls_outcome() -> None:
     (ada, bob_outcome) = ledger_outcomes(newest_first(first, bob, second), "reminders")
     assert (ada.phone_number, ada.outcome, ada.status, ada.ended_reason) == (
         ADA,
-        "no answer",
+        Outcome.NO_ANSWER,
         "no_answer",
         "no_answer",
     )
@@ -125,7 +125,7 @@ def test_a_live_last_call_is_still_open(status: str | None) -> None:
     earlier = call(ADA, 1, status="busy", ended_reason="busy")
     live = call(ADA, 2, status=status, ended_reason=None)  # type: ignore[arg-type]
     (ada,) = ledger_outcomes(newest_first(earlier, live), "reminders")
-    assert (ada.outcome, ada.status, ada.attempts) == (OUTCOME_STILL_OPEN, status, 2)
+    assert (ada.outcome, ada.status, ada.attempts) == (Outcome.STILL_OPEN, status, 2)
     assert ada.reason == STILL_OPEN_REASON
 
 
@@ -139,7 +139,7 @@ def test_with_contacts_not_dialled_listed_order_and_numbers_off_the_list() -> No
     assert (cy.phone_number, cy.name, cy.outcome, cy.reason) == (
         CY,
         "Cy",
-        OUTCOME_NOT_DIALLED,
+        Outcome.NOT_DIALLED,
         "none",
     )
     assert (cy.attempts, cy.call_ids) == (0, [])

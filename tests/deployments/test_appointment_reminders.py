@@ -66,11 +66,11 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
         "+12025550408": 1,
         "+12025550486": 1,
     }
-    assert result.campaign.counts == {"completed": 1, "no answer": 1, "busy": 1}
+    assert result.campaign.counts == {"completed": 1, "no_answer": 1, "busy": 1}
     assert result.synced is not None and result.synced.rows["calls"] == 3
     with open(result.outcomes_csv, newline="") as handle:
         rows = {r["name"]: r for r in csv.DictReader(handle)}
-    assert rows["Grace"]["outcome"] == "no answer"
+    assert rows["Grace"]["outcome"] == "no_answer"
     assert rows["Ada"]["phone_number"] == "+1•••••0100"
     # The follow-up: queued (not run) on the deployment, about 90 minutes out, no-answers only.
     assert follow_up.deployment_id == deployment_id

@@ -134,7 +134,7 @@ def test_cancel_stops_dialling_and_reports_who_was_called(
     rows = table.data if isinstance(table.data, list) else []
     if rows:  # every contact is in the table: dialled ones with their outcome, the rest not
         assert len(rows) == 60
-        assert sum(1 for r in rows if r["outcome"] == "not dialled") == 60 - len(created)
+        assert sum(1 for r in rows if r["outcome"] == "not_dialled") == 60 - len(created)
 
 
 async def _stop_logged_and_artifacts(run_id: UUID) -> tuple[datetime, list[Any]]:

@@ -93,7 +93,7 @@ def test_two_hundred_contacts_mixed_outcomes(
     by_phone = {o.phone_number: o for o in result.outcomes}
     assert by_phone["+12025550100"].outcome == "completed"
     assert by_phone["+12025550486"].outcome == "busy"
-    assert by_phone["+12025550408"].outcome == "no answer"
+    assert by_phone["+12025550408"].outcome == "no_answer"
     assert by_phone["+12025550555"].outcome == "voicemail"
     assert len(result.counts) >= 4  # the seeded mix gives more than one outcome
     for outcome in result.outcomes:

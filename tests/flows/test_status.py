@@ -20,7 +20,8 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 
-from casey_flows.campaign.models import OUTCOME_NOT_DIALLED, CampaignResult, ContactOutcome
+from casey_flows.campaign.models import CampaignResult, ContactOutcome
+from casey_flows.campaign.outcomes import Outcome, outcome_label
 from casey_flows.client import mask_phone
 from casey_flows.exports import artifact_key
 from casey_flows.flows.status import campaign_status
@@ -111,7 +112,8 @@ def test_status_matches_the_campaigns_own_outcomes(
     assert campaign["other"] not in every_call  # another campaign's call on the same number
     assert not result.dialled_twice
     for name, count in ran.counts.items():
-        assert f"{count + (name == 'completed')} {name}" in (state.message or "")
+        said = f"{count + (name == 'completed')} {outcome_label(name)}"  # words, not values
+        assert said in (state.message or "")
 
 
 def test_with_the_contact_list_reports_not_dialled_rejected_and_off_the_list(
@@ -132,8 +134,8 @@ def test_with_the_contact_list_reports_not_dialled_rejected_and_off_the_list(
     assert state.is_completed(), state.message
     result: CampaignResult = state.result()
     assert result.duplicates == 1
-    assert result.counts[OUTCOME_NOT_DIALLED] == 2 and result.counts["rejected"] == 1
-    assert [o.phone_number for o in result.by_outcome(OUTCOME_NOT_DIALLED)] == NEVER_DIALLED
+    assert result.counts[Outcome.NOT_DIALLED] == 2 and result.counts["rejected"] == 1
+    assert [o.phone_number for o in result.by_outcome(Outcome.NOT_DIALLED)] == NEVER_DIALLED
     assert result.by_outcome("rejected")[0].row == 9  # the header is row 1
     (off_the_list,) = [o for o in result.outcomes if o.phone_number == OFF_THE_LIST]
     assert "not on the contact list" in (off_the_list.reason or "")
@@ -145,7 +147,7 @@ def test_with_the_contact_list_reports_not_dialled_rejected_and_off_the_list(
     with export.open(encoding="utf-8") as handle:
         exported = {row["phone_number"]: row for row in csv.DictReader(handle)}
     assert {*DIALLED, *NEVER_DIALLED, OFF_THE_LIST} <= set(exported)  # full numbers, as asked
-    assert exported[NEVER_DIALLED[0]]["outcome"] == OUTCOME_NOT_DIALLED
+    assert exported[NEVER_DIALLED[0]]["outcome"] == Outcome.NOT_DIALLED.value
 
     artifacts = asyncio.run(artifacts_of(state.state_details.flow_run_id))
     assert set(artifacts) == {
@@ -173,7 +175,7 @@ def test_live_calls_are_still_open_and_a_key_dialled_twice_is_reported(
     state = status(sandbox, credentials_block, campaign_id="status-live")
     assert state.is_completed(), state.message
     by_phone = {o.phone_number: o for o in state.result().outcomes}
-    assert (by_phone[live_number].outcome, by_phone[live_number].call_ids) == ("still open", [live])
+    assert (by_phone[live_number].outcome, by_phone[live_number].call_ids) == ("still_open", [live])
     twice = by_phone[twice_number]
     assert (twice.outcome, twice.call_ids, twice.duplicate_call_ids) == (
         "completed",

@@ -90,7 +90,7 @@ def test_contacts_under_faults_each_dialled_once_with_an_outcome(
     result: CampaignResult = state.result()
     assert len(result.outcomes) == contacts
     assert {o.phone_number for o in result.outcomes} == set(phones)
-    assert "error" not in result.counts and "still open" not in result.counts, result.counts
+    assert "error" not in result.counts and "still_open" not in result.counts, result.counts
     with CaseyClient(chaos_sandbox.api_key, base_url=chaos_sandbox.base_url) as client:
         calls = {c.id: c for c in client.iter_calls(chaos_sandbox.call_out_connection)}
     assert len(calls) == contacts

@@ -316,6 +316,6 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
     result = state.result()
     assert sorted(o.phone_number for o in result.outcomes) == sorted(phones)
     assert all(len(o.call_ids) == 1 for o in result.outcomes), "a lost call was dialled again"
-    assert len(result.by_outcome("still open")) == 0, result.counts
+    assert len(result.by_outcome("still_open")) == 0, result.counts
     assert len(result.by_outcome("error")) == 30 - len(kept), result.counts
     assert elapsed < 60, f"the surviving calls waited for the lost ones: {elapsed:.0f} s"

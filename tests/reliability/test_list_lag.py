@@ -19,7 +19,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State
 from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 
-from casey_flows.campaign.models import OUTCOME_UNCONFIRMED, CampaignResult
+from casey_flows.campaign.models import CampaignResult
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.client import AsyncCaseyClient, CallRequest
 from casey_flows.exceptions import CreateUnconfirmed
 from casey_flows.sandbox.embedded import EmbeddedSandbox
@@ -135,7 +136,7 @@ def test_campaign_under_list_lag_dials_everyone_once(
     result: CampaignResult = state.result()
     assert len(result.outcomes) == len(phones)
     assert not result.dialled_twice
-    assert OUTCOME_UNCONFIRMED not in result.counts
+    assert Outcome.UNCONFIRMED not in result.counts
 
 
 def test_campaign_with_redial_off_reports_unconfirmed_and_never_redials(
@@ -153,7 +154,7 @@ def test_campaign_with_redial_off_reports_unconfirmed_and_never_redials(
     )
     assert state.is_completed(), state.message
     result: CampaignResult = state.result()
-    unconfirmed = result.by_outcome(OUTCOME_UNCONFIRMED)
+    unconfirmed = result.by_outcome(Outcome.UNCONFIRMED)
     assert len(unconfirmed) == 2  # the two that never arrived; the committed one is adopted
     assert all("may have rung" in (o.reason or "") for o in unconfirmed)
     stats = lagging.admin.stats()

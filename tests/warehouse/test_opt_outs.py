@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from prefect.states import State
 
-from casey_flows.campaign.models import OUTCOME_SUPPRESSED
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
@@ -65,7 +65,7 @@ def test_a_number_that_opted_out_is_suppressed_and_the_others_are_dialled(
 
     assert state.is_completed(), state.message
     by_phone = {o.phone_number: o for o in state.result().outcomes}
-    assert by_phone[synced_opt_out].outcome == OUTCOME_SUPPRESSED
+    assert by_phone[synced_opt_out].outcome == Outcome.SUPPRESSED
     assert by_phone[synced_opt_out].reason == OPTED_OUT_REASON
     assert all(by_phone[n].attempts == 1 for n in others)
     # Dialled once, by the earlier call; the campaign dialled only the others.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.client import Call
 from casey_flows.tasks.dispatch import campaign_of_key
 from casey_flows.warehouse import rows
@@ -35,6 +36,17 @@ def test_campaign_id_derived_from_the_key_for_older_calls() -> None:
     )
     assert campaign_of_key("no-key") is None
     assert campaign_of_key(None) is None
+
+
+def test_a_final_call_has_the_campaigns_outcome_value_an_open_one_none() -> None:
+    def outcome(is_final: bool, **fields: str) -> object:
+        return rows.call_row(Call(id="c1", **fields), is_final=is_final, synced_at=NOW)["outcome"]
+
+    assert outcome(True, status="No-Answer") == Outcome.NO_ANSWER.value == "no_answer"
+    assert outcome(True, status="completed", ended_reason="voicemail") == "voicemail"
+    assert outcome(True, status="Carrier Rejected") == "carrier_rejected"  # unknown: normalised
+    assert outcome(False, status="ringing") is None
+    assert type(outcome(True, status="busy")) is str  # the value, not the member
 
 
 def test_unparseable_created_at_keeps_its_raw_text() -> None:

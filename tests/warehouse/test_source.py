@@ -5,6 +5,7 @@ No Prefect here: this is the source a team uses in its own dlt pipelines.
 
 from __future__ import annotations
 
+import csv
 import logging
 import time
 from pathlib import Path
@@ -13,9 +14,14 @@ from typing import Any
 import dlt
 import pytest
 
+from casey_flows.campaign.contacts import Contact
+from casey_flows.campaign.models import CampaignResult
+from casey_flows.campaign.outcomes import Outcome
+from casey_flows.campaign.publish import export_csv
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse import casey_source
 from casey_flows.warehouse.pipeline import make_pipeline
+from tests.campaign.engine_runner import run_engine
 from tests.warehouse.conftest import numbers, place_calls, reads, wait_until_ended
 
 TABLES = ("calls", "conversations", "conversation_fields", "conversation_answers")
@@ -111,6 +117,8 @@ def test_statuses_that_change_update_rows_and_add_none(
     sync(clean_sandbox, pipe)
     assert query(pipe, "SELECT count(*) FROM casey.calls WHERE NOT is_final") == [(4,)]
     assert query(pipe, "SELECT count(*) FROM casey.conversations") == [(4 - _unconnected(pipe),)]
+    open_outcomes = "SELECT count(outcome) FROM casey.calls WHERE NOT is_final"
+    assert query(pipe, open_outcomes) == [(0,)]  # null while open
 
     wait_until_ended(clean_sandbox, later)
     loaded = sync(clean_sandbox, pipe)
@@ -118,10 +126,57 @@ def test_statuses_that_change_update_rows_and_add_none(
     assert loaded["calls"] == 4  # the four that were open, re-read; nothing else
     assert query(pipe, "SELECT count(*), count(DISTINCT id) FROM casey.calls") == [(8, 8)]
     assert query(pipe, "SELECT count(*) FROM casey.calls WHERE NOT is_final") == [(0,)]
+    assert query(pipe, "SELECT count(outcome) FROM casey.calls") == [(8,)]  # set once final
     still_scheduled = "SELECT count(*) FROM casey.calls WHERE status = 'scheduled'"
     assert query(pipe, still_scheduled) == [(0,)]
     conversations = query(pipe, "SELECT count(*), count(DISTINCT id) FROM casey.conversations")
     assert conversations[0][0] == conversations[0][1]
+
+
+@pytest.mark.timeout(90)
+def test_calls_outcome_is_the_campaign_csvs_and_retry_outcomes_vocabulary(
+    clean_sandbox: EmbeddedSandbox, warehouse: Path, tmp_path: Path
+) -> None:
+    # The sandbox's magic numbers always end the same way.
+    expected = {
+        "+12025550100": "completed",
+        "+12025550486": "busy",
+        "+12025550408": "no_answer",
+        "+12025550555": "voicemail",
+        "+12025550500": "failed",
+    }
+    phones = list(expected)
+    retry = frozenset({"No Answer", "busy"})  # as a person may write them
+    tracks = run_engine(
+        clean_sandbox,
+        [Contact(phone_number=p) for p in phones],
+        campaign_id="vocabulary",
+        retry_outcomes=retry,
+        max_attempts=2,
+        retry_delay_seconds=0,
+    )
+    result = CampaignResult(
+        campaign_id="vocabulary",
+        connection_code=clean_sandbox.call_out_connection,
+        outcomes=[t.outcome for t in tracks if t.outcome is not None],
+    )
+    path = export_csv(result, tmp_path / "outcomes.csv", full_numbers=True)
+    with path.open(newline="", encoding="utf-8") as handle:
+        exported = {r["phone_number"]: r for r in csv.DictReader(handle)}
+    pipe = pipeline()
+    sync(clean_sandbox, pipe)
+    in_warehouse = dict(query(pipe, "SELECT id, outcome FROM casey.calls"))
+
+    values = {o.value for o in Outcome}
+    by_csv = {p: r["outcome"] for p, r in exported.items()}
+    assert by_csv == expected
+    retried = {p for p, r in exported.items() if r["attempts"] == "2"}
+    assert retried == {"+12025550486", "+12025550408"}  # "No Answer" matched no_answer
+    assert {by_csv[p] for p in retried} == {"busy", "no_answer"} <= values
+    for phone, row in exported.items():
+        call_ids = row["call_ids"].split()
+        assert [in_warehouse[c] for c in call_ids] == [row["outcome"]] * len(call_ids), phone
+    assert set(in_warehouse.values()) <= values
 
 
 def _unconnected(pipe: dlt.Pipeline) -> int:

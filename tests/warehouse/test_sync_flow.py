@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 from prefect.states import State
 
+from casey_flows.campaign.outcomes import Outcome
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse.destination import default_duckdb_path, one_writer, pipelines_dir
+from casey_flows.warehouse.report import join_query
 from tests.warehouse.conftest import numbers, place_calls, reads, wait_until_ended
 
 PG_URL = os.environ.get("CASEY_FLOWS_TEST_PG_URL")
@@ -56,6 +58,9 @@ def test_sync_loads_duckdb_and_publishes_a_report(
     assert duckdb_rows("SELECT count(*) FROM casey.calls") == [(6,)]
     artifact = _artifact("casey-sync-casey-calls", state)
     assert "| `calls` | 6 |" in artifact and "LEFT JOIN casey.conversation_answers" in artifact
+    by_outcome = duckdb_rows(join_query("casey"))  # the report's query, as shown, runs
+    assert sum(n for *_, n in by_outcome) == 6
+    assert {outcome for _, outcome, _, _ in by_outcome} <= {o.value for o in Outcome}
 
     again = run_sync(clean_sandbox, credentials_block)
     assert again.result().rows == {}
