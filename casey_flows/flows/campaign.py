@@ -23,7 +23,6 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
 from casey_flows.campaign.control import campaign_id_for, campaign_lease, resumed_parameters
 from casey_flows.campaign.engine import (
-    ENGINE_LOGGER,
     STOP_SIGNALS,
     CampaignEngine,
     EngineHooks,
@@ -55,7 +54,7 @@ from casey_flows.flows.params import (
     ExportFullNumbers,
     ExportRawCells,
 )
-from casey_flows.run_logs import forwarded
+from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import (
     DEFAULT_REDIAL_AFTER_SECONDS,
@@ -73,7 +72,6 @@ from casey_flows.tasks.events import (
 )
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
@@ -182,8 +180,10 @@ async def dial_contacts(
         on_duplicate=duplicate,
         on_progress=progress.update,
     )
-    # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log too.
-    with forwarded(ENGINE_LOGGER, get_run_logger()):
+    # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log: the flow
+    # forwards them, and so does the task on its own where a task runner runs it in another
+    # process (Dask, Ray), where the flow's forwarding is not open.
+    with forwarding():
         async with casey_client(
             credentials, max_requests_per_second=max_requests_per_second
         ) as client:
@@ -200,6 +200,7 @@ async def dial_contacts(
 
 
 @flow(name="call-campaign", flow_run_name=_run_name)
+@forwards_logs
 async def call_campaign(
     connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
     contacts: Annotated[list[ContactInput] | None, Field(description=CONTACTS_HELP)] = None,
@@ -331,7 +332,7 @@ async def call_campaign(
     opted_out: list[Contact] = []
     opt_out_warnings: list[str] = []
     if opt_outs_from is not None:
-        with forwarded(WAREHOUSE_LOGGER, logger) as opt_out_warnings:
+        with forwarding() as opt_out_warnings:
             numbers = await read_opt_outs(opt_outs_from, connection_code)
         allowed, opted_out = SuppressionList(numbers, source=OPT_OUTS_SOURCE).partition(allowed)
     result = CampaignResult(

@@ -21,6 +21,7 @@ from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.client.recent import as_utc, recent_call_pages
 from casey_flows.exports import RAW_CELLS_HELP, REPORT_COLUMNS, artifact_key, md_literal, write_csv
 from casey_flows.flows.params import CredentialsBlockName
+from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import dispatch_key_of
 
@@ -102,6 +103,7 @@ def _run_name() -> str:
 
 
 @flow(name="call-report", flow_run_name=_run_name)
+@forwards_logs
 async def call_report(
     connection_code: Annotated[str, Field(description="Code of the connection to report on.")],
     credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,

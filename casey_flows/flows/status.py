@@ -43,6 +43,7 @@ from casey_flows.flows.params import (
     ExportFullNumbers,
     ExportRawCells,
 )
+from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 
 STATUS_ARTIFACT_KIND = "campaign-status"
@@ -75,6 +76,7 @@ async def fetch_campaign_calls(
 
 
 @flow(name="campaign-status", flow_run_name=_run_name)
+@forwards_logs
 async def campaign_status(
     campaign_id: Annotated[str, Field(description="The campaign_id the campaign ran with.")],
     connection_code: Annotated[str, Field(description="Code of the connection it dialled on.")],

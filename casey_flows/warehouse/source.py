@@ -46,9 +46,8 @@ from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES, normalize_statu
 from casey_flows.tasks.dispatch import RedialRule
 from casey_flows.warehouse import rows
 from casey_flows.warehouse.cursor import ConnectionCursor
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 
-logger = logging.getLogger(WAREHOUSE_LOGGER)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
