@@ -27,6 +27,7 @@ conversation), so a sync with nothing new reads list pages only. The incremental
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -300,7 +301,10 @@ def _in_parallel(
         return
     client = settings.reader()
     with ThreadPoolExecutor(settings.max_workers) as pool:
-        yield from zip(items, pool.map(lambda item: one(client, item), items), strict=True)
+        # Each read in a copy of this context, as dlt's own pools do: its warnings then belong
+        # to the flow run syncing (casey_flows.run_logs), also with two syncs in one process.
+        reads = [pool.submit(contextvars.copy_context().run, one, client, item) for item in items]
+        yield from zip(items, (r.result() for r in reads), strict=True)
 
 
 class _ConversationRef(NamedTuple):
