@@ -204,8 +204,10 @@ def test_runs_at_once_in_one_process_each_log_only_their_own_records(
 
     monkeypatch.setenv(WAREHOUSE_DIR_ENV, str(tmp_path / "warehouse"))
     gone = forgotten_conversation(clean_sandbox)
-    first, _ = dialled_twice(clean_sandbox, "logs-apart-a", "+12025551311")
-    second, _ = dialled_twice(clean_sandbox, "logs-apart-b", "+12025551312")
+    # Long calls (0999): both campaigns watch theirs until the sync is done, so all three runs
+    # are open while the sync's worker threads log.
+    first, first_calls = dialled_twice(clean_sandbox, "logs-apart-a", "+12025510999")
+    second, second_calls = dialled_twice(clean_sandbox, "logs-apart-b", "+12025520999")
 
     def campaign(campaign_id: str, number: str) -> Any:
         return call_campaign(  # type: ignore[func-returns-value]
@@ -217,16 +219,22 @@ def test_runs_at_once_in_one_process_each_log_only_their_own_records(
             **FAST,
         )
 
+    async def sync_then_end_the_calls() -> Any:
+        state = await sync_calls(  # type: ignore[func-returns-value]
+            [clean_sandbox.call_out_connection],
+            credentials_block=credentials_block,
+            list_lag_seconds=1.0,
+            return_state=True,
+        )
+        for call_id in first_calls + second_calls:
+            await asyncio.to_thread(clean_sandbox.admin.force_outcome, call_id, "completed")
+        return state
+
     async def together() -> list[Any]:
         return await asyncio.gather(
-            campaign("logs-apart-a", "+12025551311"),
-            campaign("logs-apart-b", "+12025551312"),
-            sync_calls(  # type: ignore[func-returns-value]
-                [clean_sandbox.call_out_connection],
-                credentials_block=credentials_block,
-                list_lag_seconds=1.0,
-                return_state=True,
-            ),
+            campaign("logs-apart-a", "+12025510999"),
+            campaign("logs-apart-b", "+12025520999"),
+            sync_then_end_the_calls(),
         )
 
     states = asyncio.run(together())
