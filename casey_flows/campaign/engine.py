@@ -50,8 +50,7 @@ from casey_flows.tasks.dispatch import (
 )
 from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
 
-ENGINE_LOGGER = "casey.flows.campaign"
-logger = logging.getLogger(ENGINE_LOGGER)
+logger = logging.getLogger(__name__)
 
 # A cancel from the UI arrives as SIGTERM: Prefect raises TerminationSignal, and while the loop
 # shuts down every task sees CancelledError at its current await (awaiting still works there).

@@ -33,7 +33,7 @@ from casey_flows.campaign.outcomes import outcome_label, outcome_value
 from casey_flows.client import mask_phone
 from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write_csv
 
-logger = logging.getLogger("casey.flows.campaign")
+logger = logging.getLogger(__name__)
 
 TABLE_ROW_LIMIT = 5000
 

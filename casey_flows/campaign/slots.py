@@ -18,7 +18,7 @@ from prefect.client.orchestration import PrefectClient
 from casey_flows.exceptions import GlobalLimitMissing
 
 Release = Callable[[], Awaitable[None]]
-logger = logging.getLogger("casey.flows.slots")
+logger = logging.getLogger(__name__)
 # A slot's lease outlives a stalled run by at most this long; renewed every third of it.
 LEASE_SECONDS = 300.0
 LOCKED = 423

@@ -47,7 +47,7 @@ from casey_flows.client.retry import (
     parse_retry_after,
 )
 
-logger = logging.getLogger("casey")
+logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 try:

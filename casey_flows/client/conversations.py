@@ -28,7 +28,7 @@ from casey_flows.client.models import (
 from casey_flows.client.phone import mask_phone_runs
 from casey_flows.client.status import normalize_status
 
-logger = logging.getLogger("casey")
+logger = logging.getLogger(__name__)
 
 # The documented vocabulary is pending | in_progress | completed | abandoned | archived; a
 # conversation in one of these (normalised) will not change again. Unknown values are not final.

@@ -30,7 +30,6 @@ from casey_flows.campaign.control import (
     crashed_run_parameters,
 )
 from casey_flows.campaign.engine import (
-    ENGINE_LOGGER,
     STOP_SIGNALS,
     CampaignEngine,
     EngineHooks,
@@ -60,7 +59,7 @@ from casey_flows.flows.campaign_options import (
     Suppression,
     grouped_parameters,
 )
-from casey_flows.run_logs import forwarded
+from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import RedialRule
 from casey_flows.tasks.events import (
@@ -71,7 +70,6 @@ from casey_flows.tasks.events import (
 )
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 from casey_flows.warehouse.opt_outs import read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
@@ -187,8 +185,10 @@ async def dial_contacts(
         on_progress=progress.update,
         before_dial=suppression.before_dial if suppression else None,
     )
-    # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log too.
-    with forwarded(ENGINE_LOGGER, get_run_logger()):
+    # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log: the flow
+    # forwards them, and so does the task on its own where a task runner runs it in another
+    # process (Dask, Ray), where the flow's forwarding is not open.
+    with forwarding():
         async with casey_client(
             credentials, max_requests_per_second=max_requests_per_second
         ) as client:
@@ -207,6 +207,7 @@ async def dial_contacts(
 
 
 @flow(name="call-campaign", flow_run_name=_run_name)
+@forwards_logs
 async def call_campaign(
     connection_code: str,
     contacts: list[ContactInput] | None = None,
@@ -292,7 +293,7 @@ async def call_campaign(
         refresh_seconds=suppression.refresh_seconds,
         max_stale_seconds=suppression.max_stale_seconds,
     )
-    with forwarded(WAREHOUSE_LOGGER, logger) as read_warnings:
+    with forwarding() as read_warnings:
         await live_suppression.refresh()  # unreadable: the run fails before anyone is dialled
     for message in live_suppression.rejected:
         logger.warning("suppression entry ignored: %s", message)

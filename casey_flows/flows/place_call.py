@@ -16,6 +16,7 @@ from casey_flows.campaign.outcomes import Outcome, describe_outcome, outcome_lab
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
 from casey_flows.exports import md_literal
+from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import CallLost, CallWaitTimeout, create_call, wait_for_call
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
@@ -27,6 +28,7 @@ def _run_name() -> str:
 
 
 @flow(name="place-call", flow_run_name=_run_name, log_prints=False)
+@forwards_logs
 async def place_call(
     phone_number: Annotated[str, Field(pattern=E164_PATTERN)],
     connection_code: str,

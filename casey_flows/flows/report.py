@@ -20,6 +20,7 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.client.recent import as_utc, recent_call_pages
 from casey_flows.exports import REPORT_COLUMNS, artifact_key, md_literal, write_csv
+from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import dispatch_key_of
 
@@ -101,6 +102,7 @@ def _run_name() -> str:
 
 
 @flow(name="call-report", flow_run_name=_run_name)
+@forwards_logs
 async def call_report(
     connection_code: str,
     credentials_block: str = DEFAULT_BLOCK_NAME,

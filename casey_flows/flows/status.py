@@ -33,6 +33,7 @@ from casey_flows.campaign.status import (
 )
 from casey_flows.exports import md_literal
 from casey_flows.flows.campaign import load_contacts
+from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 
 STATUS_ARTIFACT_KIND = "campaign-status"
@@ -65,6 +66,7 @@ async def fetch_campaign_calls(
 
 
 @flow(name="campaign-status", flow_run_name=_run_name)
+@forwards_logs
 async def campaign_status(
     campaign_id: str,
     connection_code: str,

@@ -18,10 +18,9 @@ from prefect.runtime import flow_run
 from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
-from casey_flows.run_logs import forwarded
+from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.tasks.calls import Credentials
 from casey_flows.warehouse.destination import load_destination_credentials
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 from casey_flows.warehouse.pipeline import make_pipeline, run_source
 from casey_flows.warehouse.report import SyncSummary, summarize, summary_markdown
 from casey_flows.warehouse.source import (
@@ -47,6 +46,7 @@ def _run_name() -> str:
 
 
 @flow(name="sync-calls", flow_run_name=_run_name)
+@forwards_logs
 async def sync_calls(
     connection_codes: Annotated[list[str], Field(min_length=1)],
     credentials_block: Credentials = DEFAULT_BLOCK_NAME,
@@ -107,7 +107,7 @@ async def sync_calls(
         list_lag_seconds=list_lag_seconds,
     )
 
-    with forwarded(WAREHOUSE_LOGGER, logger) as warnings:
+    with forwarding() as warnings:
         load_info = await anyio.to_thread.run_sync(run_source, pipeline, source)
     summary = summarize(pipeline, load_info, destination, dataset_name, time.monotonic() - started)
     summary.warnings = warnings

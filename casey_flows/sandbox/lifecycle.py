@@ -28,7 +28,7 @@ from casey_flows.sandbox.conversations import Conversations, forced_answer
 from casey_flows.sandbox.limits import DialSlots
 from casey_flows.sandbox.store import CallRecord, CallStore
 
-logger = logging.getLogger("sandbox.lifecycle")
+logger = logging.getLogger(__name__)
 
 # Heap actions
 _START = "start"  # scheduled -> queued (earliest_at reached)

@@ -22,7 +22,7 @@ from casey_flows.client import AmbiguousDispatchError, AsyncCaseyClient, Call, C
 from casey_flows.client.recent import recent_call_pages
 from casey_flows.exceptions import CreateUnconfirmed, LedgerScanIncomplete
 
-logger = logging.getLogger("casey_flows.dispatch")
+logger = logging.getLogger(__name__)
 
 CONTEXT_KEY = "dispatch_key"
 # Campaigns also write their id, so a warehouse joins calls to campaigns without parsing keys.

@@ -15,7 +15,7 @@ import logging
 from casey_flows.client import AsyncCaseyClient, AuthenticationError, CaseyError, NotFoundError
 from casey_flows.exceptions import NotACallOutConnection
 
-logger = logging.getLogger("casey.flows.preflight")
+logger = logging.getLogger(__name__)
 
 
 async def ensure_call_out(client: AsyncCaseyClient, connection_code: str) -> None:

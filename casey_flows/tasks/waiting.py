@@ -32,7 +32,7 @@ from casey_flows.client._constants import LIST_LIMIT_MAX
 from casey_flows.client.recent import recent_call_pages
 from casey_flows.client.status import normalize_statuses
 
-logger = logging.getLogger("casey.flows.wait")
+logger = logging.getLogger(__name__)
 
 OnChange = Callable[[Call, str | None], Awaitable[None] | None]
 # Polls that fetch one call each run this many requests at once.

@@ -13,9 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
-
-logger = logging.getLogger(WAREHOUSE_LOGGER)
+logger = logging.getLogger(__name__)
 
 OPT_OUTS_TABLE = "opt_outs"
 

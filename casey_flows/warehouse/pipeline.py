@@ -15,9 +15,8 @@ from casey_flows.warehouse.destination import (
     pipelines_dir,
     resolve_destination,
 )
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 
-logger = logging.getLogger(WAREHOUSE_LOGGER)
+logger = logging.getLogger(__name__)
 
 # dlt reports anonymous usage to dltHub unless told not to. A library running inside a team's
 # workers does not phone a third party on its own: off unless the user chose otherwise.

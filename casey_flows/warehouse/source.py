@@ -28,6 +28,7 @@ conversation), so a sync with nothing new reads list pages only. The incremental
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -47,9 +48,8 @@ from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES, normalize_statu
 from casey_flows.tasks.dispatch import RedialRule
 from casey_flows.warehouse import rows
 from casey_flows.warehouse.cursor import ConnectionCursor
-from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
 
-logger = logging.getLogger(WAREHOUSE_LOGGER)
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -303,7 +303,10 @@ def _in_parallel(
         return
     client = settings.reader()
     with ThreadPoolExecutor(settings.max_workers) as pool:
-        yield from zip(items, pool.map(lambda item: one(client, item), items), strict=True)
+        # Each read in a copy of this context, as dlt's own pools do: its warnings then belong
+        # to the flow run syncing (casey_flows.run_logs), also with two syncs in one process.
+        reads = [pool.submit(contextvars.copy_context().run, one, client, item) for item in items]
+        yield from zip(items, (r.result() for r in reads), strict=True)
 
 
 class _ConversationRef(NamedTuple):

@@ -297,7 +297,7 @@ def test_field_aliases_keep_the_original_keys() -> None:
 def test_fields_skip_unusable_items_and_fail_when_none_is_usable(
     server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="casey")
+    caplog.set_level(logging.WARNING, logger="casey_flows.client.conversations")
     server.app.queue(
         Reply(200, {"data": [{"field_id": "ok", "value": PHONE}, {"value": PHONE}, "stray"]}),
         Reply(200, {"data": [{"value": PHONE}, 3]}),
