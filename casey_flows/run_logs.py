@@ -24,17 +24,19 @@ import copy
 import functools
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.logging.handlers import APILogHandler
 
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from prefect import Flow
+
+F = TypeVar("F", bound="Flow[..., Any]")
 
 LIBRARY_LOGGER = "casey_flows"
 NOT_FORWARDED = "casey_flows.sandbox"
@@ -130,16 +132,22 @@ def forwarding() -> Iterator[list[str]]:
             _open_scopes[:] = [s for s in _open_scopes if s is not scope]
 
 
-def forwards_logs(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """For a library flow, under ``@flow``: its whole run inside :func:`forwarding` (a decorator,
-    so the flow's body is not indented under one more block)."""
+def forwards_logs(flow: F) -> F:
+    """For a library flow, above ``@flow``: its whole run inside :func:`forwarding`.
 
-    @functools.wraps(fn)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> R:
+    It wraps the built flow's function, not the function ``@flow`` builds from, so the flow's
+    parameter schema and its version (Prefect hashes the file of the function it was given)
+    stay the flow module's own; ``with_options`` copies both.
+    """
+    body = flow.fn
+
+    @functools.wraps(body)
+    async def run(*args: Any, **kwargs: Any) -> Any:
         with forwarding():
-            return await fn(*args, **kwargs)
+            return await body(*args, **kwargs)
 
-    return run
+    flow.fn = run
+    return flow
 
 
 def _install() -> None:

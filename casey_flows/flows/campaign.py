@@ -206,8 +206,8 @@ async def dial_contacts(
     await progress.finish(finished, len(tracks))
 
 
-@flow(name="call-campaign", flow_run_name=_run_name)
 @forwards_logs
+@flow(name="call-campaign", flow_run_name=_run_name)
 async def call_campaign(
     connection_code: str,
     contacts: list[ContactInput] | None = None,

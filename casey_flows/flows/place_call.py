@@ -27,8 +27,8 @@ def _run_name() -> str:
     return f"call {mask_phone(flow_run.parameters.get('phone_number', ''))}"
 
 
-@flow(name="place-call", flow_run_name=_run_name, log_prints=False)
 @forwards_logs
+@flow(name="place-call", flow_run_name=_run_name, log_prints=False)
 async def place_call(
     phone_number: Annotated[str, Field(pattern=E164_PATTERN)],
     connection_code: str,

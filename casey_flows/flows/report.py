@@ -101,8 +101,8 @@ def _run_name() -> str:
     return f"report {flow_run.parameters.get('connection_code', '')}"
 
 
-@flow(name="call-report", flow_run_name=_run_name)
 @forwards_logs
+@flow(name="call-report", flow_run_name=_run_name)
 async def call_report(
     connection_code: str,
     credentials_block: str = DEFAULT_BLOCK_NAME,

@@ -65,8 +65,8 @@ async def fetch_campaign_calls(
         )
 
 
-@flow(name="campaign-status", flow_run_name=_run_name)
 @forwards_logs
+@flow(name="campaign-status", flow_run_name=_run_name)
 async def campaign_status(
     campaign_id: str,
     connection_code: str,

@@ -45,8 +45,8 @@ def _run_name() -> str:
     return f"sync {codes} into {where}"
 
 
-@flow(name="sync-calls", flow_run_name=_run_name)
 @forwards_logs
+@flow(name="sync-calls", flow_run_name=_run_name)
 async def sync_calls(
     connection_codes: Annotated[list[str], Field(min_length=1)],
     credentials_block: Credentials = DEFAULT_BLOCK_NAME,

@@ -256,8 +256,8 @@ def test_runs_at_once_in_one_process_each_log_only_their_own_records(
         assert [m for _, m in own if m != marker and m in text] == []
 
 
-@flow(name="bare-thread-probe")
 @forwards_logs
+@flow(name="bare-thread-probe")
 async def bare_thread_probe(marker: str) -> list[str]:
     """A flow of the library's kind whose library code logs from a thread started without the
     run's context (a pool that copies none), and from the sandbox, which is never forwarded."""
@@ -338,3 +338,13 @@ def test_with_prefects_extra_loggers_set_no_line_is_shipped_twice(
     # A thread without a run context: Prefect's handler cannot place the line; ours ships it.
     logs = run_log(probe_run, lambda logs: bool(lines(logs, "casey_flows.tests.bare", "m-2")))
     assert len(lines(logs, "casey_flows.tests.bare", "m-2")) == 1
+
+
+def test_forwarding_keeps_each_flows_own_version() -> None:
+    """Prefect versions a flow by the hash of its function's file: wrapping the built flow keeps
+    that file the flow module's, not run_logs.py's (one version for every flow)."""
+    from casey_flows import call_campaign, call_report, campaign_status, place_call, sync_calls
+
+    flows = [call_campaign, call_report, campaign_status, place_call, sync_calls]
+    assert len({f.version for f in flows}) == len(flows)
+    assert call_campaign.with_options(name="copy").version == call_campaign.version
