@@ -38,6 +38,7 @@ def phone_numbers(n: int) -> list[str]:
 
 async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
     """The real flow, called like a user would (call events as ``--call-events`` says)."""
+    from casey_flows import CallLimits, CallRetries, CampaignExports
     from casey_flows.blocks.credentials import CaseyCredentials
     from casey_flows.campaign.calling_window import CallingWindow
     from casey_flows.flows.campaign import call_campaign
@@ -54,11 +55,13 @@ async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
         credentials_block=BLOCK_NAME,
         campaign_id=spec["campaign_id"],
         calling_window=window,
-        max_concurrent_calls=spec["c"],
-        max_requests_per_second=spec["client_rate"],
-        poll_interval_seconds=spec["poll_s"],
-        max_attempts=1,
-        emit_call_events=spec["call_events"],
+        limits=CallLimits(
+            max_concurrent_calls=spec["c"],
+            max_requests_per_second=spec["client_rate"],
+            poll_interval_seconds=spec["poll_s"],
+        ),
+        retries=CallRetries(max_attempts=1),
+        exports=CampaignExports(call_events=spec["call_events"]),
     )
     makespan = time.perf_counter() - started
     counts = getattr(result, "counts", None)

@@ -68,7 +68,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--call-events",
         choices=["all", "failures", "none"],
         default="all",
-        help="casey-flows' emit_call_events ('all' lets the benchmark read detection times "
+        help="casey-flows' exports.call_events ('all' lets the benchmark read detection times "
         "back from events; the flow's own default is 'failures')",
     )
     parser.add_argument("--naive-poll", type=float, default=2.0, help="naive GET interval (s)")

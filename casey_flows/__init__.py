@@ -51,6 +51,12 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import campaign_status as campaign_status
     from casey_flows.flows import place_call as place_call
+    from casey_flows.flows.campaign_options import CallLimits as CallLimits
+    from casey_flows.flows.campaign_options import CallRetries as CallRetries
+    from casey_flows.flows.campaign_options import CampaignExports as CampaignExports
+    from casey_flows.flows.campaign_options import CrashResume as CrashResume
+    from casey_flows.flows.campaign_options import ExactlyOnceSafety as ExactlyOnceSafety
+    from casey_flows.flows.campaign_options import Suppression as Suppression
     from casey_flows.flows.sync import sync_calls as sync_calls
     from casey_flows.tasks import create_call as create_call
     from casey_flows.tasks import get_call as get_call
@@ -89,6 +95,17 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(
         ("create_call", "get_call", "list_calls", "wait_for_call", "wait_for_calls"),
         "casey_flows.tasks",
+    ),
+    **dict.fromkeys(
+        (
+            "CallLimits",
+            "CampaignExports",
+            "CrashResume",
+            "ExactlyOnceSafety",
+            "CallRetries",
+            "Suppression",
+        ),
+        "casey_flows.flows.campaign_options",
     ),
     "sync_calls": "casey_flows.flows.sync",
     "WaitPolicy": "casey_flows.tasks.waiting",

@@ -178,7 +178,7 @@ def always_open_window() -> Any:
 async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
     """Save the block, run the campaign; (CampaignResult, flow run id)."""
     from blocks.setup import save_sandbox_credentials
-    from casey_flows import call_campaign
+    from casey_flows import CallLimits, RetryPolicy, Suppression, call_campaign
     from casey_flows.warehouse import WarehouseOptOuts
 
     await save_sandbox_credentials(sandbox_root, BLOCK_NAME)
@@ -189,14 +189,12 @@ async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
         contacts_file=str(CONTACTS_CSV),
         credentials_block=BLOCK_NAME,
         calling_window=always_open_window(),
-        suppression=SUPPRESSED,
         # Who opted out on an earlier demo's call is skipped (the first demo has nobody yet).
-        opt_outs_from=WarehouseOptOuts(),
-        max_concurrent_calls=10,
-        max_attempts=2,
-        retry_delay_seconds=3,
-        call_timeout_seconds=120,
-        poll_interval_seconds=0.5,
+        suppression=Suppression(numbers=SUPPRESSED, opt_outs_from=WarehouseOptOuts()),
+        limits=CallLimits(
+            max_concurrent_calls=10, call_timeout_seconds=120, poll_interval_seconds=0.5
+        ),
+        retries=RetryPolicy(max_attempts=2, delay_seconds=3),
         return_state=True,
     )
     if not state.is_completed():
@@ -250,7 +248,7 @@ def text_table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str
 
 
 async def opted_out_numbers() -> list[str]:
-    """What a campaign with ``opt_outs_from=WarehouseOptOuts()`` would skip on the connection."""
+    """What a campaign with ``Suppression(opt_outs_from=WarehouseOptOuts())`` would skip."""
     from casey_flows import mask_phone
     from casey_flows.warehouse import WarehouseOptOuts, read_opt_outs
 
@@ -270,7 +268,7 @@ def warehouse_lines() -> list[str]:
         "",
         textwrap.fill(
             f"Opted out: {', '.join(opted_out) or 'nobody'} (casey.opt_outs; a campaign given "
-            "opt_outs_from skips them, as the next `make demo` does)",
+            "suppression.opt_outs_from skips them, as the next `make demo` does)",
             width=96,
             subsequent_indent="  ",
         ),

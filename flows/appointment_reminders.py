@@ -32,6 +32,7 @@ from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOut
 from casey_flows.client import mask_phone
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
+from casey_flows.flows.campaign_options import CallLimits, Suppression
 from casey_flows.flows.params import check_parameters_fit
 from casey_flows.flows.sync import sync_calls
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts
@@ -114,42 +115,43 @@ def _outcome_for(phone: str, by_phone: dict[str, ContactOutcome]) -> ContactOutc
 
 @flow(name="appointment-reminders")
 async def appointment_reminders(
-    appointments_file: Annotated[str, Field(description="CSV of appointments.")],
-    connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
-    credentials_block: Annotated[str, Field(description="Casey Credentials block.")] = (
-        DEFAULT_BLOCK_NAME
-    ),
-    day: Annotated[
-        date | None, Field(description="Appointments on this day; default: tomorrow.")
-    ] = None,
-    clinic_timezone: Annotated[
-        str, Field(description="Zone that decides what 'tomorrow' is.")
-    ] = "America/New_York",
-    calling_window: Annotated[
-        CallingWindow, Field(description="When people may be called.")
-    ] = CallingWindow(),  # noqa: B008 - immutable pydantic model, shown as the UI default
-    outcomes_csv: Annotated[
-        str | None, Field(description="Write one row per appointment here.")
-    ] = None,
-    full_numbers: Annotated[bool, Field(description="Full numbers in outcomes_csv.")] = False,
-    follow_up_deployment: Annotated[
-        str | None, Field(description="Deployment for the no-answer follow-up; empty: none.")
-    ] = FOLLOW_UP_DEPLOYMENT,
+    appointments_file: str,
+    connection_code: str,
+    credentials_block: str = DEFAULT_BLOCK_NAME,
+    day: date | None = None,
+    clinic_timezone: str = "America/New_York",
+    calling_window: CallingWindow = CallingWindow(),  # noqa: B008 - frozen model, the UI default
+    outcomes_csv: str | None = None,
+    full_numbers: bool = False,
+    follow_up_deployment: str | None = FOLLOW_UP_DEPLOYMENT,
     follow_up_delay_minutes: Annotated[float, Field(ge=0)] = 120.0,
-    sync_to_warehouse: Annotated[
-        bool,
-        Field(description="Load the calls and answers after the campaign and skip opt-outs."),
-    ] = True,
-    warehouse: Annotated[
-        WarehouseOptOuts, Field(description="Where sync_calls loads and opt-outs are read.")
-    ] = WarehouseOptOuts(),  # noqa: B008 - immutable pydantic model, shown as the UI default
-    opt_out_field: Annotated[
-        str, Field(description="The answer that means 'no more calls'.")
-    ] = DEFAULT_OPT_OUT_FIELD,
+    sync_to_warehouse: bool = True,
+    warehouse: WarehouseOptOuts = WarehouseOptOuts(),  # noqa: B008 - frozen model, the default
+    opt_out_field: str = DEFAULT_OPT_OUT_FIELD,
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 2.0,
 ) -> RemindersResult:
     """Call everyone with an appointment on ``day`` who has not opted out; load the calls into
-    the warehouse; queue one follow-up run for no-answers."""
+    the warehouse; queue one follow-up run for no-answers.
+
+    Args:
+        appointments_file: CSV of appointments: phone_number and appointment_at (ISO local
+            time), optionally name and timezone.
+        connection_code: Code of the Casey call_out connection to dial on.
+        credentials_block: Name of the Casey Credentials block that holds the API key.
+        day: Remind the appointments on this day. Empty: tomorrow, in clinic_timezone.
+        clinic_timezone: IANA zone that decides what "tomorrow" is.
+        calling_window: When people may be called, in each one's own time zone.
+        outcomes_csv: Write one row per appointment, with its call outcome, to this CSV.
+        full_numbers: Full phone numbers in outcomes_csv (masked otherwise).
+        follow_up_deployment: Deployment that calls the no-answers again later. Empty: no
+            follow-up.
+        follow_up_delay_minutes: How long after this run the follow-up starts.
+        sync_to_warehouse: Load the calls and answers into the warehouse after the campaign,
+            and skip anyone who opted out on an earlier call.
+        warehouse: Where sync_calls loads, and opt-outs are read from.
+        opt_out_field: The conversation field whose "yes" means "no more calls".
+        poll_interval_seconds: Fastest status poll while the calls are live.
+    """
     logger = get_run_logger()
     day = day or (datetime.now(ZoneInfo(clinic_timezone)) + timedelta(days=1)).date()
     appointments = select_appointments(appointments_file, day)
@@ -162,8 +164,8 @@ async def appointment_reminders(
         credentials_block=credentials_block,
         campaign_id=campaign_id,
         calling_window=calling_window,
-        opt_outs_from=opt_outs_from,
-        poll_interval_seconds=poll_interval_seconds,
+        suppression=Suppression(opt_outs_from=opt_outs_from),
+        limits=CallLimits(poll_interval_seconds=poll_interval_seconds),
     )
     result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
     if outcomes_csv:
@@ -187,7 +189,7 @@ async def appointment_reminders(
             "campaign_id": f"{campaign_id}-follow-up",
             "calling_window": calling_window.model_dump(mode="json"),
             "contacts": [to_contact(a).model_dump() for a in missed],
-            "opt_outs_from": opt_outs_from.model_dump() if opt_outs_from else None,
+            "suppression": Suppression(opt_outs_from=opt_outs_from).model_dump(mode="json"),
         }
         check_parameters_fit(parameters, what="the follow-up campaign")  # else a bare 422
         run = await arun_deployment(

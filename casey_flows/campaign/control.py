@@ -7,9 +7,10 @@ died gives the lease back when it expires (about 60-75 s), not before, because a
 Crashed by the missing-heartbeat automation may still be alive and dialling.
 
 **Resuming.** A deployment trigger on ``prefect.flow-run.Crashed`` starts the deployment again
-with ``resume_of`` (the crashed run's id) and ``resume_count``. The new run reads everything else
-from the crashed run itself: its parameters, and the campaign id it used (derived from *its*
-scheduled day when it had none), so it adopts what was already dialled and dials the rest.
+with ``resume.resume_of`` (the crashed run's id) and ``resume.resume_count``. The new run reads
+everything else from the crashed run itself: its parameters (``max_resumes`` included), and the
+campaign id it used (derived from *its* scheduled day when it had none), so it adopts what was
+already dialled and dials the rest.
 """
 
 from __future__ import annotations
@@ -89,10 +90,8 @@ async def release_campaign_lease(campaign_id: str) -> None:
         )
 
 
-async def resumed_parameters(
-    flow: Any, resume_of: str, resume_count: int, max_resumes: int
-) -> dict[str, Any]:
-    """The crashed run's own parameters, validated, with its campaign id made explicit.
+def check_resume_limit(resume_of: str, resume_count: int, max_resumes: int) -> None:
+    """Refuse a resume past ``max_resumes``: a run that keeps crashing needs a person.
 
     Raises:
         ResumeLimitReached: ``resume_count`` is past ``max_resumes``.
@@ -100,9 +99,13 @@ async def resumed_parameters(
     if resume_count > max_resumes:
         raise ResumeLimitReached(
             f"run {resume_of} crashed and was already resumed {max_resumes} time(s) "
-            f"(max_resumes); not resuming again: look at why it crashes, then re-run it by "
-            f"hand with the same campaign_id"
+            f"(resume.max_resumes); not resuming again: look at why it crashes, then re-run it "
+            f"by hand with the same campaign_id"
         )
+
+
+async def crashed_run_parameters(resume_of: str) -> dict[str, Any]:
+    """The crashed run's own parameters, as stored, with its campaign id made explicit."""
     async with get_client() as client:
         crashed = await client.read_flow_run(UUID(resume_of))
         deployment_name = None
@@ -112,5 +115,4 @@ async def resumed_parameters(
     if not parameters.get("campaign_id"):
         scheduled = crashed.expected_start_time or crashed.start_time
         parameters["campaign_id"] = campaign_id_for(scheduled, deployment_name, str(crashed.id))
-    parameters.update(resume_of=None, resume_count=resume_count, max_resumes=max_resumes)
-    return flow.validate_parameters(parameters)
+    return parameters

@@ -9,19 +9,23 @@ cap and a request rate. A handful of task runs whatever the size of the list.
 # (see casey_flows/flows/__init__.py).
 import asyncio
 from datetime import datetime, timedelta, timezone
-from typing import Annotated
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed
-from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
-from casey_flows.campaign.control import campaign_id_for, campaign_lease, resumed_parameters
+from casey_flows.campaign.control import (
+    campaign_id_for,
+    campaign_lease,
+    check_resume_limit,
+    crashed_run_parameters,
+)
 from casey_flows.campaign.engine import (
     ENGINE_LOGGER,
     STOP_SIGNALS,
@@ -47,26 +51,20 @@ from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_r
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
-from casey_flows.flows.params import (
-    CONTACTS_FILE_HELP,
-    CONTACTS_HELP,
-    CredentialsBlockName,
-    ExportCsvPath,
-    ExportFullNumbers,
-    ExportRawCells,
+from casey_flows.flows.campaign_options import (
+    CallLimits,
+    CallRetries,
+    CampaignExports,
+    CrashResume,
+    ExactlyOnceSafety,
+    Suppression,
+    grouped_parameters,
 )
 from casey_flows.run_logs import forwarded
 from casey_flows.tasks.calls import Credentials, casey_client
-from casey_flows.tasks.dispatch import (
-    DEFAULT_REDIAL_AFTER_SECONDS,
-    REDIAL_AFTER_HELP,
-    REDIAL_HELP,
-    RedialRule,
-)
+from casey_flows.tasks.dispatch import RedialRule
 from casey_flows.tasks.events import (
-    CALL_EVENTS_HELP,
     CallEvents,
-    call_events_mode,
     emit_call_event,
     related_resources,
     wants_event,
@@ -74,14 +72,9 @@ from casey_flows.tasks.events import (
 from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
 from casey_flows.warehouse.logs import WAREHOUSE_LOGGER
-from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
+from casey_flows.warehouse.opt_outs import read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
-
-CALLING_WINDOW_HELP = "Calling hours, evaluated in each contact's own time zone."
-EXPECTED_CALL_HELP = (
-    "Dry run: how long a call lasts on average, create to hang-up, for the preview's ETA."
-)
 
 
 def default_campaign_id() -> str:
@@ -201,138 +194,94 @@ async def dial_contacts(
 
 @flow(name="call-campaign", flow_run_name=_run_name)
 async def call_campaign(
-    connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
-    contacts: Annotated[list[ContactInput] | None, Field(description=CONTACTS_HELP)] = None,
-    contacts_file: Annotated[str | None, Field(description=CONTACTS_FILE_HELP)] = None,
-    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
-    campaign_id: Annotated[
-        str | None,
-        Field(description="Keys every dispatch; a re-run with the same id dials nobody twice."),
-    ] = None,
-    calling_window: Annotated[
-        CallingWindow, Field(description=CALLING_WINDOW_HELP)
-    ] = CallingWindow(),  # noqa: B008 - immutable pydantic model, shown as the UI default
-    suppression: Annotated[
-        list[str], Field(description="Numbers never to call (do-not-call list).")
-    ] = [],  # noqa: B006 - Prefect copies parameters
-    suppression_file: Annotated[
-        str | None, Field(description="File of numbers never to call (one per line, or CSV).")
-    ] = None,
-    opt_outs_from: Annotated[
-        WarehouseOptOuts | None,
-        Field(
-            description="Also never call numbers that opted out on an earlier call on this "
-            "connection, as loaded by sync_calls into this dataset."
-        ),
-    ] = None,
-    max_concurrent_calls: Annotated[int, Field(ge=1, le=1000)] = 10,
-    max_requests_per_second: Annotated[float, Field(gt=0, le=1000)] = 10.0,
-    global_concurrency_limit: Annotated[
-        str | None,
-        Field(description="Prefect global concurrency limit shared by runs on one account."),
-    ] = None,
-    retry_outcomes: Annotated[
-        list[str], Field(description="Outcomes dialled again (status or ended_reason).")
-    ] = ["no_answer", "busy"],  # noqa: B006 - Prefect copies parameters
-    max_attempts: Annotated[int, Field(ge=1, le=10, description="Calls per contact at most.")] = 1,
-    retry_delay_seconds: Annotated[float, Field(ge=0)] = 600.0,
-    call_timeout_seconds: Annotated[
-        float, Field(gt=0, description="Stop waiting for one call after this (not cancel).")
-    ] = 1800.0,
-    poll_interval_seconds: Annotated[
-        float, Field(gt=0, description="Fastest status poll; slows while nothing changes.")
-    ] = 2.0,
-    ledger_lookback_hours: Annotated[
-        float, Field(gt=0, description="How far back a re-run looks for calls it placed.")
-    ] = 72.0,
-    redial_after_seconds: Annotated[
-        float, Field(gt=0, description=REDIAL_AFTER_HELP)
-    ] = DEFAULT_REDIAL_AFTER_SECONDS,
-    redial_unconfirmed: Annotated[bool, Field(description=REDIAL_HELP)] = True,
-    dry_run: Annotated[bool, Field(description="Validate and plan; dial nobody.")] = False,
-    expected_call_seconds: Annotated[
-        float, Field(gt=0, le=86400, description=EXPECTED_CALL_HELP)
-    ] = 120.0,
-    export_csv_path: ExportCsvPath = None,
-    export_raw_cells: ExportRawCells = False,
-    export_full_numbers: ExportFullNumbers = False,
-    emit_call_events: Annotated[
-        CallEvents | bool, Field(description=CALL_EVENTS_HELP)
-    ] = "failures",
-    cancel_grace_seconds: Annotated[
-        float,
-        Field(
-            ge=0,
-            le=20,
-            description="On cancel: how long calls in flight get to end before the report.",
-        ),
-    ] = 10.0,
-    lease_wait_seconds: Annotated[
-        float,
-        Field(
-            ge=0,
-            description="How long to wait while another run dials this campaign, then refuse.",
-        ),
-    ] = 120.0,
-    resume_of: Annotated[
-        str | None,
-        Field(description="Set by the crash trigger: the crashed run to resume (its id)."),
-    ] = None,
-    resume_count: Annotated[
-        int, Field(ge=0, description="Set by the crash trigger: resumes so far.")
-    ] = 0,
-    max_resumes: Annotated[
-        int, Field(ge=0, description="Crashes resumed automatically, at most.")
-    ] = 3,
+    connection_code: str,
+    contacts: list[ContactInput] | None = None,
+    contacts_file: str | None = None,
+    campaign_id: str | None = None,
+    dry_run: bool = False,
+    credentials_block: str = DEFAULT_BLOCK_NAME,
+    calling_window: CallingWindow = CallingWindow(),  # noqa: B008 - frozen models, shown
+    suppression: Suppression = Suppression(),  # noqa: B008 - as the form's defaults
+    limits: CallLimits = CallLimits(),  # noqa: B008
+    retries: CallRetries = CallRetries(),  # noqa: B008
+    safety: ExactlyOnceSafety = ExactlyOnceSafety(),  # noqa: B008
+    exports: CampaignExports = CampaignExports(),  # noqa: B008
+    resume: CrashResume = CrashResume(),  # noqa: B008
 ) -> CampaignResult:
     """Call every valid, unsuppressed contact inside its calling window; report all outcomes.
 
     Never dials a number twice for the same campaign and attempt (a retry or a re-run with the
     same ``campaign_id`` adopts the calls already placed), never outside the contact's calling
-    hours, never a suppressed number, within ``max_concurrent_calls`` and
-    ``max_requests_per_second``. Each parameter's description is shown in the run form.
+    hours, never a suppressed number, within the limits of ``limits``.
+
+    Args:
+        connection_code: Code of the Casey call_out connection to dial on.
+        contacts: Contacts to call, each with a phone_number (E.164) and optionally a name,
+            a time zone and context for the agent. Prefect caps a run's parameters at 512 KB
+            (about 15,000 contacts): above that, use contacts_file.
+        contacts_file: CSV, JSON or JSONL file of contacts (columns phone_number, name,
+            timezone, participant_id, context.*): a path, or a URL every worker can read
+            (s3://, gs://, file://). May be combined with contacts.
+        campaign_id: Names the campaign: every call carries it, and a re-run with the same id
+            dials nobody twice. Empty: the deployment's name and scheduled day.
+        dry_run: Validate and plan only: dial nobody, publish who would be called when, and
+            an ETA.
+        credentials_block: Name of the Casey Credentials block that holds the API key.
+        calling_window: Calling hours, in each contact's own time zone (the window's zone
+            for contacts without one). Outside them a contact is deferred, not dialled.
+        suppression: Numbers never to call: a list, a file, opt-outs loaded by sync_calls.
+        limits: Concurrent calls, request rate, a shared concurrency limit, and how long and
+            how often calls are watched.
+        retries: Outcomes dialled again (e.g. no_answer, busy), how often and after how long.
+        safety: The exactly-once machinery: how far back the ledger is read, what happens
+            after a create that may have rung, waiting for another run of this campaign, the
+            grace after a cancel.
+        exports: A CSV of every outcome, and Prefect events per call.
+        resume: Set by the crash-resume automation when it restarts a crashed run; leave it
+            alone (max_resumes caps the automatic resumes).
 
     Returns:
-        A ``CampaignResult``: one ``ContactOutcome`` per contact (completed, no answer,
+        A ``CampaignResult``: one ``ContactOutcome`` per contact (completed, no_answer,
         deferred, suppressed, rejected, error, ...), counts and warnings. The UI shows a progress
         artifact, an outcome table and a summary; the final state message gives the counts.
 
     Example:
         ```python
-        from casey_flows import CallingWindow, call_campaign
+        from casey_flows import CallingWindow, CallLimits, call_campaign
 
         result = await call_campaign(
             connection_code="demo-outbound",
             contacts_file="contacts.csv",
             campaign_id="reminders-2026-11-27",
             calling_window=CallingWindow(start="09:00", end="20:00", timezone="America/New_York"),
+            limits=CallLimits(max_concurrent_calls=5),
         )
         print(result.summary_table())
         ```
     """
     logger = get_run_logger()
-    if resume_of:  # started by the crash trigger: the crashed run's campaign, as it was given
-        parameters = await resumed_parameters(call_campaign, resume_of, resume_count, max_resumes)
+    if resume.resume_of:  # started by the crash trigger: the crashed run's campaign, as it was
+        parameters = await _resumed(resume)
         logger.warning(
             "resuming campaign %s of crashed run %s (resume %d of at most %d): adopting what it "
             "dialled",
             parameters["campaign_id"],
-            resume_of,
-            resume_count,
-            max_resumes,
+            resume.resume_of,
+            resume.resume_count,
+            parameters["resume"].max_resumes,
         )
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
     batch = load_contacts(contacts, contacts_file, calling_window.timezone)
-    suppressed_list = _load_suppression(suppression, suppression_file)
+    suppressed_list = _load_suppression(suppression.numbers, suppression.file)
     for rejection in suppressed_list.rejected:
         logger.warning("suppression entry ignored: %s", rejection.message)
     allowed, suppressed = suppressed_list.partition(batch.contacts)
     opted_out: list[Contact] = []
     opt_out_warnings: list[str] = []
-    if opt_outs_from is not None:
+    if suppression.opt_outs_from is not None:
         with forwarded(WAREHOUSE_LOGGER, logger) as opt_out_warnings:
-            numbers = await read_opt_outs(opt_outs_from, connection_code)
+            numbers = await read_opt_outs(suppression.opt_outs_from, connection_code)
         allowed, opted_out = SuppressionList(numbers, source=OPT_OUTS_SOURCE).partition(allowed)
     result = CampaignResult(
         campaign_id=campaign_id,
@@ -362,32 +311,32 @@ async def call_campaign(
     )
     tracks = [Track(contact=c) for c in allowed]
     credentials = await resolve_credentials(credentials_block)  # once per run
+    polls = _poll_policy(limits.poll_interval_seconds)  # the preview plans as the engine polls
     if dry_run:
         await check_connection(credentials, connection_code)
-        polls = _poll_policy(poll_interval_seconds)  # as the engine would poll
         plan = PlanSettings(
             window=calling_window,
-            max_concurrent_calls=max_concurrent_calls,
-            max_requests_per_second=max_requests_per_second,
-            expected_call_seconds=expected_call_seconds,
+            max_concurrent_calls=limits.max_concurrent_calls,
+            max_requests_per_second=limits.max_requests_per_second,
+            expected_call_seconds=limits.expected_call_seconds,
             poll_seconds=polls.min_poll_seconds,
             max_poll_seconds=polls.max_poll_seconds,
             poll_backoff=polls.backoff,
-            call_timeout_seconds=call_timeout_seconds,
+            call_timeout_seconds=limits.call_timeout_seconds,
         )
         assumed = assumptions(
             plan,
-            max_attempts=max_attempts,
-            retry_outcomes=retry_outcomes,
-            retry_delay_seconds=retry_delay_seconds,
-            global_concurrency_limit=global_concurrency_limit,
+            max_attempts=retries.max_attempts,
+            retry_outcomes=retries.outcomes,
+            retry_delay_seconds=retries.delay_seconds,
+            global_concurrency_limit=limits.global_concurrency_limit,
         )
         outcomes, result.preview = _plan_only(
             allowed,
             plan,
             suppressed=len(suppressed) + len(opted_out),
             rejected=len(result.by_outcome(OUTCOME_REJECTED)),
-            max_attempts=max_attempts,
+            max_attempts=retries.max_attempts,
             assumed=assumed,
         )
         result.outcomes += outcomes
@@ -396,37 +345,37 @@ async def call_campaign(
             campaign_id=campaign_id,
             connection_code=connection_code,
             window=calling_window,
-            max_concurrent_calls=max_concurrent_calls,
-            retry_outcomes=frozenset(retry_outcomes),
-            max_attempts=max_attempts,
-            retry_delay_seconds=retry_delay_seconds,
-            call_timeout_seconds=call_timeout_seconds,
-            redial=RedialRule(after_seconds=redial_after_seconds, redial=redial_unconfirmed),
-            cancel_grace_seconds=cancel_grace_seconds,
-            poll=_poll_policy(poll_interval_seconds),  # the one the preview plans with
+            max_concurrent_calls=limits.max_concurrent_calls,
+            retry_outcomes=frozenset(retries.outcomes),
+            max_attempts=retries.max_attempts,
+            retry_delay_seconds=retries.delay_seconds,
+            call_timeout_seconds=limits.call_timeout_seconds,
+            redial=RedialRule(
+                after_seconds=safety.redial_after_seconds, redial=safety.redial_unconfirmed
+            ),
+            cancel_grace_seconds=safety.cancel_grace_seconds,
+            poll=polls,
         )
-        since = datetime.now(timezone.utc) - timedelta(hours=ledger_lookback_hours)
+        since = datetime.now(timezone.utc) - timedelta(hours=safety.ledger_lookback_hours)
         try:
-            async with campaign_lease(campaign_id, lease_wait_seconds):
+            async with campaign_lease(campaign_id, safety.lease_wait_seconds):
                 await dial_contacts(
                     credentials,
                     tracks,
                     settings,
-                    max_requests_per_second=max_requests_per_second,
-                    global_concurrency_limit=global_concurrency_limit,
+                    max_requests_per_second=limits.max_requests_per_second,
+                    global_concurrency_limit=limits.global_concurrency_limit,
                     ledger_since=since,
-                    emit_call_events=call_events_mode(emit_call_events),
+                    emit_call_events=exports.call_events,
                 )
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)
             result.outcomes += _stopped_outcomes(tracks, settings.poll.terminal_statuses)
             result.warnings.append("stopped before the end (cancelled): see 'not dialled'")
-            await asyncio.shield(
-                _publish(result, export_csv_path, export_full_numbers, export_raw_cells)
-            )
+            await asyncio.shield(_publish(result, exports))
             raise
         result.outcomes += [t.outcome for t in tracks if t.outcome is not None]
-    await _publish(result, export_csv_path, export_full_numbers, export_raw_cells)
+    await _publish(result, exports)
     emit_event(
         event="casey.campaign.completed",
         resource={"prefect.resource.id": f"casey.campaign.{campaign_id}"},
@@ -444,13 +393,28 @@ async def call_campaign(
     return Completed(message=message, data=result)  # type: ignore[return-value]
 
 
-async def _publish(
-    result: CampaignResult, csv_path: str | None, full_numbers: bool, raw_cells: bool
-) -> None:
+async def _publish(result: CampaignResult, exports: CampaignExports) -> None:
     """The outcome table and summary artifacts, and the CSV export when asked."""
     await publish_results(result)
-    if csv_path:
-        export_csv(result, csv_path, full_numbers=full_numbers, raw_cells=raw_cells)
+    if exports.csv_path:
+        export_csv(
+            result, exports.csv_path, full_numbers=exports.full_numbers, raw_cells=exports.raw_cells
+        )
+
+
+async def _resumed(resume: CrashResume) -> dict[str, Any]:
+    """The crashed run's parameters (grouped, if it ran before the grouping), validated, with
+    its campaign id made explicit and this resume counted against its own ``max_resumes``.
+
+    Raises:
+        ResumeLimitReached: ``resume.resume_count`` is past the crashed run's ``max_resumes``.
+    """
+    assert resume.resume_of is not None
+    parameters = grouped_parameters(await crashed_run_parameters(resume.resume_of))
+    max_resumes = CrashResume.model_validate(parameters.get("resume") or {}).max_resumes
+    check_resume_limit(resume.resume_of, resume.resume_count, max_resumes)
+    parameters["resume"] = {"resume_count": resume.resume_count, "max_resumes": max_resumes}
+    return call_campaign.validate_parameters(parameters)
 
 
 def _stopped_outcomes(tracks: list[Track], terminal: frozenset[str]) -> list[ContactOutcome]:

@@ -15,10 +15,9 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentia
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
 from casey_flows.exceptions import CallOutcomeFailure
 from casey_flows.exports import md_literal
-from casey_flows.flows.params import CredentialsBlockName
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import CallLost, CallWaitTimeout, create_call, wait_for_call
-from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
+from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
 from casey_flows.tasks.waiting import WaitPolicy, describe_outcome
 
 
@@ -28,45 +27,45 @@ def _run_name() -> str:
 
 @flow(name="place-call", flow_run_name=_run_name, log_prints=False)
 async def place_call(
-    phone_number: Annotated[
-        str,
-        Field(
-            pattern=E164_PATTERN,
-            description="Number to call, E.164 (e.g. +14155550100).",
-        ),
-    ],
-    connection_code: Annotated[str, Field(description="Code of a call_out connection.")],
-    name: Annotated[str | None, Field(max_length=200, description="Who is called.")] = None,
-    participant_id: Annotated[UUID | None, Field(description="Participant uuid.")] = None,
-    context: Annotated[
-        dict[str, Any] | None, Field(description="Data for the agent, echoed on the call.")
-    ] = None,
-    schedule_plan: Annotated[
-        dict[str, Any] | None, Field(description="Passed to Casey unchanged.")
-    ] = None,
-    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
-    wait: Annotated[bool, Field(description="Wait until the call ends.")] = True,
-    timeout_seconds: Annotated[
-        float, Field(gt=0, description="Stop waiting after this (the call is not cancelled).")
-    ] = 900.0,
-    fail_on: Annotated[
-        list[str],
-        Field(description="Outcomes (status or ended_reason) that fail this run."),
-    ] = ["failed"],  # noqa: B006 - Prefect copies parameters; a tuple would show badly in the UI
-    dispatch_key: Annotated[
-        str | None,
-        Field(description="Dispatch at most once per key; default: this flow run + number."),
-    ] = None,
-    redial_after_seconds: Annotated[
-        float, Field(gt=0, description=REDIAL_AFTER_HELP)
-    ] = DEFAULT_REDIAL_AFTER_SECONDS,
-    redial_unconfirmed: Annotated[bool, Field(description=REDIAL_HELP)] = True,
+    phone_number: Annotated[str, Field(pattern=E164_PATTERN)],
+    connection_code: str,
+    name: Annotated[str | None, Field(max_length=200)] = None,
+    participant_id: UUID | None = None,
+    context: dict[str, Any] | None = None,
+    schedule_plan: dict[str, Any] | None = None,
+    credentials_block: str = DEFAULT_BLOCK_NAME,
+    wait: bool = True,
+    timeout_seconds: Annotated[float, Field(gt=0)] = 900.0,
+    fail_on: list[str] = ["failed"],  # noqa: B006 - Prefect copies parameters; a tuple would show badly in the UI
+    dispatch_key: str | None = None,
+    redial_after_seconds: Annotated[float, Field(gt=0)] = DEFAULT_REDIAL_AFTER_SECONDS,
+    redial_unconfirmed: bool = True,
 ) -> Call:
     """Place one outbound call and return it as it ended (or as dispatched, without ``wait``).
 
     A retry of the same flow run adopts the call it already placed instead of dialling again.
-    The final state message says the outcome: "completed", "no answer", "voicemail", ...
-    Each parameter's description is shown in the run form.
+    The final state message says the outcome: completed, no_answer, voicemail, ...
+
+    Args:
+        phone_number: Number to call, E.164: a leading + and the country code
+            (e.g. +14155550100).
+        connection_code: Code of the Casey call_out connection to dial on.
+        name: Who is called (at most 200 characters); the agent may use it.
+        participant_id: Casey participant uuid, when the person is known to Casey.
+        context: Data for the agent (a JSON object), echoed back on the call.
+        schedule_plan: Passed to Casey unchanged (its structure is Casey's).
+        credentials_block: Name of the Casey Credentials block that holds the API key.
+        wait: Wait until the call ends (off: return as soon as it is dispatched).
+        timeout_seconds: Stop waiting after this long; the call is not cancelled.
+        fail_on: Outcomes that fail this run, matched against the call's status or
+            ended_reason (e.g. failed, no_answer, busy).
+        dispatch_key: Dispatch at most once per key. Empty: this flow run and the number, so a
+            retry of this run never dials twice.
+        redial_after_seconds: After a create that may or may not have reached Casey (timeout,
+            dropped connection, 5xx), how long its key may be missing from the call list
+            before it is taken as never arrived: the list may trail creates.
+        redial_unconfirmed: Then dial it again (on), or leave it and fail the run with
+            CreateUnconfirmed: it may have rung (off).
 
     Returns:
         The call as it ended (or as dispatched, with ``wait=False``).

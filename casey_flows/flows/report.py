@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.client.recent import as_utc, recent_call_pages
-from casey_flows.exports import RAW_CELLS_HELP, REPORT_COLUMNS, artifact_key, md_literal, write_csv
-from casey_flows.flows.params import CredentialsBlockName
+from casey_flows.exports import REPORT_COLUMNS, artifact_key, md_literal, write_csv
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import dispatch_key_of
 
@@ -103,33 +102,33 @@ def _run_name() -> str:
 
 @flow(name="call-report", flow_run_name=_run_name)
 async def call_report(
-    connection_code: Annotated[str, Field(description="Code of the connection to report on.")],
-    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
-    status: Annotated[
-        str | None, Field(description="Only calls with this status (e.g. completed).")
-    ] = None,
-    since: Annotated[
-        datetime | None, Field(description="Only calls created at or after this (UTC if naive).")
-    ] = None,
-    last_hours: Annotated[
-        float | None,
-        Field(gt=0, description="Only calls created in the last N hours (for schedules)."),
-    ] = None,
-    max_calls: Annotated[int, Field(gt=0, description="Stop after this many calls.")] = 10_000,
-    csv_path: Annotated[
-        str | None, Field(description="Also write the rows to this CSV file.")
-    ] = None,
-    raw_cells: Annotated[bool, Field(description=RAW_CELLS_HELP)] = False,
-    full_numbers: Annotated[
-        bool,
-        Field(description="Write full phone numbers to the CSV (the artifact stays masked)."),
-    ] = False,
+    connection_code: str,
+    credentials_block: str = DEFAULT_BLOCK_NAME,
+    status: str | None = None,
+    since: datetime | None = None,
+    last_hours: Annotated[float | None, Field(gt=0)] = None,
+    max_calls: Annotated[int, Field(gt=0)] = 10_000,
+    csv_path: str | None = None,
+    raw_cells: bool = False,
+    full_numbers: bool = False,
 ) -> list[ReportRow]:
     """List a connection's calls, publish a masked table artifact and optionally a CSV.
 
     The CSV at ``csv_path`` is the user's data export: with ``full_numbers=True`` it holds full
     phone numbers (keep it where such data may live); otherwise numbers are masked there too.
-    Each parameter's description is shown in the run form.
+
+    Args:
+        connection_code: Code of the Casey connection to report on.
+        credentials_block: Name of the Casey Credentials block that holds the API key.
+        status: Only calls with this status (e.g. completed, no_answer). Empty: all.
+        since: Only calls created at or after this instant (UTC if no zone is given).
+        last_hours: Only calls created in the last N hours (for schedules); with since too,
+            the narrower of the two.
+        max_calls: Stop reading after this many calls, newest first.
+        csv_path: Also write the rows to this CSV file (a path on the worker).
+        raw_cells: Write CSV cells exactly as they are, including text a spreadsheet would run
+            as a formula (=, +, -, @): only for files loaded into a database.
+        full_numbers: Write full phone numbers to the CSV (the artifact stays masked).
 
     Returns:
         The rows with masked numbers, so nothing persisted by Prefect holds a full number.

@@ -37,12 +37,6 @@ from casey_flows.campaign.status import (
 )
 from casey_flows.exports import md_literal
 from casey_flows.flows.campaign import load_contacts
-from casey_flows.flows.params import (
-    CredentialsBlockName,
-    ExportCsvPath,
-    ExportFullNumbers,
-    ExportRawCells,
-)
 from casey_flows.tasks.calls import Credentials, casey_client
 
 STATUS_ARTIFACT_KIND = "campaign-status"
@@ -76,25 +70,16 @@ async def fetch_campaign_calls(
 
 @flow(name="campaign-status", flow_run_name=_run_name)
 async def campaign_status(
-    campaign_id: Annotated[str, Field(description="The campaign_id the campaign ran with.")],
-    connection_code: Annotated[str, Field(description="Code of the connection it dialled on.")],
-    contacts: Annotated[
-        list[ContactInput] | None,
-        Field(description="The campaign's contacts, to report those not dialled (optional)."),
-    ] = None,
-    contacts_file: Annotated[
-        str | None, Field(description="Or the campaign's CSV, JSON or JSONL file of contacts.")
-    ] = None,
-    credentials_block: CredentialsBlockName = DEFAULT_BLOCK_NAME,
-    lookback_hours: Annotated[
-        float, Field(gt=0, description="How far back to read the connection's calls.")
-    ] = 72.0,
-    max_calls: Annotated[
-        int, Field(gt=0, description="Stop reading after this many calls (and say so).")
-    ] = DEFAULT_MAX_CALLS,
-    export_csv_path: ExportCsvPath = None,
-    export_raw_cells: ExportRawCells = False,
-    export_full_numbers: ExportFullNumbers = False,
+    campaign_id: str,
+    connection_code: str,
+    contacts: list[ContactInput] | None = None,
+    contacts_file: str | None = None,
+    credentials_block: str = DEFAULT_BLOCK_NAME,
+    lookback_hours: Annotated[float, Field(gt=0)] = 72.0,
+    max_calls: Annotated[int, Field(gt=0)] = DEFAULT_MAX_CALLS,
+    export_csv_path: str | None = None,
+    export_raw_cells: bool = False,
+    export_full_numbers: bool = False,
 ) -> CampaignResult:
     """Rebuild a campaign's outcomes from the connection's call list: dials nobody.
 
@@ -106,6 +91,21 @@ async def campaign_status(
     ``not dialled``, rejected rows ``rejected``, and numbers called that are not on the list are
     still reported. The UI shows the outcome table and summary under keys of their own
     (``casey-campaign-status-...``); the final state message gives the counts.
+
+    Args:
+        campaign_id: The campaign_id the campaign ran with (its run name shows it).
+        connection_code: Code of the Casey connection the campaign dialled on.
+        contacts: The campaign's contacts, to report those not dialled (optional).
+        contacts_file: Or the campaign's CSV, JSON or JSONL file of contacts: a path, or a
+            URL every worker can read (s3://, gs://, file://).
+        credentials_block: Name of the Casey Credentials block that holds the API key.
+        lookback_hours: How far back to read the connection's calls (as far as the campaign
+            ran, at least).
+        max_calls: Stop reading after this many calls, newest first (and say so).
+        export_csv_path: Write every outcome to this CSV file (a path on the worker).
+        export_raw_cells: Write CSV cells exactly as they are, including text a spreadsheet
+            would run as a formula (=, +, -, @): only for files loaded into a database.
+        export_full_numbers: Full phone numbers in the CSV (masked otherwise).
 
     Returns:
         A ``CampaignResult`` of the campaign as the call list shows it.

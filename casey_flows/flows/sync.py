@@ -48,39 +48,15 @@ def _run_name() -> str:
 
 @flow(name="sync-calls", flow_run_name=_run_name)
 async def sync_calls(
-    connection_codes: Annotated[
-        list[str], Field(min_length=1, description="call_out connections whose calls to load.")
-    ],
-    credentials_block: Annotated[
-        Credentials, Field(description="Casey credentials block (or its name).")
-    ] = DEFAULT_BLOCK_NAME,
-    destination: Annotated[
-        str,
-        Field(description="dlt destination name: duckdb (embedded default), postgres, ..."),
-    ] = "duckdb",
-    dataset_name: Annotated[
-        str, Field(description="Dataset (schema) the tables land in.")
-    ] = DEFAULT_DATASET_NAME,
-    destination_credentials_block: Annotated[
-        str | None,
-        Field(
-            description="Name of a Prefect Secret block holding the destination's credentials "
-            "(a connection string or a JSON object). Empty: the DuckDB default, or dlt config."
-        ),
-    ] = None,
-    pipeline_name: Annotated[
-        str, Field(description="dlt pipeline name (its state remembers what was loaded).")
-    ] = DEFAULT_PIPELINE_NAME,
-    opt_out_field: Annotated[
-        str, Field(description="Conversation field whose 'yes' adds the number to opt_outs.")
-    ] = DEFAULT_OPT_OUT_FIELD,
-    include_transcripts: Annotated[
-        bool, Field(description="Load transcripts (one more request per conversation).")
-    ] = True,
-    list_lag_seconds: Annotated[
-        float,
-        Field(ge=0, description="How long a new call may take to show in the call list."),
-    ] = DEFAULT_LIST_LAG_SECONDS,
+    connection_codes: Annotated[list[str], Field(min_length=1)],
+    credentials_block: Credentials = DEFAULT_BLOCK_NAME,
+    destination: str = "duckdb",
+    dataset_name: str = DEFAULT_DATASET_NAME,
+    destination_credentials_block: str | None = None,
+    pipeline_name: str = DEFAULT_PIPELINE_NAME,
+    opt_out_field: str = DEFAULT_OPT_OUT_FIELD,
+    include_transcripts: bool = True,
+    list_lag_seconds: Annotated[float, Field(ge=0)] = DEFAULT_LIST_LAG_SECONDS,
 ) -> SyncSummary:
     """Load calls, conversations, answers, transcripts and opt-outs into a warehouse.
 
@@ -89,16 +65,21 @@ async def sync_calls(
     a markdown artifact (rows per table, new columns, duration, a query to start from).
 
     Args:
-        connection_codes: the connections to load.
-        credentials_block: the Casey credentials block or its name.
-        destination: any dlt destination by name; the embedded DuckDB file by default.
-        dataset_name: where the tables land.
-        destination_credentials_block: a Prefect Secret block with the destination's
-            credentials; never a parameter value.
-        pipeline_name: the dlt pipeline (and its state) to use.
-        opt_out_field: the field that means "no more calls"; see ``opt_outs``.
-        include_transcripts: read transcripts too.
-        list_lag_seconds: re-list window before the previous sync (late-appearing calls).
+        connection_codes: The Casey call_out connections whose calls to load.
+        credentials_block: Name of the Casey Credentials block that holds the API key (or,
+            from Python, the block itself).
+        destination: Any dlt destination by name: duckdb (the embedded default, a file under
+            ~/.casey-flows/warehouse/), postgres, snowflake, bigquery, ...
+        dataset_name: Dataset (schema) the tables land in.
+        destination_credentials_block: Name of a Prefect Secret block holding the
+            destination's credentials (a connection string or a JSON object); never a
+            parameter value. Empty: the DuckDB default, or dlt's own config.
+        pipeline_name: dlt pipeline name; its state remembers what was loaded.
+        opt_out_field: Conversation field whose "yes" adds the number to opt_outs (the table
+            a campaign's suppression.opt_outs_from reads).
+        include_transcripts: Load transcripts too (one more request per conversation).
+        list_lag_seconds: How long a new call may take to show in the call list: each sync
+            re-reads this far back before the previous one.
 
     Returns:
         A small summary: rows per table, new columns, destination and dataset, seconds.

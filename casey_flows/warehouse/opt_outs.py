@@ -23,7 +23,7 @@ OPT_OUTS_TABLE = "opt_outs"
 class WarehouseOptOuts(BaseModel):
     """Where ``sync_calls`` loaded opt-outs (the same values you gave ``sync_calls``)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, title="Warehouse opt-outs")
 
     destination: Annotated[str, Field(description="dlt destination name.")] = "duckdb"
     dataset_name: Annotated[str, Field(description="Dataset sync_calls loads.")] = "casey"

@@ -14,5 +14,5 @@ def campaign_parameters(sandbox: EmbeddedSandbox, campaign_id: str, numbers: lis
         "campaign_id": campaign_id,
         "contacts": [{"phone_number": n} for n in numbers],
         "calling_window": ALWAYS_OPEN,
-        "poll_interval_seconds": 0.3,
+        "limits": {"poll_interval_seconds": 0.3},
     }

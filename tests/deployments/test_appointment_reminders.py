@@ -81,7 +81,8 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
     assert [c["phone_number"] for c in contacts] == ["+12025550408"]
     assert contacts[0]["timezone"] == "America/Chicago"
     assert "+12025550408" not in follow_up.name
-    assert follow_up.parameters["opt_outs_from"] == WarehouseOptOuts().model_dump()
+    suppression = follow_up.parameters["suppression"]
+    assert suppression["opt_outs_from"] == WarehouseOptOuts().model_dump(mode="json")
 
 
 def test_who_opts_out_is_called_once_then_skipped_as_suppressed(

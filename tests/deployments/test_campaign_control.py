@@ -84,9 +84,8 @@ def start(sandbox: EmbeddedSandbox, campaign_id: str, people: list[dict[str, str
         "contacts": people,
         "campaign_id": campaign_id,
         "calling_window": ALWAYS,
-        "max_concurrent_calls": 3,
-        "poll_interval_seconds": 0.2,
-        "emit_call_events": False,
+        "limits": {"max_concurrent_calls": 3, "poll_interval_seconds": 0.2},
+        "exports": {"call_events": "none"},
     }
     return asyncio.run(arun_deployment(DEPLOYMENT, parameters=parameters, timeout=0))
 
@@ -161,7 +160,7 @@ def test_a_killed_campaign_is_resumed_and_dials_everyone_exactly_once(
     assert sandbox.admin.stats()["creates_total"] < 30, "the kill must land mid-campaign"
 
     resumed = _wait_resumed(stack, run, timeout=60)
-    assert resumed.parameters["resume_count"] == 1
+    assert resumed.parameters["resume"]["resume_count"] == 1
     # It waits for the dead run's lease (60 s, then the server's sweep), then finishes.
     done = wait_state(stack, resumed.id, {"Completed", "Failed", "Crashed"}, timeout=200)
     assert done.state_name == "Completed", done.state.message if done.state else None
@@ -186,6 +185,11 @@ def _flow_process(run_id: UUID) -> int:
     raise AssertionError(f"no process runs flow run {run_id}")
 
 
+def _resume_of(run: FlowRun) -> str | None:
+    """The crashed run a run resumes, from the ``resume`` group the crash trigger sets."""
+    return (run.parameters.get("resume") or {}).get("resume_of")
+
+
 def _wait_resumed(stack: PrefectStack, crashed: FlowRun, timeout: float) -> FlowRun:
     async def find() -> list[FlowRun]:
         async with get_client() as client:
@@ -197,7 +201,7 @@ def _wait_resumed(stack: PrefectStack, crashed: FlowRun, timeout: float) -> Flow
 
     deadline = time.monotonic() + timeout
     while True:
-        runs = [r for r in asyncio.run(find()) if r.parameters.get("resume_of") == str(crashed.id)]
+        runs = [r for r in asyncio.run(find()) if _resume_of(r) == str(crashed.id)]
         if runs:
             return runs[0]
         assert time.monotonic() < deadline, f"the crash trigger never resumed:\n{stack.logs()}"

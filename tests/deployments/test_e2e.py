@@ -37,6 +37,7 @@ from casey_flows.sandbox.embedded import EmbeddedSandbox
 from deployments.spec import load_project
 from tests.deployments.fast_runs import campaign_parameters
 from tests.deployments.stack import CASEY_FLOWS, PREFECT, PrefectStack, prefect_stack
+from tests.flows.run_forms import undescribed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -104,6 +105,10 @@ def test_sqlite_worker_runs_a_deployment_and_the_trigger_reports(
                 deployments = await client.read_deployments()
             names = {f"{d.name}" for d in deployments}
             assert {s.name for s in load_project().deployments} <= names
+            # The forms a person fills: every parameter, and every field of every section,
+            # described in the schema the server stored for each deployment.
+            forms = [(d.name, undescribed(d.parameter_openapi_schema)) for d in deployments]
+            assert [(name, missing) for name, missing in forms if missing] == []
             started = time.time()
             from datetime import datetime, timezone
 

@@ -30,14 +30,23 @@ from casey_flows.tasks.dispatch import dispatch_key_of
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 ALWAYS_OPEN = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
-FAST = {
+FAST: dict[str, Any] = {
     "calling_window": ALWAYS_OPEN,
-    "poll_interval_seconds": 0.2,
-    "max_requests_per_second": 200.0,
-    "emit_call_events": False,
+    "limits": {"poll_interval_seconds": 0.2, "max_requests_per_second": 200.0},
+    "exports": {"call_events": "none"},
     # The sandbox's list does not lag unless a test says so: re-dial after 2 s, not 90.
-    "redial_after_seconds": 2.0,
+    "safety": {"redial_after_seconds": 2.0},
 }
+
+
+def with_fast(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` over ``FAST``, a group given in both merged field by field (a group passed as
+    is replaces the whole group: the test's limits would drop FAST's fast polls)."""
+    merged = {**FAST, **params}
+    for group, fields in FAST.items():
+        if isinstance(fields, dict) and isinstance(params.get(group), dict):
+            merged[group] = {**fields, **params[group]}
+    return merged
 
 
 def numbers(count: int, start: int = 1000, prefix: str = "+1202555") -> list[str]:
@@ -46,7 +55,7 @@ def numbers(count: int, start: int = 1000, prefix: str = "+1202555") -> list[str
 
 
 def run_campaign(sandbox: EmbeddedSandbox, credentials_block: str, **params: Any):
-    params = {"connection_code": sandbox.call_out_connection, **FAST, **params}
+    params = with_fast({"connection_code": sandbox.call_out_connection, **params})
     return asyncio.run(
         call_campaign(
             credentials_block=credentials_block,
@@ -71,7 +80,7 @@ def test_two_hundred_contacts_mixed_outcomes(
         credentials_block,
         contacts=[{"phone_number": p} for p in phones],
         campaign_id="mixed-200",
-        max_concurrent_calls=10,
+        limits={"max_concurrent_calls": 10},
     )
     assert state.is_completed(), state.message
     result: CampaignResult = state.result()
@@ -111,9 +120,9 @@ def test_rows_rejected_suppressed_and_deduplicated_from_csv(
         clean_sandbox,
         credentials_block,
         contacts_file=str(source),
-        suppression=["+1 202 555 1004"],
+        suppression={"numbers": ["+1 202 555 1004"]},
         campaign_id="csv-run",
-        export_csv_path=str(export),
+        exports={"csv_path": str(export)},
     )
     assert state.is_completed(), state.message
     result: CampaignResult = state.result()
@@ -158,9 +167,7 @@ def test_outcome_retries_until_max_attempts(
         credentials_block,
         contacts=[{"phone_number": "+12025550486"}, {"phone_number": "+12025550100"}],
         campaign_id="retries",
-        max_attempts=3,
-        retry_delay_seconds=0.2,
-        retry_outcomes=["busy"],
+        retries={"max_attempts": 3, "delay_seconds": 0.2, "outcomes": ["busy"]},
     )
     result: CampaignResult = state.result()
     by_phone = {o.phone_number: o for o in result.outcomes}
@@ -247,7 +254,7 @@ def test_global_concurrency_limit_is_strict_and_honoured(
         credentials_block,
         contacts=contacts,
         campaign_id="gcl-missing",
-        global_concurrency_limit="casey-no-such-limit",
+        limits={"global_concurrency_limit": "casey-no-such-limit"},
     )
     assert missing.is_failed()
     assert clean_sandbox.admin.stats()["creates_total"] == 0
@@ -258,8 +265,7 @@ def test_global_concurrency_limit_is_strict_and_honoured(
         credentials_block,
         contacts=contacts,
         campaign_id="gcl",
-        max_concurrent_calls=6,
-        global_concurrency_limit="casey-account-test",
+        limits={"max_concurrent_calls": 6, "global_concurrency_limit": "casey-account-test"},
     )
     assert state.is_completed(), state.message
     stats = clean_sandbox.admin.stats()
@@ -283,8 +289,10 @@ def test_two_runs_sharing_a_global_limit_stay_under_it_together(
             # (each first takes its campaign's lease).
             contacts=[{"phone_number": p} for p in numbers(15, start=start)],
             campaign_id=name,
-            max_concurrent_calls=3,  # each run alone could fill the account's 3
-            global_concurrency_limit="casey-shared-test",
+            limits={
+                "max_concurrent_calls": 3,  # each run alone could fill the account's 3
+                "global_concurrency_limit": "casey-shared-test",
+            },
         )
 
     runs = [
@@ -337,8 +345,9 @@ from casey_flows.flows.campaign import call_campaign
 window = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
 contacts = [{"phone_number": f"+1202555{3000 + i:04d}"} for i in range(40)]
 asyncio.run(call_campaign(connection_code=sys.argv[1], credentials_block=sys.argv[2],
-    contacts=contacts, campaign_id="killed", calling_window=window, max_concurrent_calls=5,
-    poll_interval_seconds=0.2, emit_call_events=False))
+    contacts=contacts, campaign_id="killed", calling_window=window,
+    limits={"max_concurrent_calls": 5, "poll_interval_seconds": 0.2},
+    exports={"call_events": "none"}))
 """
 
 
@@ -368,7 +377,7 @@ def test_sigkill_mid_campaign_then_rerun_dials_nobody_twice(
         credentials_block,
         contacts=[{"phone_number": f"+1202555{3000 + i:04d}"} for i in range(40)],
         campaign_id="killed",
-        max_concurrent_calls=5,
+        limits={"max_concurrent_calls": 5},
     )
     assert state.is_completed(), state.message
     stats = assert_nobody_dialled_twice_per_key(clean_sandbox)
@@ -381,20 +390,24 @@ def test_a_second_run_of_a_live_campaign_waits_then_refuses_and_dials_nobody(
     clean_sandbox: EmbeddedSandbox, credentials_block: str
 ) -> None:
     """While one run holds the campaign's lease (here: the test, as a live run would), another
-    run of the same campaign waits ``lease_wait_seconds``, then fails without a single create."""
+    run of the same campaign waits ``safety.lease_wait_seconds``, then fails without a single
+    create."""
     from casey_flows.campaign.control import campaign_lease
     from casey_flows.exceptions import CampaignBusy
 
     async def second_run_while_held() -> Any:
         async with campaign_lease("held", wait_seconds=5):
             return await call_campaign(
-                connection_code=clean_sandbox.call_out_connection,
                 credentials_block=credentials_block,
-                contacts=[{"phone_number": p} for p in numbers(3)],
-                campaign_id="held",
-                lease_wait_seconds=1,
                 return_state=True,
-                **FAST,
+                **with_fast(
+                    {
+                        "connection_code": clean_sandbox.call_out_connection,
+                        "contacts": [{"phone_number": p} for p in numbers(3)],
+                        "campaign_id": "held",
+                        "safety": {"lease_wait_seconds": 1},
+                    }
+                ),
             )
 
     state = asyncio.run(second_run_while_held())

@@ -2,8 +2,9 @@
 
 The session sandbox draws ring and talk times at random, so its makespans wander; this module
 starts a sandbox whose calls all last the same (no ring, a fixed 60 s talk, always answered),
-so the plan's one assumption about calls (``expected_call_seconds``) holds and what is left to
-compare is the model of the engine: order, slots, request rate and the polls that free slots.
+so the plan's one assumption about calls (``limits.expected_call_seconds``) holds and what is
+left to compare is the model of the engine: order, slots, request rate and the polls that free
+slots.
 """
 
 from __future__ import annotations
@@ -55,14 +56,14 @@ def fixed_length_block(prefect_server: None, fixed_length_sandbox: EmbeddedSandb
     return BLOCK
 
 
-def run(sandbox: EmbeddedSandbox, **params: Any) -> Any:
+def run(sandbox: EmbeddedSandbox, exports: dict[str, Any] | None = None, **params: Any) -> Any:
     return asyncio.run(
         call_campaign(
             connection_code=sandbox.call_out_connection,
             credentials_block=BLOCK,
             calling_window=ALWAYS_OPEN,
-            emit_call_events=False,
-            redial_after_seconds=2.0,
+            exports={"call_events": "none", **(exports or {})},
+            safety={"redial_after_seconds": 2.0},
             return_state=True,
             **params,
         )
@@ -83,8 +84,8 @@ def test_eta_of_a_dry_run_within_15_percent_of_the_real_run(
     fixed_length_sandbox: EmbeddedSandbox, fixed_length_block: str, tmp_path: Path
 ) -> None:
     sandbox = fixed_length_sandbox.clean()
+    contacts = [{"phone_number": f"+1202555{2000 + i:04d}"} for i in range(40)]
     limits = {
-        "contacts": [{"phone_number": f"+1202555{2000 + i:04d}"} for i in range(40)],
         "max_concurrent_calls": 5,
         "max_requests_per_second": 50.0,
         "poll_interval_seconds": 0.2,
@@ -92,11 +93,11 @@ def test_eta_of_a_dry_run_within_15_percent_of_the_real_run(
     export = tmp_path / "plan.csv"
     dry = run(
         sandbox,
+        contacts=contacts,
         campaign_id="eta-dry",
         dry_run=True,
-        expected_call_seconds=TALK_SECONDS / SPEED,
-        export_csv_path=str(export),
-        **limits,
+        limits={**limits, "expected_call_seconds": TALK_SECONDS / SPEED},
+        exports={"csv_path": str(export)},
     )
     planned: CampaignResult = dry.result()
     preview = planned.preview
@@ -110,7 +111,7 @@ def test_eta_of_a_dry_run_within_15_percent_of_the_real_run(
     assert all(row[-1] for row in rows[1:])
     assert sandbox.admin.stats()["creates_total"] == 0
 
-    real = run(sandbox, campaign_id="eta-real", **limits)
+    real = run(sandbox, contacts=contacts, campaign_id="eta-real", limits=limits)
     result: CampaignResult = real.result()
     assert result.counts == {"completed": 40}, real.message
     assert result.preview is None

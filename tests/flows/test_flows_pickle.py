@@ -22,7 +22,10 @@ CASES = [
         {"campaign_id": "x", "connection_code": "c", "contacts": [{"phone_number": "+1"}]},
     ),
     (sync_calls, {"connection_codes": ["c"]}),
-    (call_campaign, {"connection_code": "c", "opt_outs_from": {"dataset_name": "d"}}),
+    (
+        call_campaign,
+        {"connection_code": "c", "suppression": {"opt_outs_from": {"dataset_name": "d"}}},
+    ),
     # This project's own pipeline follows the same rule.
     (appointment_reminders, {"appointments_file": "a.csv", "connection_code": "c"}),
 ]

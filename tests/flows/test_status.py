@@ -73,8 +73,7 @@ def campaign(sandbox: EmbeddedSandbox, credentials_block: str) -> dict[str, Any]
         credentials_block,
         contacts=[{"phone_number": n, "name": f"Contact {n[-4:]}"} for n in DIALLED],
         campaign_id=CAMPAIGN,
-        max_attempts=2,
-        retry_delay_seconds=0.2,
+        retries={"max_attempts": 2, "delay_seconds": 0.2},
     )
     assert state.is_completed(), state.message
     other = post_call(sandbox, DIALLED[2], keyed("another-campaign", DIALLED[2]))

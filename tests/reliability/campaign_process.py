@@ -1,9 +1,10 @@
 """A campaign in its own process, for tests that kill it or restart what it talks to.
 
 ``python -m tests.reliability.campaign_process SPEC.json``. The spec names the contacts file,
-connection, block, campaign id and engine knobs; if it carries ``api_key`` and ``base_url`` the
-block is saved first (for a Prefect server the test process does not talk to). The last line
-on stdout is ``RESULT {json}``: the final state's type and message and every outcome.
+connection, block, campaign id and ``limits`` (a CallLimits dict); if it carries ``api_key`` and
+``base_url`` the block is saved first (for a Prefect server the test process does not talk to).
+The last line on stdout is ``RESULT {json}``: the final state's type and message and every
+outcome.
 """
 
 from __future__ import annotations
@@ -34,10 +35,13 @@ def main(spec_path: str) -> int:
             credentials_block=spec["credentials_block"],
             campaign_id=spec["campaign_id"],
             calling_window=window,
-            max_concurrent_calls=spec.get("max_concurrent_calls", 10),
-            max_requests_per_second=spec.get("max_requests_per_second", 100.0),
-            poll_interval_seconds=0.2,
-            emit_call_events=False,
+            limits={
+                "max_concurrent_calls": 10,
+                "max_requests_per_second": 100.0,
+                **spec.get("limits", {}),
+                "poll_interval_seconds": 0.2,
+            },
+            exports={"call_events": "none"},
             return_state=True,
         )
     )

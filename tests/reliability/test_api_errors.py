@@ -188,7 +188,9 @@ def test_403_on_create_fails_the_campaign_instead_of_marking_every_contact(
 ) -> None:
     """A key without the scope to call fails the run once, loudly; it is not 50 row errors."""
     state, requests = campaign_on_scripted_peer(
-        [CALL_OUT_CONNECTION, EMPTY_LEDGER, *[FORBIDDEN] * 60], numbers(50), max_concurrent_calls=5
+        [CALL_OUT_CONNECTION, EMPTY_LEDGER, *[FORBIDDEN] * 60],
+        numbers(50),
+        limits={"max_concurrent_calls": 5},
     )
     assert state.is_failed(), state.message
     assert "403" in (state.message or "") and "calls:write" in (state.message or "")
@@ -204,7 +206,7 @@ def test_422_on_one_create_is_that_contacts_error_and_the_rest_go_on(
     state, _ = campaign_on_scripted_peer(
         [CALL_OUT_CONNECTION, EMPTY_LEDGER, UNPROCESSABLE, Reply(201, {"data": CREATED_CALL})],
         numbers(2),
-        max_concurrent_calls=1,
+        limits={"max_concurrent_calls": 1},
     )
     assert state.is_completed(), state.message
     result = state.result()
@@ -281,9 +283,11 @@ def test_5xx_storm_mid_campaign_ends_in_bounded_time_without_losing_contacts(
             credentials_block,
             contacts=[{"phone_number": p} for p in phones],
             campaign_id="storm",
-            max_concurrent_calls=5,
-            max_requests_per_second=20.0,
-            call_timeout_seconds=6,
+            limits={
+                "max_concurrent_calls": 5,
+                "max_requests_per_second": 20.0,
+                "call_timeout_seconds": 6,
+            },
         )
     finally:
         watcher.join()

@@ -66,9 +66,8 @@ def test_contacts_under_faults_each_dialled_once_with_an_outcome(
             block,
             contacts=[{"phone_number": p} for p in phones],
             campaign_id=f"chaos-{contacts}-lag-{list_lag:g}",
-            max_concurrent_calls=100,
-            max_requests_per_second=300.0,
-            max_attempts=1,
+            limits={"max_concurrent_calls": 100, "max_requests_per_second": 300.0},
+            retries={"max_attempts": 1},
         )
     finally:
         chaos_sandbox.admin.set_faults()

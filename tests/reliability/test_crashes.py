@@ -107,8 +107,7 @@ def test_five_sigkills_at_seeded_points_then_rerun_dials_each_contact_once(
         "contacts_file": write_contacts(tmp_path / "contacts.csv", phones),
         "credentials_block": credentials_block,
         "campaign_id": "sigkill-x5",
-        "max_concurrent_calls": 6,
-        "max_requests_per_second": 40.0,
+        "limits": {"max_concurrent_calls": 6, "max_requests_per_second": 40.0},
     }
     env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
     # Five increasing kill points (creates seen by the sandbox), each plus a random delay so the
@@ -194,8 +193,7 @@ def test_sandbox_restart_mid_campaign_completes_or_fails_loudly(
         sandboxes.block,
         phones,
         campaign_id="sandbox-restart",
-        max_concurrent_calls=8,
-        max_requests_per_second=40.0,
+        limits={"max_concurrent_calls": 8, "max_requests_per_second": 40.0},
     )
     try:
         wait_for(lambda: sandboxes.first.admin.stats()["creates_total"] >= 20, timeout=60)
@@ -236,8 +234,7 @@ def test_prefect_server_restart_mid_campaign_completes_or_fails_loudly(
         "api_key": clean_sandbox.api_key,
         "base_url": clean_sandbox.base_url,
         "campaign_id": "server-restart",
-        "max_concurrent_calls": 6,
-        "max_requests_per_second": 20.0,
+        "limits": {"max_concurrent_calls": 6, "max_requests_per_second": 20.0},
     }
     try:
         stack.start_server()
@@ -289,9 +286,11 @@ def test_sandbox_crash_that_loses_calls_does_not_stall_the_other_calls(
         sandboxes.block,
         phones,
         campaign_id="sandbox-crash",
-        max_concurrent_calls=30,
-        max_requests_per_second=8.0,
-        call_timeout_seconds=90,
+        limits={
+            "max_concurrent_calls": 30,
+            "max_requests_per_second": 8.0,
+            "call_timeout_seconds": 90,
+        },
     )
     started = time.monotonic()
     try:

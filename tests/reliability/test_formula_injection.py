@@ -40,8 +40,7 @@ def test_campaign_and_report_exports_are_safe_to_open(
             credentials_block,
             contacts_file=str(CORPUS),
             campaign_id="=cmd-campaign",  # it starts every dispatch key in the report CSV
-            export_csv_path=str(path),
-            export_raw_cells=raw_cells,
+            exports={"csv_path": str(path), "raw_cells": raw_cells},
         )
         assert state.is_completed(), state.message
         assert len(state.result().outcomes) == 5  # every formula-like row is still a contact

@@ -106,7 +106,7 @@ def campaign(sandbox: EmbeddedSandbox, block: str, phones: list[str], **params: 
         sandbox,
         block,
         contacts=[{"phone_number": p} for p in phones],
-        max_concurrent_calls=10,
+        limits={"max_concurrent_calls": 10},
         **params,
     )
 
@@ -120,7 +120,11 @@ def test_campaign_under_list_lag_dials_everyone_once(
     # Four creates that commit and then fail, two that never arrive; all look alike to a client.
     lagging.admin.set_faults(next_ambiguous_5xx=2, next_ambiguous_drop=2, next_lost_create=2)
     state = campaign(
-        lagging, credentials_block, phones, campaign_id=f"lag-{lag}", redial_after_seconds=2.0
+        lagging,
+        credentials_block,
+        phones,
+        campaign_id=f"lag-{lag}",
+        safety={"redial_after_seconds": 2.0},
     )
     assert state.is_completed(), state.message
     stats = lagging.admin.stats()
@@ -145,8 +149,7 @@ def test_campaign_with_redial_off_reports_unconfirmed_and_never_redials(
         credentials_block,
         phones,
         campaign_id="lag-no-redial",
-        redial_after_seconds=REDIAL_AFTER,
-        redial_unconfirmed=False,
+        safety={"redial_after_seconds": REDIAL_AFTER, "redial_unconfirmed": False},
     )
     assert state.is_completed(), state.message
     result: CampaignResult = state.result()
@@ -172,10 +175,10 @@ def test_a_second_call_for_one_key_is_reported_not_hidden(
         lagging,
         credentials_block,
         contacts=[{"phone_number": p} for p in phones],
-        max_concurrent_calls=2,
+        limits={"max_concurrent_calls": 2},
         campaign_id="lag-beyond-tolerance",
-        redial_after_seconds=1.0,
-        emit_call_events=True,
+        safety={"redial_after_seconds": 1.0},
+        exports={"call_events": "all"},
     )
     assert state.is_completed(), state.message
     assert "1 dialled more than once" in (state.message or "")

@@ -145,9 +145,9 @@ def run_every_flow(sandbox: EmbeddedSandbox, tmp_path: Path) -> list[State]:
                 credentials_block=block,
                 campaign_id="canary",
                 calling_window=WINDOW,
-                suppression=[SUPPRESSED[0]],
-                poll_interval_seconds=0.2,
-                export_csv_path=str(tmp_path / "out.csv"),
+                suppression={"numbers": [SUPPRESSED[0]]},
+                limits={"poll_interval_seconds": 0.2},
+                exports={"csv_path": str(tmp_path / "out.csv")},
                 return_state=True,
             ),
             await call_campaign(

@@ -1,6 +1,6 @@
-"""Opt-outs close the loop: ``call_campaign(opt_outs_from=WarehouseOptOuts())`` suppresses the
-numbers ``sync_calls`` loaded into ``opt_outs`` for the campaign's connection, and fails before
-dialling anyone when the warehouse cannot be read."""
+"""Opt-outs close the loop: ``call_campaign(suppression=Suppression(opt_outs_from=...))`` with a
+``WarehouseOptOuts()`` suppresses the numbers ``sync_calls`` loaded into ``opt_outs`` for the
+campaign's connection, and fails before dialling anyone when the warehouse cannot be read."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from casey_flows.campaign.models import OUTCOME_SUPPRESSED
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts, read_opt_outs
-from tests.flows.test_campaign import FAST
+from tests.flows.test_campaign import with_fast
 from tests.warehouse.conftest import numbers, place_calls, wait_until_ended
 from tests.warehouse.test_sync_flow import run_sync
 
@@ -29,7 +29,7 @@ OPTED_OUT_REASON = "opted out on an earlier call"
 
 
 def run_campaign(sandbox: EmbeddedSandbox, credentials_block: str, **params: Any) -> State:
-    params = {"connection_code": sandbox.call_out_connection, **FAST, **params}
+    params = with_fast({"connection_code": sandbox.call_out_connection, **params})
     return asyncio.run(
         call_campaign(credentials_block=credentials_block, return_state=True, **params)  # type: ignore[func-returns-value]
     )
@@ -60,7 +60,7 @@ def test_a_number_that_opted_out_is_suppressed_and_the_others_are_dialled(
         credentials_block,
         contacts=contacts(synced_opt_out, *others),
         campaign_id="after-opt-out",
-        opt_outs_from=WarehouseOptOuts(),
+        suppression={"opt_outs_from": WarehouseOptOuts()},
     )
 
     assert state.is_completed(), state.message
@@ -97,7 +97,7 @@ def test_no_opt_outs_table_yet_warns_and_suppresses_nobody(
             credentials_block,
             contacts=contacts(*phones),
             campaign_id="before-any-sync",
-            opt_outs_from=WarehouseOptOuts(),
+            suppression={"opt_outs_from": WarehouseOptOuts()},
         )
 
     assert state.is_completed(), state.message
@@ -123,9 +123,11 @@ def test_an_unreachable_warehouse_fails_the_campaign_before_dialling_anyone(
         credentials_block,
         contacts=contacts(*numbers(2, start=740)),
         campaign_id="warehouse-down",
-        opt_outs_from=WarehouseOptOuts(
-            destination="postgres", destination_credentials_block="dead-warehouse"
-        ),
+        suppression={
+            "opt_outs_from": WarehouseOptOuts(
+                destination="postgres", destination_credentials_block="dead-warehouse"
+            )
+        },
     )
 
     assert state.is_failed()

@@ -1,0 +1,87 @@
+"""Every parameter of every public flow explains itself in the Prefect run form.
+
+Prefect 3.9 builds each flow parameter's schema field anew, with the description taken from the
+docstring's ``Args:`` section only (``Annotated[..., Field(description=...)]`` is dropped), and
+its docstring parser drops an ``Args:`` entry that names no parameter without a word. Nested
+models keep their own ``Field`` descriptions. So: every property described, every ``Args:``
+name a parameter, for every flow a user can deploy from this project.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from prefect import Flow
+from prefect.utilities.callables import parameter_docstrings, parameter_schema
+from pydantic import BaseModel
+
+from casey_flows import call_campaign, call_report, campaign_status, place_call, sync_calls
+from flows.appointment_reminders import appointment_reminders
+from tests.flows.run_forms import undescribed
+
+PUBLIC_FLOWS: tuple[Flow, ...] = (
+    call_campaign,
+    place_call,
+    campaign_status,
+    call_report,
+    sync_calls,
+    appointment_reminders,
+)
+BY_NAME = pytest.mark.parametrize("flow", PUBLIC_FLOWS, ids=lambda f: f.name)
+
+
+class Knobs(BaseModel):
+    speed: int = 1
+
+
+@BY_NAME
+def test_every_property_has_a_description(flow: Flow) -> None:
+    schema = parameter_schema(flow).model_dump_for_openapi()
+    assert schema["properties"], f"{flow.name} has no parameters?"
+    assert undescribed(schema) == []
+
+
+@BY_NAME
+def test_every_args_entry_names_a_parameter(flow: Flow) -> None:
+    documented = set(parameter_docstrings(inspect.getdoc(flow.fn)))
+    parameters = set(inspect.signature(flow.fn).parameters)
+    assert documented - parameters == set(), "Args: entries that match no parameter"
+    assert parameters - documented == set(), "parameters missing from Args:"
+
+
+def test_the_checker_sees_a_missing_description() -> None:
+    """The walk above can fail: an undocumented parameter and an undescribed model field."""
+
+    def probe(documented: int, bare: int, knobs: Knobs) -> None:
+        """Probe.
+
+        Args:
+            documented: Has its words.
+            knobs: A section.
+        """
+
+    schema = parameter_schema(probe).model_dump_for_openapi()
+    assert undescribed(schema) == ["bare", "Knobs.speed"]
+
+
+def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
+    schema = parameter_schema(call_campaign).model_dump_for_openapi()
+    order = sorted(schema["properties"], key=lambda n: schema["properties"][n]["position"])
+    assert order[:5] == ["connection_code", "contacts", "contacts_file", "campaign_id", "dry_run"]
+    assert order[-1] == "resume"
+    sections = [n for n in order if "$ref" in schema["properties"][n]]
+    assert sections == [
+        "calling_window",
+        "suppression",
+        "limits",
+        "retries",
+        "safety",
+        "exports",
+        "resume",
+    ]
+    titles = {name: d.get("title") for name, d in schema["definitions"].items()}
+    assert titles["CrashResume"] == "Crash resume (set by the automation)"
+    # An optional model's toggle is labelled with its title.
+    opt_outs = schema["definitions"]["Suppression"]["properties"]["opt_outs_from"]
+    assert opt_outs["title"] == "Opt-outs from the warehouse"
