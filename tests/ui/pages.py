@@ -135,17 +135,20 @@ class RunForm:
     def submit_button(self) -> Locator:
         return self.page.get_by_role("button", name="Submit", exact=True)
 
-    def label(self, title: str, required: bool | None = None) -> Locator:
-        """The label of the parameter titled ``title`` (``required``: None accepts either)."""
+    def label(
+        self, title: str, required: bool | None = None, within: Locator | None = None
+    ) -> Locator:
+        """The label of the parameter titled ``title`` (``required``: None accepts either),
+        anywhere in the form or ``within`` a section."""
         if required is None:
             text = re.compile(rf"^{re.escape(title)}( \(Optional\))?$")
         else:
             text = re.compile(rf"^{re.escape(title + ('' if required else OPTIONAL_SUFFIX))}$")
-        return self.page.locator("label").filter(has_text=text).first
+        return (within or self.page).locator("label").filter(has_text=text).first
 
-    def description(self, title: str) -> Locator:
+    def description(self, title: str, within: Locator | None = None) -> Locator:
         """The help text under the parameter's label (the schema's description)."""
-        return self.label(title).locator("xpath=following-sibling::p[1]")
+        return self.label(title, within=within).locator("xpath=following-sibling::p[1]")
 
     def parameter(self, title: str) -> Locator:
         """Everything of one parameter: label, description, menu, input (nested ones too)."""
