@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 
 FINAL_STATES = {"Completed", "Failed", "Crashed", "Cancelled"}
+RETRY_STATUSES = {429, 502, 503}
+RETRIES = 5
 
 
 class PrefectApi:
@@ -23,21 +25,28 @@ class PrefectApi:
     def close(self) -> None:
         self._http.close()
 
-    def _ok(self, response: httpx.Response) -> Any:
+    def _ok(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The answer's JSON; a 503 (the server's "retry me", e.g. SQLite busy on a loaded
+        machine), 502 or 429 is retried a few times, as Prefect's own client does."""
+        for attempt in range(RETRIES + 1):
+            response = self._http.request(method, path, **kwargs)
+            if response.status_code not in RETRY_STATUSES or attempt == RETRIES:
+                break
+            time.sleep(min(0.5 * 2**attempt, 4.0))
         status = f"{response.status_code} {response.text}"
-        assert response.is_success, f"{response.request.method} {response.request.url}: {status}"
+        assert response.is_success, f"{method} {response.request.url}: {status}"
         return response.json()
 
     def deployment(self, name: str) -> dict[str, Any]:
         """``flow/deployment``, with its ``parameter_openapi_schema``."""
-        return self._ok(self._http.get(f"/deployments/name/{name}"))
+        return self._ok("GET", f"/deployments/name/{name}")
 
     def create_flow_run(self, deployment_id: str, parameters: dict[str, Any]) -> dict[str, Any]:
         path = f"/deployments/{deployment_id}/create_flow_run"
-        return self._ok(self._http.post(path, json={"parameters": parameters}))
+        return self._ok("POST", path, json={"parameters": parameters})
 
     def flow_run(self, run_id: str) -> dict[str, Any]:
-        return self._ok(self._http.get(f"/flow_runs/{run_id}"))
+        return self._ok("GET", f"/flow_runs/{run_id}")
 
     def wait_for_state(
         self, run_id: str, names: set[str] = FINAL_STATES, timeout: float = 60.0
@@ -56,11 +65,11 @@ class PrefectApi:
 
     def artifacts(self, run_id: str) -> list[dict[str, Any]]:
         body = {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
-        return self._ok(self._http.post("/artifacts/filter", json=body))
+        return self._ok("POST", "/artifacts/filter", json=body)
 
     def block_document(self, block_id: str, include_secrets: bool = False) -> dict[str, Any]:
         params = {"include_secrets": str(include_secrets).lower()}
-        return self._ok(self._http.get(f"/block_documents/{block_id}", params=params))
+        return self._ok("GET", f"/block_documents/{block_id}", params=params)
 
 
 def resolved(schema: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any]:

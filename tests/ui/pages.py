@@ -8,6 +8,7 @@ the form's structure (a parameter's block around its label) say so.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,28 @@ OPTIONAL_SUFFIX = " (Optional)"
 PROPERTY_BLOCK = (
     "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' group ')][1]"
 )
+
+
+# Prefect's "retry me" (SQLite busy on a loaded machine): nothing was created, and a person
+# would press the button again.
+SERVER_BUSY = 503
+PRESSES = 3
+
+
+def press_until_created(
+    page: Page, button: Locator, is_answer: Callable[[Response], bool], what: str
+) -> dict[str, Any]:
+    """Press ``button``; the JSON of the answer ``is_answer`` recognises, pressed again while
+    the server answers 503."""
+    for press in range(1, PRESSES + 1):
+        with page.expect_response(is_answer) as answered:
+            button.click()
+        response = answered.value
+        if response.status != SERVER_BUSY or press == PRESSES:
+            break
+        page.wait_for_timeout(1000 * press)
+    assert response.ok, f"{what} failed: {response.status} {response.text()}"
+    return response.json()
 
 
 def is_create_block_document(response: Response) -> bool:
@@ -93,11 +116,8 @@ class BlockForm:
 
     def save(self) -> dict[str, Any]:
         """Save; the created block document as the API answered it."""
-        with self.page.expect_response(is_create_block_document) as created:
-            self.page.get_by_role("button", name="Save", exact=True).click()
-        response = created.value
-        assert response.ok, f"saving the block failed: {response.status} {response.text()}"
-        return response.json()
+        save = self.page.get_by_role("button", name="Save", exact=True)
+        return press_until_created(self.page, save, is_create_block_document, "saving the block")
 
 
 @dataclass
@@ -173,11 +193,9 @@ class RunForm:
 
     def submit(self) -> dict[str, Any]:
         """Submit; the flow run the server created (its id, parameters, state)."""
-        with self.page.expect_response(is_create_flow_run) as created:
-            self.submit_button.click()
-        response = created.value
-        assert response.ok, f"creating the run failed: {response.status} {response.text()}"
-        return response.json()
+        return press_until_created(
+            self.page, self.submit_button, is_create_flow_run, "creating the run"
+        )
 
 
 @dataclass
