@@ -56,6 +56,7 @@ DEPLOYMENTS = ["place-call/by-hand", "call-campaign/on-demand"]
 # A 60 s call takes 3 s: slow enough that a cancel lands mid-campaign, fast enough for CI.
 SANDBOX_SPEED = 20.0
 LOCAL_HOSTS = {"127.0.0.1"}
+ELSEWHERE_WS = re.compile(r"^wss?://(?!127\.0\.0\.1[:/])")
 
 
 @dataclass
@@ -137,6 +138,8 @@ def page(browser: Browser, request: pytest.FixtureRequest, tmp_path: Path) -> It
             route.continue_()
 
     context.route("**/*", keep_local)
+    # WebSockets do not pass through route(): those to anywhere but loopback are closed.
+    context.route_web_socket(ELSEWHERE_WS, lambda ws: (blocked.append(ws.url), ws.close()))
     request.node.ui_failure_dir = tmp_path / "screenshots"
     request.node.ui_blocked = blocked
     page = context.new_page()
@@ -160,11 +163,19 @@ expect.set_options(timeout=20_000)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
+    if not report.failed or report.when not in {"setup", "call"}:
+        return
     page: Page | None = getattr(item, "ui_page", None)
-    if not report.failed or report.when not in {"setup", "call"} or page is None:
-        return
-    if page.is_closed():
-        return
+    if page is not None and not page.is_closed():
+        report.sections.append(("UI screenshot", _screenshot(item, page)))
+    stack = getattr(item, "funcargs", {}).get("ui_stack")
+    if isinstance(stack, UIStack):
+        report.sections.append(("Prefect server and served deployments", stack.prefect.logs()))
+
+
+def _screenshot(item: pytest.Item, page: Page) -> str:
+    """The page as it was when the test failed, in the test's tmp path and .ui-screenshots/;
+    where they are (printed too), and the requests that were blocked."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid.split("::", 1)[-1])
     shot_dir: Path = item.ui_failure_dir  # type: ignore[attr-defined]
     shot_dir.mkdir(parents=True, exist_ok=True)
@@ -172,14 +183,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     try:
         page.screenshot(path=str(shot), full_page=True)
     except Exception as exc:  # the failure itself matters more than its picture
-        report.sections.append(("UI screenshot", f"could not take one: {exc}"))
-        return
+        return f"no screenshot: {exc}"
     SCREENSHOTS.mkdir(exist_ok=True)
     kept = SCREENSHOTS / shot.name
     shutil.copyfile(shot, kept)
-    blocked = sorted(set(getattr(item, "ui_blocked", [])))
     lines = [f"page at failure: {page.url}", f"screenshot: {shot}", f"also kept as: {kept}"]
+    blocked = sorted(set(getattr(item, "ui_blocked", [])))
     if blocked:
         lines.append(f"requests blocked (not 127.0.0.1): {', '.join(blocked)}")
-    report.sections.append(("UI screenshot", "\n".join(lines)))
     print("\n".join(lines), file=sys.stderr)
+    return "\n".join(lines)
