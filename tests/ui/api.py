@@ -100,22 +100,6 @@ def shown_description(prop: dict[str, Any]) -> str:
     return re.sub(r"\n(?!\n)", " ", prop.get("description") or "")
 
 
-def place_parameters(schema: dict[str, Any], flat: dict[str, Any]) -> dict[str, Any]:
-    """Run parameters from knob names, each put where the schema has it: top level, or inside
-    the section that holds it (``max_concurrent_calls`` → ``limits.max_concurrent_calls`` once
-    the knobs are grouped). A name found nowhere fails, rather than being silently dropped."""
-    props = schema["properties"]
-    placed: dict[str, Any] = {}
-    for name, value in flat.items():
-        if name in props:
-            placed[name] = value
-            continue
-        home = next((s for s, prop in sections(schema) if name in prop["properties"]), None)
-        assert home is not None, f"no parameter or section field {name!r} in the flow's schema"
-        placed.setdefault(home, {})[name] = value
-    return placed
-
-
 def title_of(schema: dict[str, Any], name: str) -> str:
     """The label the form gives top-level parameter ``name`` (without "(Optional)")."""
     return resolved(schema, schema["properties"][name]).get("title") or name

@@ -126,7 +126,7 @@ def browser(chromium: str, ui_stack: UIStack) -> Iterator[Browser]:
 @pytest.fixture
 def page(browser: Browser, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)
     blocked: list[str] = []
 
     def keep_local(route: Route) -> None:
@@ -156,7 +156,7 @@ def ui(page: Page, ui_stack: UIStack) -> PrefectUI:
 
 
 # Eventual consistency: the UI polls; give its pages time on a busy 2-core machine.
-expect.set_options(timeout=20_000)
+expect.set_options(timeout=60_000)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from casey_flows import Outcome
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.sandbox.testing import wait_for
-from tests.ui.api import place_parameters, title_of
+from tests.ui.api import title_of
 from tests.ui.conftest import UIStack
 from tests.ui.pages import PrefectUI
 
@@ -25,7 +26,7 @@ CAMPAIGN_ID = "ui-pause-and-resume"
 # 14 contacts, 2 at a time, ~3 s a call: ~25 s of dialling, so the cancel lands mid-campaign.
 NUMBERS = [f"+1312777{i:04d}" for i in range(14)]
 ALWAYS_OPEN = {"start": "00:00:00", "end": "23:59:59", "days": list(range(7)), "timezone": "UTC"}
-NOT_DIALLED = "not dialled"
+NOT_DIALLED = Outcome.NOT_DIALLED.value
 
 
 def dials(sandbox: EmbeddedSandbox) -> dict[str, int]:
@@ -47,17 +48,13 @@ def test_cancel_then_copy_to_new_run_dials_only_the_rest(ui: PrefectUI, ui_stack
     api, sandbox = ui_stack.api, ui_stack.sandbox
     deployment = api.deployment(DEPLOYMENT)
     schema = deployment["parameter_openapi_schema"]
-    parameters = place_parameters(
-        schema,
-        {
-            "connection_code": sandbox.call_out_connection,
-            "contacts": [{"phone_number": n} for n in NUMBERS],
-            "campaign_id": CAMPAIGN_ID,
-            "calling_window": ALWAYS_OPEN,
-            "max_concurrent_calls": 2,
-            "poll_interval_seconds": 0.2,
-        },
-    )
+    parameters = {
+        "connection_code": sandbox.call_out_connection,
+        "contacts": [{"phone_number": n} for n in NUMBERS],
+        "campaign_id": CAMPAIGN_ID,
+        "calling_window": ALWAYS_OPEN,
+        "limits": {"max_concurrent_calls": 2, "poll_interval_seconds": 0.2},
+    }
     first = api.create_flow_run(deployment["id"], parameters)
     wait_for_dials(sandbox, at_least=2)
 
