@@ -178,7 +178,7 @@ def always_open_window() -> Any:
 async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
     """Save the block, run the campaign; (CampaignResult, flow run id)."""
     from blocks.setup import save_sandbox_credentials
-    from casey_flows import CallLimits, RetryPolicy, Suppression, call_campaign
+    from casey_flows import CallLimits, CallRetries, Suppression, call_campaign
     from casey_flows.warehouse import WarehouseOptOuts
 
     await save_sandbox_credentials(sandbox_root, BLOCK_NAME)
@@ -194,7 +194,7 @@ async def run_campaign(sandbox_root: str) -> tuple[Any, str]:
         limits=CallLimits(
             max_concurrent_calls=10, call_timeout_seconds=120, poll_interval_seconds=0.5
         ),
-        retries=RetryPolicy(max_attempts=2, delay_seconds=3),
+        retries=CallRetries(max_attempts=2, delay_seconds=3),
         return_state=True,
     )
     if not state.is_completed():
