@@ -82,6 +82,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--results-dir", default=str(HERE / "results"))
     parser.add_argument("--no-save", action="store_true", help="print only; write no file")
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="run each contender under py-spy (collapsed stacks, on-CPU samples only) into "
+        "DIR/<contender>.txt; summarise with benchmarks/flame_summary.py. Its CPU numbers then "
+        "include the sampler's",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.contenders.split(",")) - set(ALL_CONTENDERS)
     if unknown:
@@ -240,6 +247,14 @@ def sandbox_span(calls: list[dict[str, Any]]) -> float | None:
     return round((last - first).total_seconds(), 3)
 
 
+def profiled(cmd: list[str], out: Path) -> list[str]:
+    """``cmd`` under py-spy: raw collapsed stacks of the samples where a thread was on CPU."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    sampler = ["record", "--format", "raw", "--rate", "250", "--nonblocking", "--threads"]
+    return [str(spy), *sampler, "--output", str(out), "--", *cmd]
+
+
 def run_contender(
     name: str,
     args: argparse.Namespace,
@@ -256,8 +271,11 @@ def run_contender(
     bound = lower_bound(args.n, args.c, args.r, args.d)
     cpu_sandbox, cpu_server = tree_cpu_s(sandbox.pid), server and tree_cpu_s(server.proc.pid)
     started_at = datetime.now(timezone.utc)
+    cmd = [sys.executable, str(CONTENDER_SCRIPT), name, str(spec_path), str(out_path)]
+    if args.profile:
+        cmd = profiled(cmd, Path(args.profile) / f"{name}.txt")
     usage = run_child(
-        [sys.executable, str(CONTENDER_SCRIPT), name, str(spec_path), str(out_path)],
+        cmd,
         child_env(server, workdir / f"{name}-home"),
         timeout_s=max(120.0, 15 * bound + 60),
     )
