@@ -24,6 +24,11 @@ from casey_flows.client.conversations import (
 )
 from casey_flows.client.models import Call, CallFields, CallRequest, Connection
 from casey_flows.client.ratelimit import PacedSyncTransport, PacedTransport
+from casey_flows.client.transports import (
+    HttpTransportName,
+    build_async_transport,
+    resolve_transport_name,
+)
 
 
 class CaseyClient(BaseCaseyClient):
@@ -295,7 +300,10 @@ class AsyncCaseyClient(BaseCaseyClient):
     """Async client, for flows and anything waiting on many calls at once.
 
     Takes the arguments of :class:`BaseCaseyClient`, plus ``transport`` (an
-    ``httpx.AsyncBaseTransport``).
+    ``httpx.AsyncBaseTransport``) or ``http_transport``: ``"aiohttp"`` (aiohttp's, through
+    ``httpx-aiohttp``; the default when that is installed) or ``"httpx"`` (httpx's own; the
+    fallback). ``CASEY_FLOWS_HTTP_TRANSPORT`` sets the default by name. Either way the client
+    behaves the same: retries, timeouts, pacing and errors are decided above the transport.
 
     Example:
         ```python
@@ -310,10 +318,19 @@ class AsyncCaseyClient(BaseCaseyClient):
     """
 
     def __init__(
-        self, api_key: Any, *, transport: httpx.AsyncBaseTransport | None = None, **kwargs: Any
+        self,
+        api_key: Any,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_transport: HttpTransportName | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(api_key, transport=transport, **kwargs)
-        inner = transport or httpx.AsyncHTTPTransport(limits=self.limits)
+        if transport is not None and http_transport is not None:
+            raise ValueError("pass transport or http_transport, not both")
+        #: "aiohttp", "httpx", or None for a transport given by the caller.
+        self.http_transport = None if transport else resolve_transport_name(http_transport)
+        inner = transport or build_async_transport(self.http_transport, self.limits)  # type: ignore[arg-type]
         self._http = httpx.AsyncClient(**self._http_settings(inner, PacedTransport))
 
     async def __aenter__(self) -> AsyncCaseyClient:
