@@ -26,6 +26,7 @@ from casey_flows.client.models import Call, CallFields, CallRequest, Connection
 from casey_flows.client.ratelimit import PacedSyncTransport, PacedTransport
 from casey_flows.client.transports import (
     HttpTransportName,
+    async_client_class,
     build_async_transport,
     resolve_transport_name,
 )
@@ -331,7 +332,8 @@ class AsyncCaseyClient(BaseCaseyClient):
         #: "aiohttp", "httpx", or None for a transport given by the caller.
         self.http_transport = None if transport else resolve_transport_name(http_transport)
         inner = transport or build_async_transport(self.http_transport, self.limits)  # type: ignore[arg-type]
-        self._http = httpx.AsyncClient(**self._http_settings(inner, PacedTransport))
+        client_class = async_client_class(self.http_transport)
+        self._http = client_class(**self._http_settings(inner, PacedTransport))
 
     async def __aenter__(self) -> AsyncCaseyClient:
         return self

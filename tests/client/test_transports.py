@@ -379,3 +379,21 @@ def test_every_aiohttp_failure_keeps_its_meaning() -> None:
     )
     assert isinstance(transports._from_aiohttp(aiohttp.SocketTimeoutError()), httpx.ReadTimeout)
     assert transports._from_aiohttp(ValueError("not ours")) is None
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_cookies_the_api_sets_are_sent_back(server: RunningServer, transport: str) -> None:
+    """A load balancer's sticky-session cookie still comes back on the next request (on
+    aiohttp's transport its session keeps cookies, and httpx keeps none of its own)."""
+    server.app.queue(Reply(200, {"data": []}, headers={"set-cookie": "sticky=abc; Path=/"}))
+    base_url = server.base_url.replace("127.0.0.1", "localhost")
+
+    async def scenario() -> None:
+        async with client_for(base_url, transport) as client:
+            await client.list_calls("demo-outbound")
+            await client.list_calls("demo-outbound")
+
+    run(scenario)
+    first, second = server.app.requests
+    assert "cookie" not in first.headers
+    assert second.headers.get("cookie") == "sticky=abc"
