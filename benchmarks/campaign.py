@@ -43,6 +43,7 @@ from benchmarks._measure import (
     tree_cpu_s,
     write_json,
 )
+from casey_flows.client.transports import TRANSPORT_ENV, resolve_transport_name
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 
 HERE = Path(__file__).resolve().parent
@@ -70,6 +71,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="all",
         help="casey-flows' exports.call_events ('all' lets the benchmark read detection times "
         "back from events; the flow's own default is 'failures')",
+    )
+    parser.add_argument(
+        "--http-transport",
+        choices=["aiohttp", "httpx"],
+        help="casey-flows' async client transport (CASEY_FLOWS_HTTP_TRANSPORT); default: the "
+        "client's own default",
     )
     parser.add_argument("--naive-poll", type=float, default=2.0, help="naive GET interval (s)")
     parser.add_argument("--bare-poll", type=float, default=1.0, help="bare GET interval (s)")
@@ -137,10 +144,14 @@ def child_spec(name: str, args: argparse.Namespace, sandbox: EmbeddedSandbox) ->
     }
 
 
-def child_env(server: PrefectServer | None, home: Path) -> dict[str, str]:
+def child_env(
+    server: PrefectServer | None, home: Path, http_transport: str | None = None
+) -> dict[str, str]:
     env = {**os.environ, "PREFECT_HOME": str(home)}
     if server is not None:
         env["PREFECT_API_URL"] = server.api_url
+    if http_transport:
+        env[TRANSPORT_ENV] = http_transport
     return env
 
 
@@ -276,7 +287,7 @@ def run_contender(
         cmd = profiled(cmd, Path(args.profile) / f"{name}.txt")
     usage = run_child(
         cmd,
-        child_env(server, workdir / f"{name}-home"),
+        child_env(server, workdir / f"{name}-home", args.http_transport),
         timeout_s=max(120.0, 15 * bound + 60),
     )
     stats = sandbox.admin.stats()  # first: nothing below may count as the contender's traffic
@@ -306,7 +317,14 @@ def run_contender(
         "sandbox_span_s": sandbox_span(calls),
         "poll_interval_s": spec["poll_s"],
         "call_events": spec["call_events"] if name == "casey-flows" else None,
+        "http_transport": resolve_transport_name(args.http_transport)
+        if name == "casey-flows"
+        else None,
         "cpu_ms_per_call": round(1000 * usage.cpu_s / n, 2) if usage.cpu_s else None,
+        # From the flow's start to its return, in the contender (imports and set-up excluded).
+        "flow_cpu_ms_per_call": round(1000 * out["flow_cpu_s"] / n, 3)
+        if out.get("flow_cpu_s")
+        else None,
         "server_cpu_ms_per_call": round(1000 * cpu_server / n, 2) if cpu_server else None,
         "client_rate_limit_per_s": spec["client_rate"] if name != "naive-prefect" else None,
         "requests": {**kinds, "total": sum(kinds.values())},
