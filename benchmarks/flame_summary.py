@@ -111,6 +111,8 @@ def categorize(thread: str, frames: list[str]) -> str:
         if owner is not None:
             if owner.startswith("Prefect"):
                 return owner
+            if kind is None and owner == "Casey client" and "_parse" in frame:
+                kind = "pydantic"  # model_validate runs in pydantic-core: no Python frame
             return f"{owner}: {kind}" if kind else f"{owner}: own code and stdlib"
         kind = kind or kind_of(path)
         asyncio_seen = asyncio_seen or path.startswith(("asyncio/", "selectors.py"))

@@ -64,3 +64,47 @@ def test_warehouse_sync_benchmark_smoke() -> None:
     assert report["targets"]["second_sync_reads_nothing_final_again"]
     assert new["rows_loaded"]["calls"] == 10
     assert new["rows_in_warehouse"]["calls"] == 60
+
+
+@pytest.mark.timeout(120)
+def test_transport_benchmark_smoke() -> None:
+    report = run_benchmark(
+        "transport.py", "--requests", "20", "--rounds", "1", "--concurrency", "5"
+    )
+    kinds = {"get_sequential", "get_concurrent", "create_sequential", "list_page"}
+    assert set(report["results"]) == kinds and set(report["ratios"]) == kinds
+    for by_transport in report["results"].values():
+        assert set(by_transport) == {"aiohttp", "httpx", "mock"}
+        for result in by_transport.values():
+            assert result["cpu_us_per_request"]["median"] > 0
+            assert len(result["runs"]) == 1
+    assert set(report["ratios"]["get_sequential"]) == {"httpx_over_aiohttp", "mock_over_aiohttp"}
+    assert report["machine"]["cpu_count"] >= 1 and len(report["load_average"]["before"]) == 3
+
+
+def test_flame_summary_charges_work_to_who_asked_for_it(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "thread (1): MainThread;run (asyncio/base_events.py:1);"
+        "AsyncCaseyClient._send (casey_flows/client/client.py:1);"
+        "AsyncClient.send (httpx/_client.py:1);write (asyncio/selector_events.py:1) 6\n"
+        "thread (1): MainThread;emit (prefect/events/worker.py:1);"
+        "AsyncClient.send (httpx/_client.py:1) 3\n"
+        "thread (1): MainThread;_run_once (asyncio/base_events.py:1) 1\n"
+        "thread (1): MainThread;<module> (x.py:1);<module> (prefect/__init__.py:1) 5\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "flame_summary.py"), str(raw)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    shares = {row["what"]: row["pct"] for row in report["top"]}
+    assert shares == {
+        "Casey client: HTTP stack": 60.0,
+        "Prefect: events": 30.0,
+        "asyncio event loop": 10.0,
+    }
+    assert report["imports_excluded"] == 5
