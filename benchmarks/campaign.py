@@ -321,6 +321,8 @@ def run_contender(
         if name == "casey-flows"
         else None,
         "cpu_ms_per_call": round(1000 * usage.cpu_s / n, 2) if usage.cpu_s else None,
+        "gc": {k: out[k] for k in ("gc_s", "gc_s_by_generation", "gc_collections") if k in out}
+        or None,
         # From the flow's start to its return, in the contender (imports and set-up excluded).
         "flow_cpu_ms_per_call": round(1000 * out["flow_cpu_s"] / n, 3)
         if out.get("flow_cpu_s")

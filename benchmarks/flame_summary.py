@@ -97,6 +97,19 @@ def kind_of(path: str) -> str | None:
     return None
 
 
+def _parsing(frames: list[str]) -> bool:
+    """Whether the Casey client frame at the end of ``frames`` runs inside response parsing:
+    its own model validators, called by pydantic-core from a ``_parse`` helper (pydantic-core
+    itself has no Python frame, so ``model_validate`` shows as the helper's own time)."""
+    for frame in reversed(frames):
+        path = frame_path(frame)
+        if "_parse" in frame.split(" (")[0] or any(lib in path for lib in PYDANTIC):
+            return True
+        if "casey_flows/client/" not in path:
+            return False
+    return False
+
+
 def categorize(thread: str, frames: list[str]) -> str:
     """The category of one stack (see the module docstring)."""
     if not frames:
@@ -105,14 +118,14 @@ def categorize(thread: str, frames: list[str]) -> str:
         return "imports"
     kind: str | None = None
     asyncio_seen = False
-    for frame in reversed(frames):
+    for depth, frame in enumerate(reversed(frames)):
         path = frame_path(frame)
         owner = owner_of(path)
         if owner is not None:
             if owner.startswith("Prefect"):
                 return owner
-            if kind is None and owner == "Casey client" and "_parse" in frame:
-                kind = "pydantic"  # model_validate runs in pydantic-core: no Python frame
+            if kind is None and owner == "Casey client" and _parsing(frames[: len(frames) - depth]):
+                kind = "pydantic"
             return f"{owner}: {kind}" if kind else f"{owner}: own code and stdlib"
         kind = kind or kind_of(path)
         asyncio_seen = asyncio_seen or path.startswith(("asyncio/", "selectors.py"))
