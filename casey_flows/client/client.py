@@ -29,6 +29,7 @@ from casey_flows.client.transports import (
     async_client_class,
     build_async_transport,
     resolve_transport_name,
+    shared_ssl_context,
 )
 
 
@@ -52,7 +53,7 @@ class CaseyClient(BaseCaseyClient):
         self, api_key: Any, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
     ) -> None:
         super().__init__(api_key, transport=transport, **kwargs)
-        inner = transport or httpx.HTTPTransport(limits=self.limits)
+        inner = transport or httpx.HTTPTransport(limits=self.limits, verify=shared_ssl_context())
         self._http = httpx.Client(**self._http_settings(inner, PacedSyncTransport))
 
     def __enter__(self) -> CaseyClient:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import struct
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from casey_flows.client import AsyncCaseyClient, errors, transports
+from casey_flows.client import AsyncCaseyClient, CaseyClient, errors, transports
 from casey_flows.client.retry import Attempt, RetryPolicy, classify_transport_error
 from tests.scripted_server import Reply, RunningServer, scripted_server
 
@@ -397,3 +398,15 @@ def test_cookies_the_api_sets_are_sent_back(server: RunningServer, transport: st
     first, second = server.app.requests
     assert "cookie" not in first.headers
     assert second.headers.get("cookie") == "sticky=abc"
+
+
+def test_clients_share_one_tls_context() -> None:
+    """Loading the CA bundle costs ~18 ms of CPU: done once per process, not per client."""
+    shared = transports.shared_ssl_context()
+    assert shared.verify_mode is ssl.CERT_REQUIRED and shared.check_hostname
+    sync_pool = CaseyClient(KEY)._http._transport._pool  # type: ignore[attr-defined]
+    async_pool = AsyncCaseyClient(KEY, http_transport="httpx")._http._transport._pool  # type: ignore[attr-defined]
+    assert sync_pool._ssl_context is shared and async_pool._ssl_context is shared
+    if transports.aiohttp_available():
+        aiohttp_transport = AsyncCaseyClient(KEY, http_transport="aiohttp")._http._transport
+        assert aiohttp_transport.ssl_context is shared  # type: ignore[attr-defined]
