@@ -180,6 +180,8 @@ class BaseCaseyClient:
         return {
             "timeout": self.timeout,
             "auth": self._auth,
+            # On the client once, not merged into every request's headers again.
+            "headers": self._headers,
             "transport": paced(transport, TokenBucket(rate)) if rate else transport,
         }
 
@@ -272,7 +274,7 @@ class BaseCaseyClient:
             _parsed_url(self.base_url + spec.path),
             params=spec.params,
             json=spec.body,
-            headers={**self._headers, **spec.headers},
+            headers=spec.headers or None,
         )
 
     # -- deciding what an attempt's result means ---------------------------------------------
