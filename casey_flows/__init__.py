@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import NotACallOutConnection as NotACallOutConnection
     from casey_flows.exceptions import ParametersTooLarge as ParametersTooLarge
     from casey_flows.exceptions import ResumeLimitReached as ResumeLimitReached
+    from casey_flows.exceptions import SuppressionStale as SuppressionStale
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import campaign_status as campaign_status
@@ -81,6 +82,7 @@ _ERRORS = (
     "NotACallOutConnection",
     "ParametersTooLarge",
     "ResumeLimitReached",
+    "SuppressionStale",
 )
 # Everything above the client resolves on first use (it imports Prefect).
 _WHERE: dict[str, str] = {
