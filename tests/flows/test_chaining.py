@@ -28,8 +28,10 @@ from casey_flows import (
     astage_contacts,
     call_campaign,
     campaign_status,
+    stage_contacts,
 )
 from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.flows.campaign import load_contacts
 from casey_flows.flows.params import PARAMETERS_MAX_BYTES, CappedFlow
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 
@@ -147,3 +149,14 @@ def test_the_cap_is_the_servers_setting_and_with_options_keeps_it() -> None:
             copy.serialize_parameters({"connection_code": "c", "contacts": contacts})
     with temporary_settings(updates={PREFECT_SERVER_API_MAX_PARAMETER_SIZE: 0}):  # 0 = no cap
         renamed.serialize_parameters({"connection_code": "c", "contacts": contacts * 200})
+
+
+def test_staged_contacts_combine_with_a_file_and_a_list(tmp_path: Path) -> None:
+    first, second, third, fourth = phones(4)
+    contacts_file = tmp_path / "contacts.csv"
+    contacts_file.write_text(f"phone_number\n{first}\n{second}\n")
+    staged = stage_contacts([{"phone_number": second}, {"phone_number": third}], url=str(tmp_path))
+    inline = [ContactInput(phone_number=p) for p in (third, fourth)]
+    batch = load_contacts.fn(inline, str(contacts_file), "UTC", staged)
+    assert [c.phone_number for c in batch.contacts] == [first, second, third, fourth]
+    assert batch.duplicates == 2 and batch.total_rows == 6
