@@ -355,7 +355,8 @@ def _target(url: str | None) -> _Target:
         return _fs_target(url)
     from prefect.results import get_default_result_storage
 
-    return _storage_target(get_default_result_storage())
+    # _sync: Prefect would hand async code (an async flow calling this) a coroutine instead.
+    return _storage_target(get_default_result_storage(_sync=True))  # type: ignore[call-arg]
 
 
 async def _atarget(url: str | None) -> _Target:

@@ -171,9 +171,13 @@ def test_a_changed_part_or_manifest_fails_naming_the_reference_not_the_rows(
 def test_default_local_storage_is_this_hosts_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    async def sync_in_async_code() -> StagedContacts:
+        return stage_contacts(rows(1))
+
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: tmp_path / "storage"}):
         staged = stage_contacts(rows(3))
         from_async = asyncio.run(astage_contacts(rows(2)))
+        assert asyncio.run(sync_in_async_code()).host == staged.host
     assert folder_of(staged).parent == tmp_path / "storage" / "casey-staged-contacts"
     assert staged.host == from_async.host == staging.socket.gethostname()
     assert len(list(read_staged_rows(from_async))) == 2
@@ -189,14 +193,23 @@ def test_default_local_storage_is_this_hosts_only(
 def test_a_default_storage_block_is_written_through(tmp_path: Path) -> None:
     LocalFileSystem(basepath=str(tmp_path / "results")).save("casey-staging-test", overwrite=True)
     setting = {PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK: "local-file-system/casey-staging-test"}
+
+    async def sync_calls_in_async_code() -> tuple[StagedContacts, int]:
+        """An async flow calling the sync functions: Prefect's storage calls would dispatch
+        to coroutines there unless asked for the sync path."""
+        staged = stage_contacts(rows(5))
+        return staged, len(list(read_staged_rows(staged)))
+
     with temporary_settings(updates=setting):
         staged = stage_contacts(rows(3))
         from_async = asyncio.run(astage_contacts(rows(4)))
+        in_async, read_in_async = asyncio.run(sync_calls_in_async_code())
     assert staged.block == "local-file-system/casey-staging-test" and staged.host is None
     assert staged.location.startswith("casey-staged-contacts/")
     assert (tmp_path / "results" / staged.location / MANIFEST_NAME).exists()
     assert len(list(read_staged_rows(staged))) == 3
     assert len(list(read_staged_rows(from_async))) == 4
+    assert in_async.block == staged.block and read_in_async == 5
 
 
 @pytest.mark.usefixtures("prefect_server")
