@@ -78,7 +78,8 @@ class CappedFlow(Flow[P, R], Generic[P, R]):
 
     Checked in ``__call__`` (before the subflow's tracking task run, the first request) and in
     ``serialize_parameters`` (what every run Prefect creates from a flow object passes through:
-    the engine, ``InfrastructureBoundFlow``, workers' ``submit``). ``with_options`` keeps the
+    the engine, ``InfrastructureBoundFlow``, workers' ``submit``). It raises even with
+    ``return_state=True``: there is no run to give a state to. ``with_options`` keeps the
     class. Served runs receive it cloudpickled: the class pickles by reference.
     """
 
