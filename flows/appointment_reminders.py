@@ -1,10 +1,15 @@
 """A pipeline a data team would build: remind tomorrow's appointments by phone.
 
-read the appointments CSV -> select one day's -> ``call_campaign`` as a subflow (skipping anyone
-who opted out on an earlier call) -> write the outcomes CSV -> ``sync_calls`` as a subflow (the
-calls and their answers into the warehouse, so today's opt-outs are known) -> schedule one
-follow-up campaign run for the no-answers (``run_deployment`` with ``timeout=0``: it is queued
-for later and this run does not wait for it), which skips opt-outs too.
+read the appointments CSV -> select one day's -> stage them (``stage_contacts``) ->
+``call_campaign`` as a subflow (skipping anyone who opted out on an earlier call) -> write the
+outcomes CSV -> ``sync_calls`` as a subflow (the calls and their answers into the warehouse, so
+today's opt-outs are known) -> stage the no-answers and schedule one follow-up campaign run for
+them (``run_deployment`` with ``timeout=0``: it is queued for later and this run does not wait for
+it), which skips opt-outs too.
+
+Contacts travel by reference, never as a parameter list: a day of any size fits, and nobody's
+number is stored with the runs. The follow-up's reference must be readable by the worker that
+runs it: set ``staging_url`` (or a default result storage block) when workers run elsewhere.
 
 Opt-outs close the loop: whoever answers "no more calls" today is ``suppressed`` by the
 follow-up and by tomorrow's run ("opted out on an earlier call"), dialled no more.
@@ -30,11 +35,11 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
 from casey_flows.campaign.outcomes import Outcome, outcome_value
+from casey_flows.campaign.staging import astage_contacts
 from casey_flows.client import mask_phone
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.campaign_options import CallLimits, Suppression
-from casey_flows.flows.params import check_parameters_fit
 from casey_flows.flows.sync import sync_calls
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts
 from casey_flows.warehouse.report import SyncSummary
@@ -129,6 +134,7 @@ async def appointment_reminders(
     warehouse: WarehouseOptOuts = WarehouseOptOuts(),  # noqa: B008 - frozen model, the default
     opt_out_field: str = DEFAULT_OPT_OUT_FIELD,
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 2.0,
+    staging_url: str | None = None,
 ) -> RemindersResult:
     """Call everyone with an appointment on ``day`` who has not opted out; load the calls into
     the warehouse; queue one follow-up run for no-answers.
@@ -151,6 +157,9 @@ async def appointment_reminders(
         warehouse: Where sync_calls loads, and opt-outs are read from.
         opt_out_field: The conversation field whose "yes" means "no more calls".
         poll_interval_seconds: Fastest status poll while the calls are live.
+        staging_url: Where the day's contacts and the follow-up's are staged: an fsspec URL or
+            path every worker can read (s3://, gs://, file://). Empty: Prefect's default
+            result storage (local storage: this machine's workers only).
     """
     logger = get_run_logger()
     day = day or (datetime.now(ZoneInfo(clinic_timezone)) + timedelta(days=1)).date()
@@ -158,9 +167,10 @@ async def appointment_reminders(
     campaign_id = f"reminders-{connection_code}-{day.isoformat()}".lower()
     logger.info("%d appointments on %s", len(appointments), day)
     opt_outs_from = warehouse if sync_to_warehouse else None
+    staged = await astage_contacts((to_contact(a) for a in appointments), url=staging_url)
     campaign = await call_campaign(
         connection_code=connection_code,
-        contacts=[to_contact(a) for a in appointments],
+        staged_contacts=staged,
         credentials_block=credentials_block,
         campaign_id=campaign_id,
         calling_window=calling_window,
@@ -183,15 +193,16 @@ async def appointment_reminders(
     missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
     if missed and follow_up_deployment:
         when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)
+        # A run_deployment goes straight to the server, unchecked: the list travels staged.
+        missed_staged = await astage_contacts((to_contact(a) for a in missed), url=staging_url)
         parameters = {
             "connection_code": connection_code,
             "credentials_block": credentials_block,
             "campaign_id": f"{campaign_id}-follow-up",
             "calling_window": calling_window.model_dump(mode="json"),
-            "contacts": [to_contact(a).model_dump() for a in missed],
+            "staged_contacts": missed_staged.model_dump(mode="json"),
             "suppression": Suppression(opt_outs_from=opt_outs_from).model_dump(mode="json"),
         }
-        check_parameters_fit(parameters, what="the follow-up campaign")  # else a bare 422
         run = await arun_deployment(
             follow_up_deployment,
             parameters=parameters,

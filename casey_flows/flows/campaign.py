@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 import anyio
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import deployment, flow_run
@@ -48,6 +48,7 @@ from casey_flows.campaign.models import (
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
+from casey_flows.campaign.staging import StagedContacts, load_staged_contacts
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
 from casey_flows.flows.campaign_options import (
@@ -59,6 +60,7 @@ from casey_flows.flows.campaign_options import (
     Suppression,
     grouped_parameters,
 )
+from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import RedialRule
@@ -95,12 +97,16 @@ def load_contacts(
     contacts: list[ContactInput] | None,
     contacts_file: str | None,
     default_timezone: str,
+    staged_contacts: StagedContacts | None = None,
 ) -> ContactBatch:
     """Validate every row; invalid ones are reported (masked), valid ones go on."""
     if contacts_file:
         batch = load_contacts_file(contacts_file, default_timezone=default_timezone)
     else:
         batch = ContactBatch()
+    if staged_contacts:
+        staged = load_staged_contacts(staged_contacts, default_timezone=default_timezone)
+        batch = _merge(batch, staged)
     if contacts:
         extra = parse_contacts(
             [c.model_dump(exclude_none=True) for c in contacts], default_timezone=default_timezone
@@ -207,11 +213,13 @@ async def dial_contacts(
 
 
 @forwards_logs
-@flow(name="call-campaign", flow_run_name=_run_name)
+# A CappedFlow: an oversized call fails before any request, saying to stage the contacts.
+@capped_flow(name="call-campaign", flow_run_name=_run_name)
 async def call_campaign(
     connection_code: str,
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
+    staged_contacts: StagedContacts | None = None,
     campaign_id: str | None = None,
     dry_run: bool = False,
     credentials_block: str = DEFAULT_BLOCK_NAME,
@@ -233,10 +241,13 @@ async def call_campaign(
         connection_code: Code of the Casey call_out connection to dial on.
         contacts: Contacts to call, each with a phone_number (E.164) and optionally a name,
             a time zone and context for the agent. Prefect caps a run's parameters at 512 KB
-            (about 15,000 contacts): above that, use contacts_file.
+            (about 15,000 contacts): above that, use staged_contacts or contacts_file.
         contacts_file: CSV, JSON or JSONL file of contacts (columns phone_number, name,
             timezone, participant_id, context.*): a path, or a URL every worker can read
             (s3://, gs://, file://). May be combined with contacts.
+        staged_contacts: Contacts an upstream flow staged with stage_contacts: the reference
+            it returned (where, how many rows, checksum), any number of rows. May be combined
+            with the other two.
         campaign_id: Names the campaign: every call carries it, and a re-run with the same id
             dials nobody twice. Empty: the deployment's name and scheduled day.
         dry_run: Validate and plan only: dial nobody, publish who would be called when, and
@@ -287,7 +298,7 @@ async def call_campaign(
         )
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
-    batch = load_contacts(contacts, contacts_file, calling_window.timezone)
+    batch = load_contacts(contacts, contacts_file, calling_window.timezone, staged_contacts)
     live_suppression = LiveSuppression(
         partial(_read_suppression, suppression, connection_code),
         refresh_seconds=suppression.refresh_seconds,

@@ -14,7 +14,7 @@ it keeps a history of its own instead of becoming the latest version of the camp
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed
@@ -24,6 +24,7 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.models import CampaignResult, ContactInput, rejected_outcomes
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import export_csv, publish_results
+from casey_flows.campaign.staging import StagedContacts
 from casey_flows.campaign.status import (
     DEFAULT_MAX_CALLS,
     NOT_LISTED_REASON,
@@ -33,6 +34,7 @@ from casey_flows.campaign.status import (
 )
 from casey_flows.exports import md_literal
 from casey_flows.flows.campaign import load_contacts
+from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 
@@ -66,12 +68,13 @@ async def fetch_campaign_calls(
 
 
 @forwards_logs
-@flow(name="campaign-status", flow_run_name=_run_name)
+@capped_flow(name="campaign-status", flow_run_name=_run_name)
 async def campaign_status(
     campaign_id: str,
     connection_code: str,
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
+    staged_contacts: StagedContacts | None = None,
     credentials_block: str = DEFAULT_BLOCK_NAME,
     lookback_hours: Annotated[float, Field(gt=0)] = 72.0,
     max_calls: Annotated[int, Field(gt=0)] = DEFAULT_MAX_CALLS,
@@ -96,6 +99,8 @@ async def campaign_status(
         contacts: The campaign's contacts, to report those not dialled (optional).
         contacts_file: Or the campaign's CSV, JSON or JSONL file of contacts: a path, or a
             URL every worker can read (s3://, gs://, file://).
+        staged_contacts: Or the campaign's contacts as staged with stage_contacts (the
+            reference the campaign ran with).
         credentials_block: Name of the Casey Credentials block that holds the API key.
         lookback_hours: How far back to read the connection's calls (as far as the campaign
             ran, at least).
@@ -122,8 +127,8 @@ async def campaign_status(
     """
     logger = get_run_logger()
     batch = None
-    if contacts or contacts_file:
-        batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE)
+    if contacts or contacts_file or staged_contacts:
+        batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE, staged_contacts)
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
     found = await fetch_campaign_calls(
         credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls
