@@ -34,12 +34,14 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.campaign.models import CampaignResult as CampaignResult
     from casey_flows.campaign.models import ContactInput as ContactInput
     from casey_flows.campaign.models import ContactOutcome as ContactOutcome
+    from casey_flows.campaign.query import ContactsQuery as ContactsQuery
     from casey_flows.exceptions import CallLost as CallLost
     from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
     from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
     from casey_flows.exceptions import CampaignBusy as CampaignBusy
     from casey_flows.exceptions import CaseyFlowsError as CaseyFlowsError
     from casey_flows.exceptions import ContactFileError as ContactFileError
+    from casey_flows.exceptions import ContactSourceError as ContactSourceError
     from casey_flows.exceptions import CreateUnconfirmed as CreateUnconfirmed
     from casey_flows.exceptions import GlobalLimitMissing as GlobalLimitMissing
     from casey_flows.exceptions import InvalidPhoneNumber as InvalidPhoneNumber
@@ -73,6 +75,7 @@ _ERRORS = (
     "CallWaitTimeout",
     "CaseyFlowsError",
     "ContactFileError",
+    "ContactSourceError",
     "CreateUnconfirmed",
     "GlobalLimitMissing",
     "InvalidPhoneNumber",
@@ -88,6 +91,7 @@ _WHERE: dict[str, str] = {
     "CampaignResult": "casey_flows.campaign.models",
     "ContactInput": "casey_flows.campaign.models",
     "ContactOutcome": "casey_flows.campaign.models",
+    "ContactsQuery": "casey_flows.campaign.query",
     **dict.fromkeys(_ERRORS, "casey_flows.exceptions"),
     **dict.fromkeys(
         ("call_campaign", "call_report", "campaign_status", "place_call"), "casey_flows.flows"

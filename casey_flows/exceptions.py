@@ -58,3 +58,7 @@ class ResumeLimitReached(CaseyFlowsError, RuntimeError):
 
 class ParametersTooLarge(CaseyFlowsError, ValueError):
     """A run's parameters pass Prefect's cap: the server would refuse the run (pass a file)."""
+
+
+class ContactSourceError(CaseyFlowsError, RuntimeError):
+    """A contacts query cannot be read: its block, the query, its columns, or the database."""
