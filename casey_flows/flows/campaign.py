@@ -48,6 +48,7 @@ from casey_flows.campaign.models import (
     rejected_outcomes,
 )
 from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
+from casey_flows.campaign.query import QUERY_LOGGER, ContactsQuery, read_query_contacts
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
@@ -105,6 +106,17 @@ def load_contacts(
             [c.model_dump(exclude_none=True) for c in contacts], default_timezone=default_timezone
         )
         batch = _merge(batch, extra)
+    return batch
+
+
+@task(name="read-contacts-query", cache_policy=NO_CACHE)
+async def read_contacts_query(query: ContactsQuery, default_timezone: str) -> ContactBatch:
+    """The query's rows, read once to their end on this worker (a snapshot: the cursor and the
+    connection are closed before anyone is dialled), then validated like a file's."""
+    logger = get_run_logger()
+    with forwarded(QUERY_LOGGER, logger):
+        batch = await read_query_contacts(query, default_timezone=default_timezone)
+    logger.info("contacts query: read %d rows from %s", batch.total_rows, query.source)
     return batch
 
 
@@ -197,6 +209,7 @@ async def call_campaign(
     connection_code: str,
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
+    contacts_query: ContactsQuery | None = None,
     campaign_id: str | None = None,
     dry_run: bool = False,
     credentials_block: str = DEFAULT_BLOCK_NAME,
@@ -222,6 +235,10 @@ async def call_campaign(
         contacts_file: CSV, JSON or JSONL file of contacts (columns phone_number, name,
             timezone, participant_id, context.*): a path, or a URL every worker can read
             (s3://, gs://, file://). May be combined with contacts.
+        contacts_query: Contacts from a SQL query, through a saved Prefect database block
+            (SQLAlchemy, Snowflake, BigQuery) or on the embedded warehouse sync_calls loads;
+            the same columns as contacts_file. Read once, before anyone is dialled. May be
+            combined with contacts and contacts_file.
         campaign_id: Names the campaign: every call carries it, and a re-run with the same id
             dials nobody twice. Empty: the deployment's name and scheduled day.
         dry_run: Validate and plan only: dial nobody, publish who would be called when, and
@@ -273,6 +290,8 @@ async def call_campaign(
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
     batch = load_contacts(contacts, contacts_file, calling_window.timezone)
+    if contacts_query is not None:
+        batch = _merge(batch, await read_contacts_query(contacts_query, calling_window.timezone))
     suppressed_list = _load_suppression(suppression.numbers, suppression.file)
     for rejection in suppressed_list.rejected:
         logger.warning("suppression entry ignored: %s", rejection.message)

@@ -28,6 +28,7 @@ from casey_flows.campaign.models import (
     rejected_outcomes,
 )
 from casey_flows.campaign.publish import export_csv, publish_results
+from casey_flows.campaign.query import ContactsQuery
 from casey_flows.campaign.status import (
     DEFAULT_MAX_CALLS,
     NOT_LISTED_REASON,
@@ -36,7 +37,7 @@ from casey_flows.campaign.status import (
     read_campaign_calls,
 )
 from casey_flows.exports import md_literal
-from casey_flows.flows.campaign import load_contacts
+from casey_flows.flows.campaign import _merge, load_contacts, read_contacts_query
 from casey_flows.tasks.calls import Credentials, casey_client
 
 STATUS_ARTIFACT_KIND = "campaign-status"
@@ -74,6 +75,7 @@ async def campaign_status(
     connection_code: str,
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
+    contacts_query: ContactsQuery | None = None,
     credentials_block: str = DEFAULT_BLOCK_NAME,
     lookback_hours: Annotated[float, Field(gt=0)] = 72.0,
     max_calls: Annotated[int, Field(gt=0)] = DEFAULT_MAX_CALLS,
@@ -98,6 +100,8 @@ async def campaign_status(
         contacts: The campaign's contacts, to report those not dialled (optional).
         contacts_file: Or the campaign's CSV, JSON or JSONL file of contacts: a path, or a
             URL every worker can read (s3://, gs://, file://).
+        contacts_query: Or the SQL query the campaign read its contacts from (a database
+            block, or the embedded warehouse), run again now.
         credentials_block: Name of the Casey Credentials block that holds the API key.
         lookback_hours: How far back to read the connection's calls (as far as the campaign
             ran, at least).
@@ -126,6 +130,9 @@ async def campaign_status(
     batch = None
     if contacts or contacts_file:
         batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE)
+    if contacts_query is not None:
+        queried = await read_contacts_query(contacts_query, _CONTACTS_TIMEZONE)
+        batch = queried if batch is None else _merge(batch, queried)
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
     found = await fetch_campaign_calls(
         credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls
