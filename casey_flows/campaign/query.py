@@ -88,8 +88,9 @@ class ContactsQuery(BaseModel):
             return None
         slug, _, name = text.partition("/")
         if not (slug and name):
+            example = "crm" if "/" in text else text
             raise ValueError(
-                f"block must be <block-type-slug>/<name>, e.g. sqlalchemy-connector/{text or 'crm'}"
+                f"block must be <block-type-slug>/<name>, e.g. sqlalchemy-connector/{example}"
                 " (the slug is on the block's page in the UI; `prefect block ls` lists both); "
                 "leave it empty for the embedded warehouse"
             )

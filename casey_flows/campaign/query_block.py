@@ -16,8 +16,9 @@ matter differ, and this module is where that is absorbed:
   second cursor, the read starts over from that cursor's first row.
 - Rows are SQLAlchemy ``Row`` (``_fields``), mappings (dict cursors), BigQuery rows
   (``keys()``/``values()``) or plain tuples, named by the cursor's description.
-- SQLAlchemy is asked for ``stream_results`` (a server-side cursor where the driver has one),
-  Snowflake for a query ``timeout``.
+- ``SqlAlchemyConnector`` is asked for ``stream_results`` (a server-side cursor where the
+  driver has one; ``AsyncSqlAlchemyConnector``'s ``execute`` refuses it), Snowflake for a query
+  ``timeout``.
 
 Sync calls run in one worker thread, so the event loop never blocks on the database. The block
 is reset and closed when the read ends, also on failure: a cursor left open holds a transaction
@@ -51,6 +52,7 @@ CONNECTORS: dict[str, tuple[str, str]] = {
     "bigquery-warehouse": ("prefect_gcp", "pip install 'prefect-gcp[bigquery]'"),
 }
 _SQLALCHEMY = frozenset({"SqlAlchemyConnector", "AsyncSqlAlchemyConnector"})
+_SQLALCHEMY_SYNC = "SqlAlchemyConnector"  # an async connection refuses stream_results
 _SNOWFLAKE = frozenset({"SnowflakeConnector"})
 _URL_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
 _PASSWORD_PAIR = re.compile(r"\b(password|passwd|pwd)\s*=\s*[^\s;,&]+", re.IGNORECASE)
@@ -199,7 +201,7 @@ class BlockReader:
         kinds = _class_names(block)
         self._sqlalchemy = bool(kinds & _SQLALCHEMY)
         options: dict[str, Any] = {}
-        if self._sqlalchemy:
+        if _SQLALCHEMY_SYNC in kinds:
             options["stream_results"] = True
         elif kinds & _SNOWFLAKE:
             options["timeout"] = math.ceil(timeout_seconds)

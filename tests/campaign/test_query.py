@@ -45,6 +45,9 @@ def test_block_is_slug_and_name_and_empty_means_the_embedded_warehouse() -> None
     with pytest.raises(ValidationError) as refused:
         ContactsQuery(block="crm", query="select 1")
     assert "e.g. sqlalchemy-connector/crm" in str(refused.value)
+    with pytest.raises(ValidationError) as no_name:
+        ContactsQuery(block="sqlalchemy-connector/", query="select 1")
+    assert "e.g. sqlalchemy-connector/crm" in str(no_name.value)
     with pytest.raises(ValidationError):
         ContactsQuery(block="sqlalchemy-connector/crm", query="")
 
@@ -372,3 +375,16 @@ def test_sqlalchemy_re_running_the_query_on_its_second_call_is_caught(
         caught = read_fresh(warm_up=False)
     assert "ran the query again" in caplog.text
     assert list(caught.phone_numbers()) == phones(ROWS)  # each row once, in order
+
+
+def test_the_async_sqlalchemy_connector_is_awaited_and_read_whole(
+    sqlite_file: Path, tmp_path: Path
+) -> None:
+    from prefect_sqlalchemy import AsyncSqlAlchemyConnector
+
+    block = AsyncSqlAlchemyConnector(connection_info=f"sqlite+aiosqlite:///{sqlite_file}")
+
+    spool = read(block, tmp_path, "SELECT phone_number FROM contacts ORDER BY id")
+
+    assert list(spool.phone_numbers()) == phones(ROWS)
+    assert block._unique_results == {} and block._engine is None
