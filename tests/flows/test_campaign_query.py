@@ -157,21 +157,26 @@ def test_a_campaign_from_postgres_dials_exactly_the_selected_rows_once(
 
 
 def test_a_campaign_from_sqlite_dials_exactly_the_selected_rows_once_with_other_sources(
-    clean_sandbox: EmbeddedSandbox, credentials_block: str, sqlite_block: str
+    clean_sandbox: EmbeddedSandbox,
+    credentials_block: str,
+    sqlite_block: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     extra = numbers(1, start=1400)
-    state = run_campaign(
-        clean_sandbox,
-        credentials_block,
-        contacts=[{"phone_number": extra[0]}, {"phone_number": SELECTED[0]}],  # one also selected
-        contacts_query={
-            "block": sqlite_block,
-            "query": SEGMENT_QUERY.format(table="contacts"),
-            "parameters": {"segment": "a"},
-        },
-        campaign_id="sqlite-query",
-    )
+    with caplog.at_level(logging.INFO):
+        state = run_campaign(
+            clean_sandbox,
+            credentials_block,
+            contacts=[{"phone_number": extra[0]}, {"phone_number": SELECTED[0]}],  # also selected
+            contacts_query={
+                "block": sqlite_block,
+                "query": SEGMENT_QUERY.format(table="contacts"),
+                "parameters": {"segment": "a"},
+            },
+            campaign_id="sqlite-query",
+        )
     assert state.is_completed(), state.message
+    assert f"contacts query: read 4 rows from block {sqlite_block}" in caplog.text
     assert clean_sandbox.admin.stats()["calls_by_phone"] == dict.fromkeys([*SELECTED, *extra], 1)
     assert state.result().duplicates == 1
     by_phone = {o.phone_number: o for o in state.result().outcomes if o.attempts}
