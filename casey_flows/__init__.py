@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.campaign.models import ContactInput as ContactInput
     from casey_flows.campaign.models import ContactOutcome as ContactOutcome
     from casey_flows.campaign.outcomes import Outcome as Outcome
+    from casey_flows.campaign.query import ContactsQuery as ContactsQuery
     from casey_flows.campaign.staging import StagedContacts as StagedContacts
     from casey_flows.campaign.staging import astage_contacts as astage_contacts
     from casey_flows.campaign.staging import stage_contacts as stage_contacts
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import CampaignBusy as CampaignBusy
     from casey_flows.exceptions import CaseyFlowsError as CaseyFlowsError
     from casey_flows.exceptions import ContactFileError as ContactFileError
+    from casey_flows.exceptions import ContactSourceError as ContactSourceError
     from casey_flows.exceptions import CreateUnconfirmed as CreateUnconfirmed
     from casey_flows.exceptions import GlobalLimitMissing as GlobalLimitMissing
     from casey_flows.exceptions import InvalidPhoneNumber as InvalidPhoneNumber
@@ -80,6 +82,7 @@ _ERRORS = (
     "CallWaitTimeout",
     "CaseyFlowsError",
     "ContactFileError",
+    "ContactSourceError",
     "CreateUnconfirmed",
     "GlobalLimitMissing",
     "InvalidPhoneNumber",
@@ -101,6 +104,7 @@ _WHERE: dict[str, str] = {
     **dict.fromkeys(
         ("StagedContacts", "astage_contacts", "stage_contacts"), "casey_flows.campaign.staging"
     ),
+    "ContactsQuery": "casey_flows.campaign.query",
     **dict.fromkeys(_ERRORS, "casey_flows.exceptions"),
     **dict.fromkeys(
         ("call_campaign", "call_report", "campaign_status", "place_call"), "casey_flows.flows"

@@ -67,3 +67,7 @@ class StagedContactsError(ContactFileError):
 
 class SuppressionStale(CaseyFlowsError, RuntimeError):
     """The do-not-call list could not be re-read for too long: the campaign stops dialling."""
+
+
+class ContactSourceError(CaseyFlowsError, RuntimeError):
+    """A contacts query cannot be read: its block, the query, its columns, or the database."""

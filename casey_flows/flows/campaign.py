@@ -47,6 +47,7 @@ from casey_flows.campaign.models import (
 )
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
+from casey_flows.campaign.query import ContactsQuery, read_query_contacts, read_query_numbers
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.staging import StagedContacts, load_staged_contacts
 from casey_flows.campaign.suppression import SuppressionList
@@ -76,6 +77,7 @@ from casey_flows.warehouse.opt_outs import read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
 PARAMETER_SOURCE = "parameter"
+QUERY_SOURCE = "the do-not-call query"
 LISTED_REASON = "on the suppression list"
 OPTED_OUT_REASON = "opted out on an earlier call"
 
@@ -106,16 +108,27 @@ def load_contacts(
         batch = ContactBatch()
     if staged_contacts:
         staged = load_staged_contacts(staged_contacts, default_timezone=default_timezone)
-        batch = _merge(batch, staged)
+        batch = merge_batches(batch, staged)
     if contacts:
         extra = parse_contacts(
             [c.model_dump(exclude_none=True) for c in contacts], default_timezone=default_timezone
         )
-        batch = _merge(batch, extra)
+        batch = merge_batches(batch, extra)
     return batch
 
 
-def _merge(first: ContactBatch, second: ContactBatch) -> ContactBatch:
+@task(name="read-contacts-query", cache_policy=NO_CACHE)
+async def read_contacts_query(query: ContactsQuery, default_timezone: str) -> ContactBatch:
+    """The query's rows, read once to their end on this worker (a snapshot: the cursor and the
+    connection are closed before anyone is dialled), then validated like a file's."""
+    logger = get_run_logger()
+    batch = await read_query_contacts(query, default_timezone=default_timezone)
+    logger.info("contacts query: read %d rows from %s", batch.total_rows, query.source)
+    return batch
+
+
+def merge_batches(first: ContactBatch, second: ContactBatch) -> ContactBatch:
+    """Contacts of two sources in one batch; a number in both is kept once (the first's)."""
     seen = {c.phone_number for c in first.contacts}
     extra = [c for c in second.contacts if c.phone_number not in seen]
     return ContactBatch(
@@ -130,13 +143,17 @@ def _merge(first: ContactBatch, second: ContactBatch) -> ContactBatch:
 async def _read_suppression(
     suppression: Suppression, connection_code: str
 ) -> list[SuppressionList]:
-    """Every suppression source, read now: the list, the file, the warehouse's opt-outs."""
+    """Every suppression source, read now: the list, the file, the warehouse's opt-outs, the
+    query."""
     lists = [SuppressionList(suppression.numbers, source=PARAMETER_SOURCE)]
     if suppression.file:
         lists.append(await anyio.to_thread.run_sync(SuppressionList.from_file, suppression.file))
     if suppression.opt_outs_from is not None:
         numbers = await read_opt_outs(suppression.opt_outs_from, connection_code)
         lists.append(SuppressionList(numbers, source=OPT_OUTS_SOURCE))
+    if suppression.query is not None:
+        numbers = await read_query_numbers(suppression.query)
+        lists.append(SuppressionList(numbers, source=QUERY_SOURCE))
     return lists
 
 
@@ -220,6 +237,7 @@ async def call_campaign(
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
     staged_contacts: StagedContacts | None = None,
+    contacts_query: ContactsQuery | None = None,
     campaign_id: str | None = None,
     dry_run: bool = False,
     credentials_block: str = DEFAULT_BLOCK_NAME,
@@ -248,6 +266,10 @@ async def call_campaign(
         staged_contacts: Contacts an upstream flow staged with stage_contacts: the reference
             it returned (where, how many rows, checksum), any number of rows. May be combined
             with the other two.
+        contacts_query: Contacts from a SQL query, through a saved Prefect database block
+            (SQLAlchemy, Snowflake, BigQuery) or on the embedded warehouse sync_calls loads;
+            the same columns as contacts_file. Read once, before anyone is dialled. May be
+            combined with contacts and contacts_file.
         campaign_id: Names the campaign: every call carries it, and a re-run with the same id
             dials nobody twice. Empty: the deployment's name and scheduled day.
         dry_run: Validate and plan only: dial nobody, publish who would be called when, and
@@ -299,6 +321,10 @@ async def call_campaign(
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
     batch = load_contacts(contacts, contacts_file, calling_window.timezone, staged_contacts)
+    if contacts_query is not None:
+        batch = merge_batches(
+            batch, await read_contacts_query(contacts_query, calling_window.timezone)
+        )
     live_suppression = LiveSuppression(
         partial(_read_suppression, suppression, connection_code),
         refresh_seconds=suppression.refresh_seconds,

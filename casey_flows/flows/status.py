@@ -24,6 +24,7 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.models import CampaignResult, ContactInput, rejected_outcomes
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import export_csv, publish_results
+from casey_flows.campaign.query import ContactsQuery
 from casey_flows.campaign.staging import StagedContacts
 from casey_flows.campaign.status import (
     DEFAULT_MAX_CALLS,
@@ -33,7 +34,7 @@ from casey_flows.campaign.status import (
     read_campaign_calls,
 )
 from casey_flows.exports import md_literal
-from casey_flows.flows.campaign import load_contacts
+from casey_flows.flows.campaign import load_contacts, merge_batches, read_contacts_query
 from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
@@ -75,6 +76,7 @@ async def campaign_status(
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
     staged_contacts: StagedContacts | None = None,
+    contacts_query: ContactsQuery | None = None,
     credentials_block: str = DEFAULT_BLOCK_NAME,
     lookback_hours: Annotated[float, Field(gt=0)] = 72.0,
     max_calls: Annotated[int, Field(gt=0)] = DEFAULT_MAX_CALLS,
@@ -101,6 +103,8 @@ async def campaign_status(
             URL every worker can read (s3://, gs://, file://).
         staged_contacts: Or the campaign's contacts as staged with stage_contacts (the
             reference the campaign ran with).
+        contacts_query: Or the SQL query the campaign read its contacts from (a database
+            block, or the embedded warehouse), run again now.
         credentials_block: Name of the Casey Credentials block that holds the API key.
         lookback_hours: How far back to read the connection's calls (as far as the campaign
             ran, at least).
@@ -129,6 +133,9 @@ async def campaign_status(
     batch = None
     if contacts or contacts_file or staged_contacts:
         batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE, staged_contacts)
+    if contacts_query is not None:
+        queried = await read_contacts_query(contacts_query, _CONTACTS_TIMEZONE)
+        batch = queried if batch is None else merge_batches(batch, queried)
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
     found = await fetch_campaign_calls(
         credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls

@@ -68,11 +68,12 @@ def test_the_checker_sees_a_missing_description() -> None:
 def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
     schema = parameter_schema(call_campaign).model_dump_for_openapi()
     order = sorted(schema["properties"], key=lambda n: schema["properties"][n]["position"])
-    assert order[:6] == [
+    assert order[:7] == [
         "connection_code",
         "contacts",
         "contacts_file",
         "staged_contacts",
+        "contacts_query",
         "campaign_id",
         "dry_run",
     ]
@@ -93,3 +94,4 @@ def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
     # An optional model's toggle is labelled with its title.
     opt_outs = schema["definitions"]["Suppression"]["properties"]["opt_outs_from"]
     assert opt_outs["title"] == "Opt-outs from the warehouse"
+    assert titles["ContactsQuery"] == "Contacts from a SQL query"
