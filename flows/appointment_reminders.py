@@ -100,6 +100,11 @@ def outcomes_by_phone(result: CampaignResult) -> dict[str, Called]:
     return dict(_every_outcome(result))
 
 
+def no_answers(result: CampaignResult) -> set[str]:
+    """The numbers whose outcome is no_answer, all of them (read as ``outcomes_by_phone``)."""
+    return {_digits(p) for p, (o, _) in _every_outcome(result) if o == Outcome.NO_ANSWER.value}
+
+
 def _every_outcome(result: CampaignResult) -> Iterator[tuple[str, Called]]:
     if result.outcomes_complete:
         for o in result.outcomes:
@@ -119,12 +124,13 @@ def _every_outcome(result: CampaignResult) -> Iterator[tuple[str, Called]]:
 
 @task(name="write-reminder-outcomes", cache_policy=NO_CACHE)
 def write_outcomes(
-    appointments: list[Appointment], by_phone: dict[str, Called], path: str, full_numbers: bool
+    appointments: list[Appointment], result: CampaignResult, path: str, full_numbers: bool
 ) -> str:
     """One row per appointment with its call outcome; masked numbers unless asked otherwise.
 
     Written by the library's CSV writer, so a name typed into a sign-up form cannot become a
     spreadsheet formula here either."""
+    by_phone = outcomes_by_phone(result)
 
     def row(a: Appointment) -> dict[str, object]:
         outcome, attempts = _outcome_for(a.phone_number, by_phone)
@@ -216,17 +222,15 @@ async def appointment_reminders(
             limits=CallLimits(poll_interval_seconds=poll_interval_seconds),
             exports=exports,
         )
-        by_phone = outcomes_by_phone(campaign)
+        result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
+        if outcomes_csv:
+            result.outcomes_csv = write_outcomes(appointments, campaign, outcomes_csv, full_numbers)
+        missed_numbers = no_answers(campaign)
     finally:
         if private:
             shutil.rmtree(private, ignore_errors=True)
     if private:
-        campaign.warnings.append(
-            "the campaign's outcomes CSV (full numbers) was joined, then removed"
-        )
-    result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
-    if outcomes_csv:
-        result.outcomes_csv = write_outcomes(appointments, by_phone, outcomes_csv, full_numbers)
+        campaign.warnings.append("the campaign's outcomes CSV (full numbers) was joined, removed")
     if sync_to_warehouse:
         # Before anyone is called again: today's opt-outs must be in the warehouse by then. A
         # failed sync fails this run (re-run it: the campaign adopts its calls, dials nobody).
@@ -236,11 +240,6 @@ async def appointment_reminders(
             opt_out_field=opt_out_field,
             **warehouse.model_dump(),  # destination, dataset, its credentials, pipeline
         )
-    missed_numbers = {
-        _digits(phone)
-        for phone, (outcome, _) in by_phone.items()
-        if outcome == Outcome.NO_ANSWER.value
-    }
     missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
     if missed and follow_up_deployment:
         when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)

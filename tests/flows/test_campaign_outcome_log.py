@@ -12,7 +12,7 @@ import pytest
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.engine import EngineHooks, Track
-from casey_flows.campaign.models import CampaignResult
+from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.campaign.outcome_log import KEEP_FIRST, OutcomeLog
 from casey_flows.campaign.publish import summary_markdown
 from casey_flows.flows.campaign import call_campaign
@@ -128,3 +128,22 @@ def test_the_engine_hands_each_final_outcome_over_once_while_it_runs(
     assert all(t.handed_over for t in tracks)
     assert sorted(r["phone_number"] for r in rows(path)) == phones
     assert log.total == 6
+
+
+def test_the_reminders_join_reads_the_csv_when_the_result_is_a_sample(tmp_path: Path) -> None:
+    from flows.appointment_reminders import no_answers, outcomes_by_phone
+
+    with OutcomeLog(tmp_path / "o.csv", full_numbers=True, keep_all_up_to=2, keep_first=1) as log:
+        for n in range(5):
+            value = "no_answer" if n % 2 else "completed"
+            log.add(ContactOutcome(phone_number=phone(n), outcome=value, attempts=1))
+    result = log.fill(CampaignResult(campaign_id="r", connection_code="c"))
+    assert not result.outcomes_complete and len(result.outcomes) == 1
+    by_phone = outcomes_by_phone(result)
+    assert len(by_phone) == 5 and by_phone[phone(3)] == ("no_answer", 1)
+    assert no_answers(result) == {phone(1), phone(3)}
+
+    with OutcomeLog(tmp_path / "masked.csv", keep_all_up_to=0) as masked:
+        masked.add(ContactOutcome(phone_number=phone(1), outcome="completed"))
+    with pytest.raises(ValueError, match="masked numbers"):
+        outcomes_by_phone(masked.fill(CampaignResult(campaign_id="r", connection_code="c")))
