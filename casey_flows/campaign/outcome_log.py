@@ -143,7 +143,9 @@ class OutcomeLog:
             self.add(outcome)
 
     def flush(self) -> None:
-        self._writer.flush()
+        """What was added, readable in the file now (nothing to do once closed)."""
+        if not self._writer.closed:
+            self._writer.flush()
 
     def close(self) -> None:
         """Flush and close the CSV (idempotent); the counts and kept outcomes stay readable."""

@@ -209,7 +209,7 @@ async def dial_contacts(
         on_dispatched=event("dispatched"),  # type: ignore[arg-type]
         on_ended=event("ended"),  # type: ignore[arg-type]
         on_duplicate=duplicate,
-        on_progress=progress.update,
+        on_progress=_flushing(outcome_log, progress.update),
         before_dial=suppression.before_dial if suppression else None,
         on_outcome=_log_track(outcome_log) if outcome_log is not None else None,
     )
@@ -540,6 +540,21 @@ def _log_track(outcome_log: OutcomeLog) -> Callable[[Track], None]:
             outcome_log.add(track.outcome)
 
     return log
+
+
+def _flushing(
+    outcome_log: OutcomeLog | None, update: Callable[[int, int], None]
+) -> Callable[[int, int], None]:
+    """The progress update, and the outcomes CSV flushed at each (rows added in a burst are
+    readable within a poll, not at the next add)."""
+    if outcome_log is None:
+        return update
+
+    def progress(finished: int, total: int) -> None:
+        outcome_log.flush()
+        update(finished, total)
+
+    return progress
 
 
 def _log_unreported(tracks: list[Track], outcome_log: OutcomeLog) -> None:

@@ -10,14 +10,11 @@ from typing import Any
 import pytest
 
 from casey_flows.campaign.calling_window import CallingWindow
-from casey_flows.campaign.contacts import Contact
-from casey_flows.campaign.engine import EngineHooks, Track
 from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.campaign.outcome_log import KEEP_FIRST, OutcomeLog
 from casey_flows.campaign.publish import summary_markdown
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
-from tests.campaign.engine_runner import run_engine
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -102,32 +99,6 @@ def test_a_small_campaign_keeps_everything_and_writes_a_temporary_masked_csv(
         assert "temporary file on the worker" in summary_markdown(result)
     finally:
         Path(result.outcomes_csv or "").unlink(missing_ok=True)
-
-
-def test_the_engine_hands_each_final_outcome_over_once_while_it_runs(
-    clean_sandbox: EmbeddedSandbox, tmp_path: Path
-) -> None:
-    path = tmp_path / "live.csv"
-    log = OutcomeLog(path, full_numbers=True, flush_seconds=0)
-    on_disk: list[int] = []
-
-    def on_outcome(track: Track) -> None:
-        assert track.outcome is not None
-        log.add(track.outcome)
-        on_disk.append(len(rows(path)))  # the row is in the file before the engine ends
-
-    phones = [phone(n) for n in range(6)]
-    tracks = run_engine(
-        clean_sandbox,
-        [Contact(phone_number=p) for p in phones],
-        campaign_id="hand-over",
-        hooks=EngineHooks(on_outcome=on_outcome),
-    )
-    log.close()
-    assert on_disk == [1, 2, 3, 4, 5, 6]
-    assert all(t.handed_over for t in tracks)
-    assert sorted(r["phone_number"] for r in rows(path)) == phones
-    assert log.total == 6
 
 
 def test_the_reminders_join_reads_the_csv_when_the_result_is_a_sample(tmp_path: Path) -> None:
