@@ -161,7 +161,7 @@ def csv_markdown(result: CampaignResult) -> str:
     else:
         held = (
             f"{len(result.outcomes)} of the {result.total} outcomes (the first "
-            f"{TABLE_ROW_LIMIT} and every problem)"
+            f"{KEEP_FIRST} and every problem)"
         )
     return f"Every outcome is in the CSV {where}; the result holds {held}."
 
