@@ -182,7 +182,9 @@ class CampaignExports(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", title="Exports and events")
 
     csv_path: str | None = Field(
-        default=None, description="Write every contact's outcome to this CSV file (a path)."
+        default=None,
+        description="Write every contact's outcome to this CSV file (a path), as outcomes "
+        "happen. Empty: a temporary file on the worker (the result's outcomes_csv).",
     )
     full_numbers: bool = Field(
         default=False, description="Full phone numbers in the CSV (masked otherwise)."

@@ -22,8 +22,9 @@ from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.models import CampaignResult, ContactInput, rejected_outcomes
+from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
-from casey_flows.campaign.publish import export_csv, publish_results
+from casey_flows.campaign.publish import publish_results
 from casey_flows.campaign.query import ContactsQuery
 from casey_flows.campaign.staging import StagedContacts
 from casey_flows.campaign.status import (
@@ -109,13 +110,16 @@ async def campaign_status(
         lookback_hours: How far back to read the connection's calls (as far as the campaign
             ran, at least).
         max_calls: Stop reading after this many calls, newest first (and say so).
-        export_csv_path: Write every outcome to this CSV file (a path on the worker).
+        export_csv_path: Write every outcome to this CSV file (a path on the worker). Empty:
+            a temporary file on the worker (the result's outcomes_csv).
         export_raw_cells: Write CSV cells exactly as they are, including text a spreadsheet
             would run as a formula (=, +, -, @): only for files loaded into a database.
         export_full_numbers: Full phone numbers in the CSV (masked otherwise).
 
     Returns:
-        A ``CampaignResult`` of the campaign as the call list shows it.
+        A ``CampaignResult`` of the campaign as the call list shows it: exact counts, the
+        outcomes (all up to 10,000; above, the first 5,000 and every problem) and
+        ``outcomes_csv``, the CSV of them all.
 
     Example:
         ```python
@@ -152,15 +156,24 @@ async def campaign_status(
             f"{since:%Y-%m-%d %H:%M} UTC: older calls of this campaign are not counted "
             "(raise max_calls)"
         )
-    if batch is not None:
-        result.outcomes += rejected_outcomes(batch)
-    result.outcomes += ledger_outcomes(
-        found.calls,
-        campaign_id,
-        contacts=batch.contacts if batch is not None else None,
-        not_dialled_reason=f"no call of this campaign in the last {lookback_hours:g} h",
-    )
-    unlisted = sum(1 for o in result.outcomes if (o.reason or "").startswith(NOT_LISTED_REASON))
+    unlisted = 0
+    with OutcomeLog(
+        export_csv_path,
+        full_numbers=export_full_numbers,
+        raw_cells=export_raw_cells,
+        name=f"{campaign_id}-status",
+    ) as outcome_log:
+        if batch is not None:
+            outcome_log.extend(rejected_outcomes(batch))
+        for outcome in ledger_outcomes(
+            found.calls,
+            campaign_id,
+            contacts=batch.contacts if batch is not None else None,
+            not_dialled_reason=f"no call of this campaign in the last {lookback_hours:g} h",
+        ):
+            outcome_log.add(outcome)
+            unlisted += (outcome.reason or "").startswith(NOT_LISTED_REASON)
+    outcome_log.fill(result)
     logger.info(
         "campaign %s on %s: %d of its calls among %d read back to %s UTC",
         campaign_id,
@@ -185,11 +198,7 @@ async def campaign_status(
             f"an error): each reads {md_literal(Outcome.NOT_DIALLED.value)}."
         )
     await publish_results(result, kind=STATUS_ARTIFACT_KIND, label=STATUS_LABEL, note=note)
-    if export_csv_path:
-        written = export_csv(
-            result, export_csv_path, full_numbers=export_full_numbers, raw_cells=export_raw_cells
-        )
-        logger.info("wrote %d outcomes to %s", len(result.outcomes), written)
+    logger.info("wrote %d outcomes to %s", result.total, result.outcomes_csv)
     message = _message(result, unlisted=unlisted, complete=found.complete)
     return Completed(message=message, data=result)  # type: ignore[return-value]
 
