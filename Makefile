@@ -16,10 +16,11 @@ install: $(STAMP)
 
 # The whole suite, as two pytest processes side by side: the tests that spend their time in
 # subprocesses of their own (Prefect servers and workers, a fresh virtualenv, the benchmarks,
-# Chromium against the Prefect UI) beside all the others, which keeps CI under 15 minutes on
+# Chromium against the Prefect UI) beside all the others, which keeps CI under 20 minutes on
 # 2 cores. Both must pass; the isolated group's report is printed after the main one.
-ISOLATED := tests/deployments/test_e2e.py tests/packaging/test_wheel.py tests/test_bench_smoke.py \
-	tests/ui
+ISOLATED := tests/deployments/test_e2e.py tests/deployments/test_campaign_control.py \
+	tests/deployments/test_public_flows_deploy.py tests/packaging/test_wheel.py \
+	tests/test_bench_smoke.py tests/ui
 test: $(STAMP)
 	@$(BIN)/python -m pytest -p no:cacheprovider $(ISOLATED) > .test-isolated.log 2>&1 & isolated=$$!; \
 	$(BIN)/python -m pytest $(addprefix --ignore=,$(ISOLATED)); main=$$?; \

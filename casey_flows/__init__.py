@@ -9,7 +9,8 @@ Subpackages, one job each (dependencies point one way, top to bottom):
 - ``casey_flows.flows``: the flows ``place_call``, ``call_campaign``, ``campaign_status``,
   ``call_report``, ``sync_calls``;
 - ``casey_flows.warehouse``: the dlt source behind ``sync_calls`` (the ``warehouse`` extra);
-- ``casey_flows.campaign``: the campaign engine, contacts, calling windows, suppression, limits;
+- ``casey_flows.campaign``: the campaign engine, contacts (and staging them by reference:
+  ``stage_contacts``), calling windows, suppression, limits;
 - ``casey_flows.tasks``: the call tasks, dispatch keys and the ledger, waiting, events;
 - ``casey_flows.blocks``: the ``CaseyCredentials`` block (the only place a key is read);
 - ``casey_flows.client``: the typed HTTP client (no Prefect import);
@@ -35,12 +36,17 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.campaign.models import ContactInput as ContactInput
     from casey_flows.campaign.models import ContactOutcome as ContactOutcome
     from casey_flows.campaign.outcomes import Outcome as Outcome
+    from casey_flows.campaign.query import ContactsQuery as ContactsQuery
+    from casey_flows.campaign.staging import StagedContacts as StagedContacts
+    from casey_flows.campaign.staging import astage_contacts as astage_contacts
+    from casey_flows.campaign.staging import stage_contacts as stage_contacts
     from casey_flows.exceptions import CallLost as CallLost
     from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
     from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
     from casey_flows.exceptions import CampaignBusy as CampaignBusy
     from casey_flows.exceptions import CaseyFlowsError as CaseyFlowsError
     from casey_flows.exceptions import ContactFileError as ContactFileError
+    from casey_flows.exceptions import ContactSourceError as ContactSourceError
     from casey_flows.exceptions import CreateUnconfirmed as CreateUnconfirmed
     from casey_flows.exceptions import GlobalLimitMissing as GlobalLimitMissing
     from casey_flows.exceptions import InvalidPhoneNumber as InvalidPhoneNumber
@@ -48,6 +54,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import NotACallOutConnection as NotACallOutConnection
     from casey_flows.exceptions import ParametersTooLarge as ParametersTooLarge
     from casey_flows.exceptions import ResumeLimitReached as ResumeLimitReached
+    from casey_flows.exceptions import StagedContactsError as StagedContactsError
+    from casey_flows.exceptions import SuppressionStale as SuppressionStale
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import campaign_status as campaign_status
@@ -74,6 +82,7 @@ _ERRORS = (
     "CallWaitTimeout",
     "CaseyFlowsError",
     "ContactFileError",
+    "ContactSourceError",
     "CreateUnconfirmed",
     "GlobalLimitMissing",
     "InvalidPhoneNumber",
@@ -81,6 +90,8 @@ _ERRORS = (
     "NotACallOutConnection",
     "ParametersTooLarge",
     "ResumeLimitReached",
+    "SuppressionStale",
+    "StagedContactsError",
 )
 # Everything above the client resolves on first use (it imports Prefect).
 _WHERE: dict[str, str] = {
@@ -90,6 +101,10 @@ _WHERE: dict[str, str] = {
     "ContactInput": "casey_flows.campaign.models",
     "ContactOutcome": "casey_flows.campaign.models",
     "Outcome": "casey_flows.campaign.outcomes",
+    **dict.fromkeys(
+        ("StagedContacts", "astage_contacts", "stage_contacts"), "casey_flows.campaign.staging"
+    ),
+    "ContactsQuery": "casey_flows.campaign.query",
     **dict.fromkeys(_ERRORS, "casey_flows.exceptions"),
     **dict.fromkeys(
         ("call_campaign", "call_report", "campaign_status", "place_call"), "casey_flows.flows"

@@ -57,8 +57,17 @@ class ResumeLimitReached(CaseyFlowsError, RuntimeError):
 
 
 class ParametersTooLarge(CaseyFlowsError, ValueError):
-    """A run's parameters pass Prefect's cap: the server would refuse the run (pass a file)."""
+    """A run's parameters pass Prefect's cap: the server would refuse the run (stage the rows)."""
+
+
+class StagedContactsError(ContactFileError):
+    """Staged contacts cannot be read as they were staged: changed, deleted, or on another
+    machine's local disk. The message names the reference, never a row."""
 
 
 class SuppressionStale(CaseyFlowsError, RuntimeError):
     """The do-not-call list could not be re-read for too long: the campaign stops dialling."""
+
+
+class ContactSourceError(CaseyFlowsError, RuntimeError):
+    """A contacts query cannot be read: its block, the query, its columns, or the database."""

@@ -1,12 +1,13 @@
 """What casey-flows writes for people to open: CSV files, markdown, artifact keys, in one place.
 
-Every CSV the library writes goes through :func:`write_csv`, with its columns named here, so the
-rule about what may stand in a cell is made once: text a spreadsheet would evaluate as a formula
-(a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return: CSV injection,
-OWASP) is written with a leading apostrophe, unless the whole cell has a known safe data shape
-(an E.164 or masked phone number, a plain number). An allow-list of shapes, not a list of
-free-text columns, so a new column is safe by default. ``neutralize_formulas=False`` writes cells
-as they are, for pipelines that load the CSV into a database.
+Every CSV the library writes goes through :func:`write_csv` (or :class:`CsvWriter`, row by
+row), with its columns named here, so the rule about what may stand in a cell is made once:
+text a spreadsheet would evaluate as a formula (a cell starting with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return: CSV injection, OWASP) is written with a leading apostrophe, unless
+the whole cell has a known safe data shape (an E.164 or masked phone number, a plain number). An
+allow-list of shapes, not a list of free-text columns, so a new column is safe by default.
+``neutralize_formulas=False`` writes cells as they are, for pipelines that load the CSV into a
+database.
 
 Untrusted text placed in markdown artifacts goes through :func:`md_literal`, so a name or a reason
 from the API renders as text, never as a link, an image or HTML.
@@ -20,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-# A campaign's outcomes, one row per contact (``export_csv_path``).
+# A campaign's outcomes, one row per contact (``casey_flows.campaign.outcome_log``).
 OUTCOME_COLUMNS = (
     "row",
     "phone_number",
@@ -72,6 +73,46 @@ def safe_cell(value: Any) -> Any:
     return "'" + value if risky and not _SAFE_SHAPES.fullmatch(value) else value
 
 
+class CsvWriter:
+    """A CSV file written row by row under a header of ``columns`` (parent folders created),
+    with the cell rule of :func:`write_csv`; for rows that arrive over time (a campaign's
+    outcomes as they happen). ``path`` is absolute; ``flush`` makes what was written readable.
+    """
+
+    def __init__(
+        self, path: str | Path, columns: Iterable[str], *, neutralize_formulas: bool = True
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.neutralize_formulas = neutralize_formulas
+        self.rows = 0
+        self._handle = self.path.open("w", newline="", encoding="utf-8")
+        self._writer = csv.DictWriter(self._handle, fieldnames=list(columns))
+        self._writer.writeheader()
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._writer.writerow(
+            {k: safe_cell(v) for k, v in row.items()} if self.neutralize_formulas else row
+        )
+        self.rows += 1
+
+    def flush(self) -> None:
+        self._handle.flush()
+
+    def close(self) -> None:
+        self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self) -> CsvWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def write_csv(
     path: str | Path,
     columns: Iterable[str],
@@ -84,16 +125,10 @@ def write_csv(
     Cells that a spreadsheet would evaluate are neutralised unless ``neutralize_formulas`` is
     False (see the module's docstring).
     """
-    target = Path(path).expanduser().resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns))
-        writer.writeheader()
+    with CsvWriter(path, columns, neutralize_formulas=neutralize_formulas) as writer:
         for row in rows:
-            writer.writerow(
-                {k: safe_cell(v) for k, v in row.items()} if neutralize_formulas else row
-            )
-    return target
+            writer.write(row)
+    return writer.path
 
 
 def md_literal(value: object) -> str:

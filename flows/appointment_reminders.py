@@ -1,10 +1,15 @@
 """A pipeline a data team would build: remind tomorrow's appointments by phone.
 
-read the appointments CSV -> select one day's -> ``call_campaign`` as a subflow (skipping anyone
-who opted out on an earlier call) -> write the outcomes CSV -> ``sync_calls`` as a subflow (the
-calls and their answers into the warehouse, so today's opt-outs are known) -> schedule one
-follow-up campaign run for the no-answers (``run_deployment`` with ``timeout=0``: it is queued
-for later and this run does not wait for it), which skips opt-outs too.
+read the appointments CSV -> select one day's -> stage them (``stage_contacts``) ->
+``call_campaign`` as a subflow (skipping anyone who opted out on an earlier call) -> write the
+outcomes CSV -> ``sync_calls`` as a subflow (the calls and their answers into the warehouse, so
+today's opt-outs are known) -> stage the no-answers and schedule one follow-up campaign run for
+them (``run_deployment`` with ``timeout=0``: it is queued for later and this run does not wait for
+it), which skips opt-outs too.
+
+Contacts travel by reference, never as a parameter list: a day of any size fits, and nobody's
+number is stored with the runs. The follow-up's reference must be readable by the worker that
+runs it: set ``staging_url`` (or a default result storage block) when workers run elsewhere.
 
 Opt-outs close the loop: whoever answers "no more calls" today is ``suppressed`` by the
 follow-up and by tomorrow's run ("opted out on an earlier call"), dialled no more.
@@ -16,6 +21,9 @@ The appointments CSV needs ``phone_number`` and ``appointment_at`` (ISO local ti
 # Annotations are evaluated, not deferred: flow.serve() needs it (casey_flows/flows/__init__.py).
 
 import csv
+import shutil
+import tempfile
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Annotated
@@ -28,13 +36,14 @@ from pydantic import BaseModel, Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.calling_window import CallingWindow
-from casey_flows.campaign.models import CampaignResult, ContactInput, ContactOutcome
+from casey_flows.campaign.models import CampaignResult, ContactInput
+from casey_flows.campaign.outcome_log import KEEP_ALL_UP_TO
 from casey_flows.campaign.outcomes import Outcome, outcome_value
+from casey_flows.campaign.staging import astage_contacts
 from casey_flows.client import mask_phone
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
-from casey_flows.flows.campaign_options import CallLimits, Suppression
-from casey_flows.flows.params import check_parameters_fit
+from casey_flows.flows.campaign_options import CallLimits, CampaignExports, Suppression
 from casey_flows.flows.sync import sync_calls
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts
 from casey_flows.warehouse.report import SyncSummary
@@ -81,6 +90,38 @@ def to_contact(appointment: Appointment) -> ContactInput:
     )
 
 
+# A contact's outcome as this flow uses it: (outcome value, attempts).
+Called = tuple[str, int]
+
+
+def outcomes_by_phone(result: CampaignResult) -> dict[str, Called]:
+    """Every contact's outcome by number: from the result when it holds them all, else read
+    back from the campaign's outcomes CSV (which must carry full numbers)."""
+    return dict(_every_outcome(result))
+
+
+def no_answers(result: CampaignResult) -> set[str]:
+    """The numbers whose outcome is no_answer, all of them (read as ``outcomes_by_phone``)."""
+    return {_digits(p) for p, (o, _) in _every_outcome(result) if o == Outcome.NO_ANSWER.value}
+
+
+def _every_outcome(result: CampaignResult) -> Iterator[tuple[str, Called]]:
+    if result.outcomes_complete:
+        for o in result.outcomes:
+            yield o.phone_number, (outcome_value(o.outcome), o.attempts)
+        return
+    if result.outcomes_csv is None:
+        raise ValueError("the campaign's result is incomplete and names no outcomes CSV")
+    with open(result.outcomes_csv, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            phone = row["phone_number"]
+            if phone and not phone[1:].isdigit():  # a rejected row's raw value is masked too
+                if row["outcome"] == Outcome.REJECTED.value:
+                    continue
+                raise ValueError(f"{result.outcomes_csv} has masked numbers; it cannot be joined")
+            yield phone, (row["outcome"], int(row["attempts"] or 0))
+
+
 @task(name="write-reminder-outcomes", cache_policy=NO_CACHE)
 def write_outcomes(
     appointments: list[Appointment], result: CampaignResult, path: str, full_numbers: bool
@@ -89,16 +130,16 @@ def write_outcomes(
 
     Written by the library's CSV writer, so a name typed into a sign-up form cannot become a
     spreadsheet formula here either."""
-    by_phone = {o.phone_number: o for o in result.outcomes}
+    by_phone = outcomes_by_phone(result)
 
     def row(a: Appointment) -> dict[str, object]:
-        outcome = _outcome_for(a.phone_number, by_phone)
+        outcome, attempts = _outcome_for(a.phone_number, by_phone)
         return {
             "appointment_at": a.appointment_at.isoformat(),
             "name": a.name or "",
             "phone_number": _digits(a.phone_number) if full_numbers else mask_phone(a.phone_number),
-            "outcome": outcome_value(outcome.outcome if outcome else Outcome.NOT_DIALLED),
-            "attempts": outcome.attempts if outcome else 0,
+            "outcome": outcome,
+            "attempts": attempts,
         }
 
     return str(write_csv(path, OUTCOME_CSV_COLUMNS, (row(a) for a in appointments)))
@@ -109,8 +150,8 @@ def _digits(phone: str) -> str:
     return "+" + "".join(ch for ch in phone if ch.isdigit())
 
 
-def _outcome_for(phone: str, by_phone: dict[str, ContactOutcome]) -> ContactOutcome | None:
-    return by_phone.get(phone) or by_phone.get(_digits(phone))
+def _outcome_for(phone: str, by_phone: dict[str, Called]) -> Called:
+    return by_phone.get(phone) or by_phone.get(_digits(phone)) or (Outcome.NOT_DIALLED.value, 0)
 
 
 @flow(name="appointment-reminders")
@@ -129,6 +170,7 @@ async def appointment_reminders(
     warehouse: WarehouseOptOuts = WarehouseOptOuts(),  # noqa: B008 - frozen model, the default
     opt_out_field: str = DEFAULT_OPT_OUT_FIELD,
     poll_interval_seconds: Annotated[float, Field(gt=0)] = 2.0,
+    staging_url: str | None = None,
 ) -> RemindersResult:
     """Call everyone with an appointment on ``day`` who has not opted out; load the calls into
     the warehouse; queue one follow-up run for no-answers.
@@ -151,6 +193,9 @@ async def appointment_reminders(
         warehouse: Where sync_calls loads, and opt-outs are read from.
         opt_out_field: The conversation field whose "yes" means "no more calls".
         poll_interval_seconds: Fastest status poll while the calls are live.
+        staging_url: Where the day's contacts and the follow-up's are staged: an fsspec URL or
+            path every worker can read (s3://, gs://, file://). Empty: Prefect's default
+            result storage (local storage: this machine's workers only).
     """
     logger = get_run_logger()
     day = day or (datetime.now(ZoneInfo(clinic_timezone)) + timedelta(days=1)).date()
@@ -158,18 +203,34 @@ async def appointment_reminders(
     campaign_id = f"reminders-{connection_code}-{day.isoformat()}".lower()
     logger.info("%d appointments on %s", len(appointments), day)
     opt_outs_from = warehouse if sync_to_warehouse else None
-    campaign = await call_campaign(
-        connection_code=connection_code,
-        contacts=[to_contact(a) for a in appointments],
-        credentials_block=credentials_block,
-        campaign_id=campaign_id,
-        calling_window=calling_window,
-        suppression=Suppression(opt_outs_from=opt_outs_from),
-        limits=CallLimits(poll_interval_seconds=poll_interval_seconds),
+    staged = await astage_contacts((to_contact(a) for a in appointments), url=staging_url)
+    # Above KEEP_ALL_UP_TO the campaign's result holds a sample: this flow joins its outcomes
+    # CSV instead, written with full numbers to a folder of its own and removed after.
+    large = len(appointments) > KEEP_ALL_UP_TO
+    private = tempfile.mkdtemp(prefix="casey-reminders-") if large else None
+    exports = CampaignExports(
+        csv_path=f"{private}/outcomes.csv" if private else None, full_numbers=private is not None
     )
-    result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
-    if outcomes_csv:
-        result.outcomes_csv = write_outcomes(appointments, campaign, outcomes_csv, full_numbers)
+    try:
+        campaign = await call_campaign(
+            connection_code=connection_code,
+            staged_contacts=staged,
+            credentials_block=credentials_block,
+            campaign_id=campaign_id,
+            calling_window=calling_window,
+            suppression=Suppression(opt_outs_from=opt_outs_from),
+            limits=CallLimits(poll_interval_seconds=poll_interval_seconds),
+            exports=exports,
+        )
+        result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
+        if outcomes_csv:
+            result.outcomes_csv = write_outcomes(appointments, campaign, outcomes_csv, full_numbers)
+        missed_numbers = no_answers(campaign)
+    finally:
+        if private:
+            shutil.rmtree(private, ignore_errors=True)
+    if private:
+        campaign.warnings.append("the campaign's outcomes CSV (full numbers) was joined, removed")
     if sync_to_warehouse:
         # Before anyone is called again: today's opt-outs must be in the warehouse by then. A
         # failed sync fails this run (re-run it: the campaign adopts its calls, dials nobody).
@@ -179,19 +240,19 @@ async def appointment_reminders(
             opt_out_field=opt_out_field,
             **warehouse.model_dump(),  # destination, dataset, its credentials, pipeline
         )
-    missed_numbers = {_digits(o.phone_number) for o in campaign.by_outcome(Outcome.NO_ANSWER)}
     missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
     if missed and follow_up_deployment:
         when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)
+        # A run_deployment goes straight to the server, unchecked: the list travels staged.
+        missed_staged = await astage_contacts((to_contact(a) for a in missed), url=staging_url)
         parameters = {
             "connection_code": connection_code,
             "credentials_block": credentials_block,
             "campaign_id": f"{campaign_id}-follow-up",
             "calling_window": calling_window.model_dump(mode="json"),
-            "contacts": [to_contact(a).model_dump() for a in missed],
+            "staged_contacts": missed_staged.model_dump(mode="json"),
             "suppression": Suppression(opt_outs_from=opt_outs_from).model_dump(mode="json"),
         }
-        check_parameters_fit(parameters, what="the follow-up campaign")  # else a bare 422
         run = await arun_deployment(
             follow_up_deployment,
             parameters=parameters,

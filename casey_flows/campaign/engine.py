@@ -107,6 +107,8 @@ class Track:
     # for one key (someone dialled twice: reported, never hidden).
     redialled_keys: list[str] = field(default_factory=list)
     duplicate_call_ids: list[str] = field(default_factory=list)
+    # The outcome went to EngineHooks.on_outcome (once per track).
+    handed_over: bool = False
 
     def key(self, campaign_id: str) -> str:
         return make_dispatch_key(campaign_id, self.contact.phone_number, self.attempt)
@@ -142,6 +144,10 @@ class EngineHooks:
     on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
     # Just before each create: a reason not to dial (suppressed since the list was read).
     before_dial: Callable[[Contact], Awaitable[str | None]] | None = None
+    # Once per track, when its outcome is final (the outcomes CSV is written as they happen).
+    # A re-dialled track's outcome is final after check_redialled (or the stop), which may
+    # still find a second call for its key.
+    on_outcome: Callable[[Track], None] | None = None
 
 
 @dataclass
@@ -263,6 +269,8 @@ class CampaignEngine:
             if track.outcome is None:
                 track.finish_stopped(self.settings.poll.terminal_statuses)
                 self._finished += 1
+        for track in self._tracks:  # stopped: no re-check of re-dialled keys comes after this
+            self._hand_over(track, final=True)
         await self._release_all(deadline)
 
     async def _release_all(self, deadline: float) -> None:
@@ -287,6 +295,16 @@ class CampaignEngine:
     def _finish(self, track: Track, outcome: Outcome | str, **details: object) -> None:
         track.finish(outcome, **details)
         self._finished += 1
+        self._hand_over(track)
+
+    def _hand_over(self, track: Track, *, final: bool = False) -> None:
+        """The track's outcome to ``on_outcome``, once; a re-dialled track's waits for
+        check_redialled (``final``: no re-check is coming)."""
+        if track.outcome is None or track.handed_over or (track.redialled_keys and not final):
+            return
+        track.handed_over = True
+        if self.hooks.on_outcome:
+            self.hooks.on_outcome(track)
 
     async def _dispatch_loop(self) -> None:
         while self._unfinished_work():
@@ -557,6 +575,13 @@ class CampaignEngine:
         """After the run: one more read for every key that was dialled again, so a create the
         list showed only late (a second call for the key) is reported, not hidden."""
         keys = {key: t for t in tracks for key in t.redialled_keys}
+        try:
+            await self._recheck(keys)
+        finally:  # their outcomes are final now, re-checked or not
+            for track in tracks:
+                self._hand_over(track, final=True)
+
+    async def _recheck(self, keys: dict[str, Track]) -> None:
         if not keys or self._earliest_redial is None:
             return
         try:

@@ -57,7 +57,10 @@ class LiveSuppression:
         self._read = read
         self.refresh_seconds = refresh_seconds
         self.max_stale_seconds = max_stale_seconds
-        self._hits: dict[str, SuppressionHit] = {}
+        # Compact at a million numbers: E.164 digits as an int -> index of the sighting (one per
+        # source per read that first listed them), not an object per number.
+        self._hits: dict[int, int] = {}
+        self._sightings: list[SuppressionHit] = []
         self._read_at: float | None = None
         self._healthy = asyncio.Event()
         self.rejected: list[str] = []  # entries of the latest read that are no number (masked)
@@ -69,11 +72,20 @@ class LiveSuppression:
         started = time.monotonic()
         lists = await self._read()
         now = datetime.now(timezone.utc)
-        hits: dict[str, SuppressionHit] = {}
+        hits: dict[int, int] = {}
         for listed in lists:
+            new_here: int | None = None  # this read's sighting for this source, made on need
             for number in listed:
-                if number not in hits:  # first source wins; first sighting is kept
-                    hits[number] = self._hits.get(number) or SuppressionHit(listed.source, now)
+                key = _key(number)
+                if key in hits:
+                    continue  # first source wins
+                seen = self._hits.get(key)  # first sighting is kept
+                if seen is None:
+                    if new_here is None:
+                        new_here = len(self._sightings)
+                        self._sightings.append(SuppressionHit(listed.source, now))
+                    seen = new_here
+                hits[key] = seen
         self.rejected = [r.message for listed in lists for r in listed.rejected]
         self._hits = hits
         self._read_at = time.monotonic()
@@ -83,7 +95,8 @@ class LiveSuppression:
 
     def check(self, phone_number: str) -> SuppressionHit | None:
         """The hit for an E.164 number, or None when it may be dialled."""
-        return self._hits.get(phone_number)
+        seen = self._hits.get(_key(phone_number))
+        return None if seen is None else self._sightings[seen]
 
     async def before_dial(self, contact: Contact) -> str | None:
         """Just before a create: the reason not to dial, or None. Waits while refreshing fails.
@@ -140,6 +153,11 @@ class LiveSuppression:
 
     def __len__(self) -> int:
         return len(self._hits)
+
+
+def _key(e164: str) -> int:
+    """``+14155550123`` -> 14155550123: exact (E.164 has no leading zero), and a third the size."""
+    return int(e164[1:])
 
     def __repr__(self) -> str:
         return f"LiveSuppression(numbers={len(self)}, reads={self.reads})"

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from casey_flows.campaign.outcomes import (
     Outcome,
@@ -183,22 +183,68 @@ def describe_seconds(seconds: float) -> str:
 
 
 class CampaignResult(BaseModel):
-    """Every contact's outcome, plus counts; what ``call_campaign`` returns."""
+    """What ``call_campaign`` (and ``campaign_status``) returns: exact counts for every contact,
+    the outcomes kept in memory, and where the CSV of every outcome is.
+
+    ``outcomes`` holds every contact's outcome up to 10,000 contacts (``outcomes_complete``);
+    above that the first 5,000 and every problem outcome (error, unconfirmed, still_open, and
+    anyone dialled twice), the rest only in the CSV at ``outcomes_csv``
+    (``casey_flows.campaign.outcome_log``). ``counts`` and ``total`` are always exact.
+    """
 
     campaign_id: str
     connection_code: str
     dry_run: bool = False
-    outcomes: list[ContactOutcome] = Field(default_factory=list)
+    counts: dict[str, int] = Field(
+        default_factory=dict,
+        description="Contacts by outcome value (no_answer, ...), most frequent first: every "
+        "contact, also those not in outcomes.",
+    )
+    total: int = Field(default=0, description="Contacts with an outcome: the sum of counts.")
+    ended_reasons: dict[str, int] = Field(
+        default_factory=dict,
+        description="Contacts by their last call's ended_reason (as sent), most frequent first: "
+        "every contact whose call ended with one.",
+    )
+    outcomes: list[ContactOutcome] = Field(
+        default_factory=list,
+        description="Every contact's outcome up to 10,000 contacts; above that the first "
+        "5,000 and every problem outcome (error, unconfirmed, still_open, dialled twice). "
+        "See outcomes_complete; the full list is the CSV at outcomes_csv.",
+    )
+    outcomes_complete: bool = Field(
+        default=True,
+        description="True when outcomes holds every contact's outcome; False: read the CSV at "
+        "outcomes_csv for the full list.",
+    )
+    outcomes_csv: str | None = Field(
+        default=None,
+        description="The CSV of every contact's outcome, one row each, written as they "
+        "happened: exports.csv_path, or a temporary file on the worker.",
+    )
+    outcomes_csv_temporary: bool = Field(
+        default=False,
+        description="outcomes_csv is a temporary file on the worker (no CSV path was given; "
+        "masked numbers unless full_numbers): copy it before the worker goes away.",
+    )
     duplicates: int = Field(default=0, description="Rows collapsed into an earlier same number.")
     warnings: list[str] = Field(default_factory=list)
     preview: CampaignPreview | None = Field(
         default=None, description="Dry run: the plan, with when the campaign would be done."
     )
 
-    @property
-    def counts(self) -> dict[str, int]:
-        """Contacts by outcome value (``no_answer``), most frequent first."""
-        return dict(Counter(outcome_value(o.outcome) for o in self.outcomes).most_common())
+    @model_validator(mode="before")
+    @classmethod
+    def _count_a_full_list(cls, data: Any) -> Any:
+        """Built from a full list of outcomes (no counts given): the counts are that list's."""
+        if isinstance(data, dict) and "counts" not in data and data.get("outcomes"):
+            outcomes = [ContactOutcome.model_validate(o) for o in data["outcomes"]]
+            counts = Counter(outcome_value(o.outcome) for o in outcomes)
+            reasons = Counter(o.ended_reason for o in outcomes if o.ended_reason)
+            data = {**data, "outcomes": outcomes, "counts": dict(counts.most_common())}
+            data.setdefault("total", len(outcomes))
+            data.setdefault("ended_reasons", dict(reasons.most_common()))
+        return data
 
     def counts_in_words(self) -> str:
         """The counts for a person: ``3 completed, 1 no answer`` (empty without outcomes)."""
@@ -206,11 +252,14 @@ class CampaignResult(BaseModel):
 
     @property
     def dialled_twice(self) -> list[ContactOutcome]:
-        """Contacts the ledger shows more than one call for under one dispatch key."""
+        """Contacts the ledger shows more than one call for under one dispatch key (all of
+        them: problem outcomes are always kept)."""
         return [o for o in self.outcomes if o.duplicate_call_ids]
 
     def by_outcome(self, outcome: Outcome | str) -> list[ContactOutcome]:
-        """The contacts with this outcome, however spelled (``"No Answer"`` finds ``no_answer``)."""
+        """The kept contacts with this outcome, however spelled (``"No Answer"`` finds
+        ``no_answer``): all of them when ``outcomes_complete`` or for a problem outcome; else
+        ``counts`` has how many and the CSV has them all."""
         wanted = outcome_value(to_outcome(outcome))
         return [o for o in self.outcomes if outcome_value(o.outcome) == wanted]
 
@@ -220,7 +269,7 @@ class CampaignResult(BaseModel):
         width = max((len(k) for k in counts), default=7)
         lines = [f"{'outcome':<{width}}  count", f"{'-' * width}  -----"]
         lines += [f"{name:<{width}}  {count:>5}" for name, count in counts.items()]
-        lines.append(f"{'total':<{width}}  {len(self.outcomes):>5}")
+        lines.append(f"{'total':<{width}}  {self.total:>5}")
         return "\n".join(lines)
 
     def __repr_args__(self):  # type: ignore[no-untyped-def]

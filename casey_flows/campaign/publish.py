@@ -1,7 +1,8 @@
-"""What a campaign shows people: progress, a table of outcomes, a summary, a CSV export.
+"""What a campaign shows people: progress, a table of outcomes, a summary.
 
-Artifacts show masked numbers; the CSV export is the user's own data file and carries full
-numbers only when asked to (``full_numbers=True``).
+Artifacts show masked numbers. The outcomes CSV is written as outcomes happen
+(``casey_flows.campaign.outcome_log``); it is the user's own data file and carries full numbers
+only when asked to (``full_numbers=True``).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from datetime import timezone
 from pathlib import Path
 from uuid import UUID
@@ -25,17 +25,17 @@ from prefect.events import emit_event
 from casey_flows.campaign.models import (
     CampaignPreview,
     CampaignResult,
-    ContactOutcome,
     day_label,
     describe_seconds,
 )
-from casey_flows.campaign.outcomes import outcome_label, outcome_value
-from casey_flows.client import mask_phone
+from casey_flows.campaign.outcome_log import KEEP_FIRST, outcome_row
+from casey_flows.campaign.outcomes import outcome_label
 from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write_csv
 
 logger = logging.getLogger(__name__)
 
-TABLE_ROW_LIMIT = 5000
+# The table artifact shows at most this many outcomes (the result keeps at least as many).
+TABLE_ROW_LIMIT = KEEP_FIRST
 
 
 # One casey.campaign.progress event at most this often: automations see a campaign move without
@@ -106,23 +106,6 @@ class ProgressReporter:
             logger.warning("progress artifact update failed: %s", exc)
 
 
-def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, object]:
-    return {
-        "row": outcome.row,
-        "phone_number": outcome.phone_number if full_numbers else mask_phone(outcome.phone_number),
-        "name": outcome.name,
-        "outcome": outcome_value(outcome.outcome),
-        "status": outcome.status,
-        "ended_reason": outcome.ended_reason,
-        "attempts": outcome.attempts,
-        "call_ids": " ".join(outcome.call_ids),
-        "next_call_at": outcome.next_call_at.isoformat() if outcome.next_call_at else None,
-        "reason": outcome.reason,
-        "duplicate_call_ids": " ".join(outcome.duplicate_call_ids),
-        "planned_at": outcome.planned_at.isoformat() if outcome.planned_at else None,
-    }
-
-
 def summary_markdown(
     result: CampaignResult, *, label: str | None = None, note: str | None = None
 ) -> str:
@@ -137,7 +120,7 @@ def summary_markdown(
     if note:
         lines += [note, ""]
     lines += [
-        f"Connection {md_literal(result.connection_code)}: {len(result.outcomes)} contacts, "
+        f"Connection {md_literal(result.connection_code)}: {result.total} contacts, "
         f"{result.duplicates} duplicate rows collapsed.",
         "",
         "| outcome | contacts |",
@@ -149,10 +132,9 @@ def summary_markdown(
     ]
     if result.preview is not None:
         lines += preview_markdown(result.preview)
-    reasons = Counter(o.ended_reason for o in result.outcomes if o.ended_reason)
-    if reasons:
-        lines += ["", "| ended_reason | calls |", "|---|---:|"]
-        lines += [f"| {md_literal(name)} | {count} |" for name, count in reasons.most_common()]
+    if result.ended_reasons:
+        lines += ["", "| ended_reason | contacts |", "|---|---:|"]
+        lines += [f"| {md_literal(name)} | {n} |" for name, n in result.ended_reasons.items()]
     twice = result.dialled_twice
     if twice:
         lines += ["", f"**{len(twice)} contact(s) dialled more than once** (one dispatch key, "]
@@ -163,7 +145,25 @@ def summary_markdown(
         ]
     if result.warnings:
         lines += ["", "**Warnings**", ""] + [f"- {md_literal(w)}" for w in result.warnings]
+    lines += ["", csv_markdown(result)]
     return "\n".join(lines) + "\n"
+
+
+def csv_markdown(result: CampaignResult) -> str:
+    """Where every outcome is, and how much of it the result holds."""
+    if result.outcomes_csv is None:
+        return f"The result holds all {result.total} outcomes (no CSV written)."
+    where = md_literal(result.outcomes_csv)
+    if result.outcomes_csv_temporary:
+        where += " (a temporary file on the worker: copy it before the worker goes)"
+    if result.outcomes_complete:
+        held = f"all {result.total} outcomes"
+    else:
+        held = (
+            f"{len(result.outcomes)} of the {result.total} outcomes (the first "
+            f"{KEEP_FIRST} and every problem)"
+        )
+    return f"Every outcome is in the CSV {where}; the result holds {held}."
 
 
 def preview_markdown(preview: CampaignPreview) -> list[str]:
@@ -202,12 +202,12 @@ async def publish_results(
     :func:`summary_markdown`.
     """
     rows = [outcome_row(o, full_numbers=False) for o in result.outcomes[:TABLE_ROW_LIMIT]]
-    shown = f"first {TABLE_ROW_LIMIT} of " if len(result.outcomes) > TABLE_ROW_LIMIT else ""
+    shown = f"first {len(rows)} of " if len(rows) < result.total else ""
     await acreate_table_artifact(
         table=rows,
         key=artifact_key(f"{kind}-outcomes", result.campaign_id),
-        description=f"Outcomes{f' ({label})' if label else ''} ({shown}{len(result.outcomes)} "
-        "contacts), numbers masked",
+        description=f"Outcomes{f' ({label})' if label else ''} ({shown}{result.total} "
+        "contacts; every one in the outcomes CSV), numbers masked",
     )
     await acreate_markdown_artifact(
         summary_markdown(result, label=label, note=note),
@@ -219,7 +219,18 @@ async def publish_results(
 def export_csv(
     result: CampaignResult, path: str | Path, *, full_numbers: bool, raw_cells: bool = False
 ) -> Path:
-    """Write every outcome to a CSV file (the user's data: full numbers only if asked; cells a
-    spreadsheet would run as formulas neutralised unless ``raw_cells``)."""
+    """Write a result's outcomes to a CSV file (the user's data: full numbers only if asked;
+    cells a spreadsheet would run as formulas neutralised unless ``raw_cells``).
+
+    For a result built by hand: the flows write their CSV as outcomes happen (``outcomes_csv``).
+
+    Raises:
+        ValueError: the result does not hold every outcome (read ``outcomes_csv`` instead).
+    """
+    if not result.outcomes_complete:
+        raise ValueError(
+            f"the result holds {len(result.outcomes)} of {result.total} outcomes; every one is "
+            f"in {result.outcomes_csv}"
+        )
     rows = (outcome_row(o, full_numbers=full_numbers) for o in result.outcomes)
     return write_csv(path, OUTCOME_COLUMNS, rows, neutralize_formulas=not raw_cells)

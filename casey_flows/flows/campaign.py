@@ -9,12 +9,13 @@ cap and a request rate. A handful of task runs whatever the size of the list.
 # (see casey_flows/flows/__init__.py).
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Any
 
 import anyio
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
 from prefect.runtime import deployment, flow_run
@@ -45,9 +46,12 @@ from casey_flows.campaign.models import (
     ContactOutcome,
     rejected_outcomes,
 )
+from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
-from casey_flows.campaign.publish import ProgressReporter, export_csv, publish_results
+from casey_flows.campaign.publish import ProgressReporter, publish_results
+from casey_flows.campaign.query import ContactsQuery, read_query_contacts, read_query_numbers
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
+from casey_flows.campaign.staging import StagedContacts, load_staged_contacts
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
 from casey_flows.flows.campaign_options import (
@@ -59,6 +63,7 @@ from casey_flows.flows.campaign_options import (
     Suppression,
     grouped_parameters,
 )
+from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 from casey_flows.tasks.dispatch import RedialRule
@@ -74,6 +79,7 @@ from casey_flows.warehouse.opt_outs import read_opt_outs
 
 OPT_OUTS_SOURCE = "opt_outs"
 PARAMETER_SOURCE = "parameter"
+QUERY_SOURCE = "the do-not-call query"
 LISTED_REASON = "on the suppression list"
 OPTED_OUT_REASON = "opted out on an earlier call"
 
@@ -95,21 +101,36 @@ def load_contacts(
     contacts: list[ContactInput] | None,
     contacts_file: str | None,
     default_timezone: str,
+    staged_contacts: StagedContacts | None = None,
 ) -> ContactBatch:
     """Validate every row; invalid ones are reported (masked), valid ones go on."""
     if contacts_file:
         batch = load_contacts_file(contacts_file, default_timezone=default_timezone)
     else:
         batch = ContactBatch()
+    if staged_contacts:
+        staged = load_staged_contacts(staged_contacts, default_timezone=default_timezone)
+        batch = merge_batches(batch, staged)
     if contacts:
         extra = parse_contacts(
             [c.model_dump(exclude_none=True) for c in contacts], default_timezone=default_timezone
         )
-        batch = _merge(batch, extra)
+        batch = merge_batches(batch, extra)
     return batch
 
 
-def _merge(first: ContactBatch, second: ContactBatch) -> ContactBatch:
+@task(name="read-contacts-query", cache_policy=NO_CACHE)
+async def read_contacts_query(query: ContactsQuery, default_timezone: str) -> ContactBatch:
+    """The query's rows, read once to their end on this worker (a snapshot: the cursor and the
+    connection are closed before anyone is dialled), then validated like a file's."""
+    logger = get_run_logger()
+    batch = await read_query_contacts(query, default_timezone=default_timezone)
+    logger.info("contacts query: read %d rows from %s", batch.total_rows, query.source)
+    return batch
+
+
+def merge_batches(first: ContactBatch, second: ContactBatch) -> ContactBatch:
+    """Contacts of two sources in one batch; a number in both is kept once (the first's)."""
     seen = {c.phone_number for c in first.contacts}
     extra = [c for c in second.contacts if c.phone_number not in seen]
     return ContactBatch(
@@ -124,13 +145,17 @@ def _merge(first: ContactBatch, second: ContactBatch) -> ContactBatch:
 async def _read_suppression(
     suppression: Suppression, connection_code: str
 ) -> list[SuppressionList]:
-    """Every suppression source, read now: the list, the file, the warehouse's opt-outs."""
+    """Every suppression source, read now: the list, the file, the warehouse's opt-outs, the
+    query."""
     lists = [SuppressionList(suppression.numbers, source=PARAMETER_SOURCE)]
     if suppression.file:
         lists.append(await anyio.to_thread.run_sync(SuppressionList.from_file, suppression.file))
     if suppression.opt_outs_from is not None:
         numbers = await read_opt_outs(suppression.opt_outs_from, connection_code)
         lists.append(SuppressionList(numbers, source=OPT_OUTS_SOURCE))
+    if suppression.query is not None:
+        numbers = await read_query_numbers(suppression.query)
+        lists.append(SuppressionList(numbers, source=QUERY_SOURCE))
     return lists
 
 
@@ -152,12 +177,14 @@ async def dial_contacts(
     ledger_since: datetime,
     emit_call_events: CallEvents,
     suppression: LiveSuppression | None = None,
+    outcome_log: OutcomeLog | None = None,
 ) -> None:
     """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry; the
     suppression list re-read meanwhile and checked before every create.
 
     Each track ends with its outcome (the same objects the flow holds), also when the run is
-    cancelled: the engine then stops dialling and settles what it can within the grace.
+    cancelled: the engine then stops dialling and settles what it can within the grace. Each
+    final outcome goes to ``outcome_log`` as it happens (the outcomes CSV).
     """
     progress = ProgressReporter(settings.campaign_id)
     await progress.start()
@@ -182,8 +209,9 @@ async def dial_contacts(
         on_dispatched=event("dispatched"),  # type: ignore[arg-type]
         on_ended=event("ended"),  # type: ignore[arg-type]
         on_duplicate=duplicate,
-        on_progress=progress.update,
+        on_progress=_flushing(outcome_log, progress.update),
         before_dial=suppression.before_dial if suppression else None,
+        on_outcome=_log_track(outcome_log) if outcome_log is not None else None,
     )
     # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log: the flow
     # forwards them, and so does the task on its own where a task runner runs it in another
@@ -207,11 +235,14 @@ async def dial_contacts(
 
 
 @forwards_logs
-@flow(name="call-campaign", flow_run_name=_run_name)
+# A CappedFlow: an oversized call fails before any request, saying to stage the contacts.
+@capped_flow(name="call-campaign", flow_run_name=_run_name)
 async def call_campaign(
     connection_code: str,
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
+    staged_contacts: StagedContacts | None = None,
+    contacts_query: ContactsQuery | None = None,
     campaign_id: str | None = None,
     dry_run: bool = False,
     credentials_block: str = DEFAULT_BLOCK_NAME,
@@ -233,10 +264,17 @@ async def call_campaign(
         connection_code: Code of the Casey call_out connection to dial on.
         contacts: Contacts to call, each with a phone_number (E.164) and optionally a name,
             a time zone and context for the agent. Prefect caps a run's parameters at 512 KB
-            (about 15,000 contacts): above that, use contacts_file.
+            (about 15,000 contacts): above that, use staged_contacts or contacts_file.
         contacts_file: CSV, JSON or JSONL file of contacts (columns phone_number, name,
             timezone, participant_id, context.*): a path, or a URL every worker can read
             (s3://, gs://, file://). May be combined with contacts.
+        staged_contacts: Contacts an upstream flow staged with stage_contacts: the reference
+            it returned (where, how many rows, checksum), any number of rows. May be combined
+            with the other two.
+        contacts_query: Contacts from a SQL query, through a saved Prefect database block
+            (SQLAlchemy, Snowflake, BigQuery) or on the embedded warehouse sync_calls loads;
+            the same columns as contacts_file. Read once, before anyone is dialled. May be
+            combined with contacts and contacts_file.
         campaign_id: Names the campaign: every call carries it, and a re-run with the same id
             dials nobody twice. Empty: the deployment's name and scheduled day.
         dry_run: Validate and plan only: dial nobody, publish who would be called when, and
@@ -251,14 +289,18 @@ async def call_campaign(
         safety: The exactly-once machinery: how far back the ledger is read, what happens
             after a create that may have rung, waiting for another run of this campaign, the
             grace after a cancel.
-        exports: A CSV of every outcome, and Prefect events per call.
+        exports: The CSV of every outcome (written as they happen; without a path, a
+            temporary file on the worker), and Prefect events per call.
         resume: Set by the crash-resume automation when it restarts a crashed run; leave it
             alone (max_resumes caps the automatic resumes).
 
     Returns:
-        A ``CampaignResult``: one ``ContactOutcome`` per contact (completed, no_answer,
-        deferred, suppressed, rejected, error, ...), counts and warnings. The UI shows a progress
-        artifact, an outcome table and a summary; the final state message gives the counts.
+        A ``CampaignResult``: exact counts by outcome (completed, no_answer, deferred,
+        suppressed, rejected, error, ...) and warnings; the ``ContactOutcome`` of every contact
+        up to 10,000 contacts, above that the first 5,000 and every problem (error,
+        unconfirmed, still_open, dialled twice); and ``outcomes_csv``, the CSV of them all.
+        The UI shows a progress artifact, an outcome table and a summary; the final state
+        message gives the counts.
 
     Example:
         ```python
@@ -287,7 +329,57 @@ async def call_campaign(
         )
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
-    batch = load_contacts(contacts, contacts_file, calling_window.timezone)
+    # Every final outcome goes to the CSV as it happens; the result keeps counts and a sample.
+    with OutcomeLog(
+        exports.csv_path,
+        full_numbers=exports.full_numbers,
+        raw_cells=exports.raw_cells,
+        name=campaign_id,
+    ) as outcome_log:
+        return await _run_campaign(
+            campaign_id,
+            outcome_log,
+            connection_code=connection_code,
+            contacts=contacts,
+            contacts_file=contacts_file,
+            staged_contacts=staged_contacts,
+            contacts_query=contacts_query,
+            dry_run=dry_run,
+            credentials_block=credentials_block,
+            calling_window=calling_window,
+            suppression=suppression,
+            limits=limits,
+            retries=retries,
+            safety=safety,
+            exports=exports,
+        )
+
+
+async def _run_campaign(
+    campaign_id: str,
+    outcome_log: OutcomeLog,
+    *,
+    connection_code: str,
+    contacts: list[ContactInput] | None,
+    contacts_file: str | None,
+    staged_contacts: StagedContacts | None,
+    contacts_query: ContactsQuery | None,
+    dry_run: bool,
+    credentials_block: str,
+    calling_window: CallingWindow,
+    suppression: Suppression,
+    limits: CallLimits,
+    retries: CallRetries,
+    safety: ExactlyOnceSafety,
+    exports: CampaignExports,
+) -> CampaignResult:
+    """``call_campaign``'s work, every final outcome into ``outcome_log``."""
+    logger = get_run_logger()
+    batch = load_contacts(contacts, contacts_file, calling_window.timezone, staged_contacts)
+    if contacts_query is not None:
+        batch = merge_batches(
+            batch, await read_contacts_query(contacts_query, calling_window.timezone)
+        )
     live_suppression = LiveSuppression(
         partial(_read_suppression, suppression, connection_code),
         refresh_seconds=suppression.refresh_seconds,
@@ -297,15 +389,20 @@ async def call_campaign(
         await live_suppression.refresh()  # unreadable: the run fails before anyone is dialled
     for message in live_suppression.rejected:
         logger.warning("suppression entry ignored: %s", message)
+    rejected_rows = rejected_outcomes(batch)
+    outcome_log.extend(rejected_rows)
+    rejected = len(rejected_rows)
     allowed: list[Contact] = []
-    suppressed: list[ContactOutcome] = []
+    suppressed = opted_out = 0
     for contact in batch.contacts:
         hit = live_suppression.check(contact.phone_number)
         if hit is None:
             allowed.append(contact)
         else:
             reason = OPTED_OUT_REASON if hit.source == OPT_OUTS_SOURCE else LISTED_REASON
-            suppressed.append(ContactOutcome.of(contact, Outcome.SUPPRESSED, reason=reason))
+            outcome_log.add(ContactOutcome.of(contact, Outcome.SUPPRESSED, reason=reason))
+            suppressed += 1
+            opted_out += reason == OPTED_OUT_REASON
     result = CampaignResult(
         campaign_id=campaign_id,
         connection_code=connection_code,
@@ -313,16 +410,14 @@ async def call_campaign(
         duplicates=batch.duplicates,
         warnings=batch.warnings + live_suppression.rejected + read_warnings,
     )
-    result.outcomes += rejected_outcomes(batch)
-    result.outcomes += suppressed
     logger.info(
         "campaign %s: %d to call, %d rejected rows, %d suppressed (%d opted out), "
         "%d duplicates collapsed",
         campaign_id,
         len(allowed),
         len(batch.rejected),
-        len(suppressed),
-        sum(1 for o in suppressed if o.reason == OPTED_OUT_REASON),
+        suppressed,
+        opted_out,
         batch.duplicates,
     )
     tracks = [Track(contact=c) for c in allowed]
@@ -347,15 +442,15 @@ async def call_campaign(
             retry_delay_seconds=retries.delay_seconds,
             global_concurrency_limit=limits.global_concurrency_limit,
         )
-        outcomes, result.preview = _plan_only(
+        result.preview = _plan_only(
             allowed,
             plan,
-            suppressed=len(suppressed),
-            rejected=len(result.by_outcome(Outcome.REJECTED)),
+            outcome_log,
+            suppressed=suppressed,
+            rejected=rejected,
             max_attempts=retries.max_attempts,
             assumed=assumed,
         )
-        result.outcomes += outcomes
     else:
         settings = EngineSettings(
             campaign_id=campaign_id,
@@ -384,15 +479,16 @@ async def call_campaign(
                     ledger_since=since,
                     emit_call_events=exports.call_events,
                     suppression=live_suppression,
+                    outcome_log=outcome_log,
                 )
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)
-            result.outcomes += _stopped_outcomes(tracks, settings.poll.terminal_statuses)
+            _log_stopped(tracks, settings.poll.terminal_statuses, outcome_log)
             result.warnings.append("stopped before the end (cancelled): see 'not_dialled'")
-            await asyncio.shield(_publish(result, exports))
+            await asyncio.shield(_publish(outcome_log.fill(result)))
             raise
-        result.outcomes += [t.outcome for t in tracks if t.outcome is not None]
-    await _publish(result, exports)
+        _log_unreported(tracks, outcome_log)
+    await _publish(outcome_log.fill(result))
     emit_event(
         event="casey.campaign.completed",
         resource={"prefect.resource.id": f"casey.campaign.{campaign_id}"},
@@ -404,19 +500,21 @@ async def call_campaign(
         message = result.preview.headline()
     if result.dialled_twice:  # never silent: the one thing a campaign must not do
         message += f"; {len(result.dialled_twice)} dialled more than once (see duplicate_call_ids)"
-    errors = result.by_outcome(Outcome.ERROR)
+    errors = result.by_outcome(Outcome.ERROR)  # every error is kept
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"
     return Completed(message=message, data=result)  # type: ignore[return-value]
 
 
-async def _publish(result: CampaignResult, exports: CampaignExports) -> None:
-    """The outcome table and summary artifacts, and the CSV export when asked."""
+async def _publish(result: CampaignResult) -> None:
+    """The outcome table and summary artifacts (the CSV is written as outcomes happen)."""
+    get_run_logger().info(
+        "%d outcomes in %s%s",
+        result.total,
+        result.outcomes_csv,
+        " (a temporary file on this worker)" if result.outcomes_csv_temporary else "",
+    )
     await publish_results(result)
-    if exports.csv_path:
-        export_csv(
-            result, exports.csv_path, full_numbers=exports.full_numbers, raw_cells=exports.raw_cells
-        )
 
 
 async def _resumed(resume: CrashResume) -> dict[str, Any]:
@@ -434,13 +532,46 @@ async def _resumed(resume: CrashResume) -> dict[str, Any]:
     return call_campaign.validate_parameters(parameters)
 
 
-def _stopped_outcomes(tracks: list[Track], terminal: frozenset[str]) -> list[ContactOutcome]:
-    """Every contact's outcome after a stop (the engine's, or, for a stop before the engine
-    ran, the same rule it applies)."""
+def _log_track(outcome_log: OutcomeLog) -> Callable[[Track], None]:
+    """The engine's ``on_outcome``: a track's final outcome into the log."""
+
+    def log(track: Track) -> None:
+        if track.outcome is not None:
+            outcome_log.add(track.outcome)
+
+    return log
+
+
+def _flushing(
+    outcome_log: OutcomeLog | None, update: Callable[[int, int], None]
+) -> Callable[[int, int], None]:
+    """The progress update, and the outcomes CSV flushed at each (rows added in a burst are
+    readable within a poll, not at the next add)."""
+    if outcome_log is None:
+        return update
+
+    def progress(finished: int, total: int) -> None:
+        outcome_log.flush()
+        update(finished, total)
+
+    return progress
+
+
+def _log_unreported(tracks: list[Track], outcome_log: OutcomeLog) -> None:
+    """Outcomes the engine did not hand over (none, unless the task ran elsewhere), logged."""
+    for track in tracks:
+        if track.outcome is not None and not track.handed_over:
+            track.handed_over = True
+            outcome_log.add(track.outcome)
+
+
+def _log_stopped(tracks: list[Track], terminal: frozenset[str], outcome_log: OutcomeLog) -> None:
+    """Every contact's outcome after a stop, logged (the engine's, or, for a stop before the
+    engine ran, the same rule it applies)."""
     for track in tracks:
         if track.outcome is None:
             track.finish_stopped(terminal)
-    return [t.outcome for t in tracks if t.outcome is not None]
+    _log_unreported(tracks, outcome_log)
 
 
 def _poll_policy(poll_interval_seconds: float) -> WaitPolicy:
@@ -454,15 +585,16 @@ def _poll_policy(poll_interval_seconds: float) -> WaitPolicy:
 def _plan_only(
     contacts: list[Contact],
     settings: PlanSettings,
+    outcome_log: OutcomeLog,
     *,
     suppressed: int,
     rejected: int,
     max_attempts: int,
     assumed: list[str],
-) -> tuple[list[ContactOutcome], CampaignPreview]:
-    """Each contact planned (with when it would be dialled) or deferred, and the plan's ETA."""
+) -> CampaignPreview:
+    """Each contact planned (with when it would be dialled) or deferred, into the log; the
+    plan's ETA."""
     plan = plan_dialling([c.timezone for c in contacts], settings, datetime.now(timezone.utc))
-    outcomes = []
     for contact, step in zip(contacts, plan.contacts, strict=True):
         if step.start is not None:
             outcome = ContactOutcome.of(
@@ -475,8 +607,7 @@ def _plan_only(
             outcome = ContactOutcome.of(
                 contact, Outcome.DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
             )
-        outcomes.append(outcome)
-    summary = preview(
+        outcome_log.add(outcome)
+    return preview(
         plan, suppressed=suppressed, rejected=rejected, max_attempts=max_attempts, assumed=assumed
     )
-    return outcomes, summary

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from casey_flows.campaign.outcomes import Outcome
+from casey_flows.campaign.query import ContactsQuery
 from casey_flows.client.status import normalize_status
 from casey_flows.exports import RAW_CELLS_HELP
 from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
@@ -44,11 +45,18 @@ class Suppression(BaseModel):
         description="Also never call numbers that opted out on an earlier call on this "
         "connection, as loaded by sync_calls into this warehouse dataset.",
     )
+    query: ContactsQuery | None = Field(
+        default=None,
+        title="Do-not-call query",
+        description="Also never call the numbers a SQL query selects (a phone_number column), "
+        "through a saved database block or on the embedded warehouse; re-read like the file.",
+    )
     refresh_seconds: float = Field(
         default=300.0,
         ge=1,
         description="While the campaign runs, re-read the file, the opt-outs and the query this "
-        "often; every number is checked against the latest read just before it is dialled.",
+        "often (seconds); every number is checked against the latest read just before it is "
+        "dialled.",
     )
     max_stale_seconds: float = Field(
         default=1800.0,
@@ -174,7 +182,9 @@ class CampaignExports(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", title="Exports and events")
 
     csv_path: str | None = Field(
-        default=None, description="Write every contact's outcome to this CSV file (a path)."
+        default=None,
+        description="Write every contact's outcome to this CSV file (a path), as outcomes "
+        "happen. Empty: a temporary file on the worker (the result's outcomes_csv).",
     )
     full_numbers: bool = Field(
         default=False, description="Full phone numbers in the CSV (masked otherwise)."

@@ -14,7 +14,7 @@ it keeps a history of its own instead of becoming the latest version of the camp
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from prefect import flow, get_run_logger, task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed
@@ -22,8 +22,11 @@ from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.models import CampaignResult, ContactInput, rejected_outcomes
+from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
-from casey_flows.campaign.publish import export_csv, publish_results
+from casey_flows.campaign.publish import publish_results
+from casey_flows.campaign.query import ContactsQuery
+from casey_flows.campaign.staging import StagedContacts
 from casey_flows.campaign.status import (
     DEFAULT_MAX_CALLS,
     NOT_LISTED_REASON,
@@ -32,7 +35,8 @@ from casey_flows.campaign.status import (
     read_campaign_calls,
 )
 from casey_flows.exports import md_literal
-from casey_flows.flows.campaign import load_contacts
+from casey_flows.flows.campaign import load_contacts, merge_batches, read_contacts_query
+from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
 
@@ -66,12 +70,14 @@ async def fetch_campaign_calls(
 
 
 @forwards_logs
-@flow(name="campaign-status", flow_run_name=_run_name)
+@capped_flow(name="campaign-status", flow_run_name=_run_name)
 async def campaign_status(
     campaign_id: str,
     connection_code: str,
     contacts: list[ContactInput] | None = None,
     contacts_file: str | None = None,
+    staged_contacts: StagedContacts | None = None,
+    contacts_query: ContactsQuery | None = None,
     credentials_block: str = DEFAULT_BLOCK_NAME,
     lookback_hours: Annotated[float, Field(gt=0)] = 72.0,
     max_calls: Annotated[int, Field(gt=0)] = DEFAULT_MAX_CALLS,
@@ -96,17 +102,24 @@ async def campaign_status(
         contacts: The campaign's contacts, to report those not dialled (optional).
         contacts_file: Or the campaign's CSV, JSON or JSONL file of contacts: a path, or a
             URL every worker can read (s3://, gs://, file://).
+        staged_contacts: Or the campaign's contacts as staged with stage_contacts (the
+            reference the campaign ran with).
+        contacts_query: Or the SQL query the campaign read its contacts from (a database
+            block, or the embedded warehouse), run again now.
         credentials_block: Name of the Casey Credentials block that holds the API key.
         lookback_hours: How far back to read the connection's calls (as far as the campaign
             ran, at least).
         max_calls: Stop reading after this many calls, newest first (and say so).
-        export_csv_path: Write every outcome to this CSV file (a path on the worker).
+        export_csv_path: Write every outcome to this CSV file (a path on the worker). Empty:
+            a temporary file on the worker (the result's outcomes_csv).
         export_raw_cells: Write CSV cells exactly as they are, including text a spreadsheet
             would run as a formula (=, +, -, @): only for files loaded into a database.
         export_full_numbers: Full phone numbers in the CSV (masked otherwise).
 
     Returns:
-        A ``CampaignResult`` of the campaign as the call list shows it.
+        A ``CampaignResult`` of the campaign as the call list shows it: exact counts, the
+        outcomes (all up to 10,000; above, the first 5,000 and every problem) and
+        ``outcomes_csv``, the CSV of them all.
 
     Example:
         ```python
@@ -122,8 +135,11 @@ async def campaign_status(
     """
     logger = get_run_logger()
     batch = None
-    if contacts or contacts_file:
-        batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE)
+    if contacts or contacts_file or staged_contacts:
+        batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE, staged_contacts)
+    if contacts_query is not None:
+        queried = await read_contacts_query(contacts_query, _CONTACTS_TIMEZONE)
+        batch = queried if batch is None else merge_batches(batch, queried)
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
     found = await fetch_campaign_calls(
         credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls
@@ -140,15 +156,24 @@ async def campaign_status(
             f"{since:%Y-%m-%d %H:%M} UTC: older calls of this campaign are not counted "
             "(raise max_calls)"
         )
-    if batch is not None:
-        result.outcomes += rejected_outcomes(batch)
-    result.outcomes += ledger_outcomes(
-        found.calls,
-        campaign_id,
-        contacts=batch.contacts if batch is not None else None,
-        not_dialled_reason=f"no call of this campaign in the last {lookback_hours:g} h",
-    )
-    unlisted = sum(1 for o in result.outcomes if (o.reason or "").startswith(NOT_LISTED_REASON))
+    unlisted = 0
+    with OutcomeLog(
+        export_csv_path,
+        full_numbers=export_full_numbers,
+        raw_cells=export_raw_cells,
+        name=f"{campaign_id}-status",
+    ) as outcome_log:
+        if batch is not None:
+            outcome_log.extend(rejected_outcomes(batch))
+        for outcome in ledger_outcomes(
+            found.calls,
+            campaign_id,
+            contacts=batch.contacts if batch is not None else None,
+            not_dialled_reason=f"no call of this campaign in the last {lookback_hours:g} h",
+        ):
+            outcome_log.add(outcome)
+            unlisted += (outcome.reason or "").startswith(NOT_LISTED_REASON)
+    outcome_log.fill(result)
     logger.info(
         "campaign %s on %s: %d of its calls among %d read back to %s UTC",
         campaign_id,
@@ -173,11 +198,7 @@ async def campaign_status(
             f"an error): each reads {md_literal(Outcome.NOT_DIALLED.value)}."
         )
     await publish_results(result, kind=STATUS_ARTIFACT_KIND, label=STATUS_LABEL, note=note)
-    if export_csv_path:
-        written = export_csv(
-            result, export_csv_path, full_numbers=export_full_numbers, raw_cells=export_raw_cells
-        )
-        logger.info("wrote %d outcomes to %s", len(result.outcomes), written)
+    logger.info("wrote %d outcomes to %s", result.total, result.outcomes_csv)
     message = _message(result, unlisted=unlisted, complete=found.complete)
     return Completed(message=message, data=result)  # type: ignore[return-value]
 

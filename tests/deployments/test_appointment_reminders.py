@@ -13,6 +13,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.staging import StagedContacts, read_staged_rows
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse.destination import WAREHOUSE_DIR_ENV
@@ -50,6 +51,7 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
             outcomes_csv=str(tmp_path / "out" / "reminders.csv"),
             follow_up_delay_minutes=90,
             poll_interval_seconds=0.2,
+            staging_url=str(tmp_path / "staged"),
             return_state=True,
         )
         assert state.is_completed(), state.message
@@ -77,10 +79,15 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
     assert follow_up.state.is_scheduled()
     delay = follow_up.expected_start_time - datetime.now(timezone.utc)
     assert timedelta(minutes=85) < delay < timedelta(minutes=91)
-    contacts = follow_up.parameters["contacts"]
+    # Its contacts travel staged: the run stores a reference, not a number.
+    assert "contacts" not in follow_up.parameters
+    staged = StagedContacts.model_validate(follow_up.parameters["staged_contacts"])
+    assert staged.rows == 1 and staged.location.startswith(str(tmp_path / "staged"))
+    contacts = [row for _, row in read_staged_rows(staged)]
     assert [c["phone_number"] for c in contacts] == ["+12025550408"]
     assert contacts[0]["timezone"] == "America/Chicago"
     assert "+12025550408" not in follow_up.name
+    assert "+1202" not in str(follow_up.parameters)
     suppression = follow_up.parameters["suppression"]
     assert suppression["opt_outs_from"] == WarehouseOptOuts().model_dump(mode="json")
 
@@ -107,6 +114,7 @@ def test_who_opts_out_is_called_once_then_skipped_as_suppressed(
                 calling_window=ALWAYS_OPEN,
                 follow_up_deployment=None,
                 poll_interval_seconds=0.2,
+                staging_url=str(tmp_path / "staged"),
                 return_state=True,
             )
         )

@@ -21,6 +21,7 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 from casey_flows.sandbox.testing import wait_for
+from tests.flows.test_campaign_query import save_block
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -51,7 +52,12 @@ def dialled(sandbox: EmbeddedSandbox) -> dict[str, int]:
 
 
 def campaign(
-    sandbox: EmbeddedSandbox, dnc: Path, campaign_id: str, *, max_stale_seconds: float = 30.0
+    sandbox: EmbeddedSandbox,
+    dnc: Path | None,
+    campaign_id: str,
+    *,
+    max_stale_seconds: float = 30.0,
+    query: dict[str, Any] | None = None,
 ) -> Any:
     return asyncio.run(
         call_campaign(
@@ -61,7 +67,8 @@ def campaign(
             credentials_block=BLOCK,
             calling_window=ALWAYS_OPEN,
             suppression={
-                "file": str(dnc),
+                "file": str(dnc) if dnc else None,
+                "query": query,
                 "refresh_seconds": 1.0,
                 "max_stale_seconds": max_stale_seconds,
             },
@@ -85,6 +92,16 @@ def after_first_dial(sandbox: EmbeddedSandbox, action: Callable[[], None]) -> th
     return thread
 
 
+def assert_only_the_last_was_not_dialled(state: Any, sandbox: EmbeddedSandbox, source: str) -> None:
+    """Everyone but LAST dialled once; LAST never, suppressed at dial time by ``source``."""
+    assert state.is_completed(), state.message
+    last = next(o for o in state.result().outcomes if o.phone_number == LAST)
+    assert dialled(sandbox) == dict.fromkeys(CONTACTS[:-1], 1)
+    assert last.outcome == "suppressed"
+    assert last.reason.startswith(f"suppressed at dial time: on {source} (seen ")
+    assert LAST not in last.reason  # the reason names the source, never the number
+
+
 def test_a_number_listed_mid_campaign_is_never_dialled(
     serial_sandbox: EmbeddedSandbox, tmp_path: Path
 ) -> None:
@@ -95,15 +112,7 @@ def test_a_number_listed_mid_campaign_is_never_dialled(
     editor = after_first_dial(sandbox, lambda: dnc.write_text(f"+12025559999\n{LAST}\n"))
     state = campaign(sandbox, dnc, "dial-time-gate")
     editor.join()
-    assert state.is_completed(), state.message
-    result = state.result()
-    by_phone = {o.phone_number: o for o in result.outcomes}
-    assert LAST not in dialled(sandbox)
-    assert dialled(sandbox) == dict.fromkeys(CONTACTS[:-1], 1)
-    last = by_phone[LAST]
-    assert last.outcome == "suppressed"
-    assert last.reason.startswith("suppressed at dial time: on dnc.txt (seen ")
-    assert LAST not in last.reason  # the reason names the source, never the number
+    assert_only_the_last_was_not_dialled(state, sandbox, source="dnc.txt")
 
 
 def test_a_list_that_cannot_be_reread_pauses_dialling_then_fails_closed(
@@ -145,3 +154,29 @@ def test_a_refresh_that_recovers_resumes_dialling(
     paused, still_paused = during_outage
     assert paused == still_paused < len(CONTACTS), "dialled while the list was unreadable"
     assert dialled(sandbox) == dict.fromkeys(CONTACTS, 1)
+
+
+def test_an_opt_out_inserted_into_the_do_not_call_table_mid_campaign_is_never_dialled(
+    serial_sandbox: EmbeddedSandbox, postgres: tuple[str, str]
+) -> None:
+    """The do-not-call list is a PostgreSQL table read through a saved SqlAlchemyConnector
+    block; a row inserted while the campaign runs, a refresh before that contact's turn."""
+    import psycopg2
+
+    url, schema = postgres
+    plain_url = url.replace("+psycopg2", "")
+    with psycopg2.connect(plain_url) as db, db.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {schema}.do_not_call (phone_number text)")
+        cursor.execute(f"INSERT INTO {schema}.do_not_call VALUES ('+12025559999')")
+    block = save_block("dnc-postgres", url)
+
+    def opt_out() -> None:
+        with psycopg2.connect(plain_url) as db, db.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {schema}.do_not_call VALUES (%s)", (LAST,))
+
+    sandbox = serial_sandbox.clean()
+    inserter = after_first_dial(sandbox, opt_out)
+    query = {"block": block, "query": f"SELECT phone_number FROM {schema}.do_not_call"}
+    state = campaign(sandbox, None, "dial-time-query", query=query)
+    inserter.join()
+    assert_only_the_last_was_not_dialled(state, sandbox, source="the do-not-call query")

@@ -68,7 +68,15 @@ def test_the_checker_sees_a_missing_description() -> None:
 def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
     schema = parameter_schema(call_campaign).model_dump_for_openapi()
     order = sorted(schema["properties"], key=lambda n: schema["properties"][n]["position"])
-    assert order[:5] == ["connection_code", "contacts", "contacts_file", "campaign_id", "dry_run"]
+    assert order[:7] == [
+        "connection_code",
+        "contacts",
+        "contacts_file",
+        "staged_contacts",
+        "contacts_query",
+        "campaign_id",
+        "dry_run",
+    ]
     assert order[-1] == "resume"
     sections = [n for n in order if "$ref" in schema["properties"][n]]
     assert sections == [
@@ -82,6 +90,8 @@ def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
     ]
     titles = {name: d.get("title") for name, d in schema["definitions"].items()}
     assert titles["CrashResume"] == "Crash resume (set by the automation)"
+    assert titles["StagedContacts"] == "Staged contacts (from stage_contacts)"
     # An optional model's toggle is labelled with its title.
     opt_outs = schema["definitions"]["Suppression"]["properties"]["opt_outs_from"]
     assert opt_outs["title"] == "Opt-outs from the warehouse"
+    assert titles["ContactsQuery"] == "Contacts from a SQL query"

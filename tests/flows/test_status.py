@@ -22,6 +22,7 @@ from prefect.client.schemas.filters import (
 
 from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.campaign.outcomes import Outcome, outcome_label
+from casey_flows.campaign.staging import stage_contacts
 from casey_flows.client import mask_phone
 from casey_flows.exports import artifact_key
 from casey_flows.flows.status import campaign_status
@@ -162,6 +163,22 @@ def test_with_the_contact_list_reports_not_dialled_rejected_and_off_the_list(
     assert (
         "status from the call list" in artifacts[artifact_key("campaign-status-summary", CAMPAIGN)]
     )
+
+
+def test_the_campaigns_staged_list_reads_the_same(
+    campaign: dict[str, Any], sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
+) -> None:
+    staged = stage_contacts(
+        [{"phone_number": n} for n in [*DIALLED, *NEVER_DIALLED]], url=str(tmp_path)
+    )
+    state = status(sandbox, credentials_block, staged_contacts=staged)
+    assert state.is_completed(), state.message
+    result: CampaignResult = state.result()
+    assert [o.phone_number for o in result.by_outcome(Outcome.NOT_DIALLED)] == NEVER_DIALLED
+    ran = {o.phone_number: o for o in campaign["result"].outcomes}
+    for outcome in result.outcomes:
+        if outcome.phone_number in ran:
+            assert comparable(outcome) == comparable(ran[outcome.phone_number])
 
 
 def test_live_calls_are_still_open_and_a_key_dialled_twice_is_reported(

@@ -53,6 +53,8 @@ def main() -> None:
         CampaignResult,
         CaseyClient,
         CaseyCredentials,
+        ContactSourceError,
+        ContactsQuery,
         call_campaign,
         call_report,
         create_call,
