@@ -4,10 +4,10 @@ httpx's own.
 Both keep httpx's API above the transport (requests, responses, auth, timeouts, errors); only
 the bytes on the socket are handled differently. On this project's benchmark
 (``benchmarks/transport.py``) aiohttp's costs 0.5-0.7x httpx's CPU per request one at a time
-and about 0.1x with 100 requests in flight (httpcore's pool work grows with the requests it
+and 0.1-0.2x with 100 requests in flight (httpcore's pool work grows with the requests it
 holds), so it is the default when ``httpx-aiohttp`` is installed, and httpx's own is the
-fallback. ``CASEY_FLOWS_HTTP_TRANSPORT``
-(``aiohttp`` or ``httpx``) or the client's ``http_transport`` argument picks one by name.
+fallback. ``CASEY_FLOWS_HTTP_TRANSPORT`` (``aiohttp`` or ``httpx``) or the client's
+``http_transport`` argument picks one by name.
 
 Failures keep the meaning the retry rules give them (``casey_flows.client.retry``): nothing was
 sent (refused, connect or pool timeout) or the request may have arrived (dropped, reset, read
