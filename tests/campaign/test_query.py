@@ -222,10 +222,17 @@ class BigQueryWarehouse(_Connector):
         return self._cursor(operation, parameters, options).fetchmany(size or self.fetch_size)
 
 
-def read(block: Any, tmp_path: Path, query: str = "select ...") -> RowSpool:
+def read(
+    block: Any,
+    tmp_path: Path,
+    query: str = "select ...",
+    *,
+    name: str = "stand-in/test",
+    parameters: dict[str, Any] | None = None,
+) -> RowSpool:
     async def go() -> RowSpool:
         spool = RowSpool(tmp_path)
-        reader = BlockReader(block, "stand-in/test", query, None, 30.0, spool)
+        reader = BlockReader(block, name, query, parameters, 30.0, spool)
         try:
             await reader.read()
         finally:
@@ -352,19 +359,8 @@ def test_sqlalchemy_re_running_the_query_on_its_second_call_is_caught(
             monkeypatch.delattr(sqltypes.NULLTYPE, "_static_cache_key")
         if not warm_up:
             monkeypatch.setattr(BlockReader, "_warm_up", lambda self: None)
-
-        async def go() -> RowSpool:
-            spool = RowSpool(tmp_path)
-            reader = BlockReader(
-                sqlalchemy_block(sqlite_file), "sqlalchemy-connector/t", query, {"n": 0}, 30, spool
-            )
-            try:
-                await reader.read()
-            finally:
-                await reader.release()
-            return spool
-
-        return asyncio.run(go())
+        block = sqlalchemy_block(sqlite_file)
+        return read(block, tmp_path, query, name="sqlalchemy-connector/t", parameters={"n": 0})
 
     with caplog.at_level(logging.WARNING, logger="casey_flows.campaign.query"):
         warmed = read_fresh(warm_up=True)

@@ -144,24 +144,22 @@ def _calls(sandbox: EmbeddedSandbox) -> list[Call]:
         return list(client.iter_calls(sandbox.call_out_connection))
 
 
-def forgotten_conversation(sandbox: EmbeddedSandbox) -> Call:
-    """A few ended calls, one of whose conversations now answers 404: a sync warns about it."""
-    wait_until_ended(sandbox, place_calls(sandbox, numbers(6)))
-    gone = next(c for c in _calls(sandbox) if c.conversation_id)
-    sandbox.admin.forget_conversation(gone.conversation_id)
-    return gone
+@pytest.fixture
+def gone(clean_sandbox: EmbeddedSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Call:
+    """A few ended calls, one of whose conversations now answers 404: a sync (into a warehouse
+    of the test's own) warns about it."""
+    monkeypatch.setenv(WAREHOUSE_DIR_ENV, str(tmp_path / "warehouse"))
+    wait_until_ended(clean_sandbox, place_calls(clean_sandbox, numbers(6)))
+    call = next(c for c in _calls(clean_sandbox) if c.conversation_id)
+    clean_sandbox.admin.forget_conversation(call.conversation_id)
+    return call
 
 
 def test_a_warning_from_the_syncs_worker_threads_is_in_the_run_log_and_its_report(
-    clean_sandbox: EmbeddedSandbox,
-    credentials_block: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, gone: Call
 ) -> None:
     from casey_flows.flows.sync import sync_calls
 
-    monkeypatch.setenv(WAREHOUSE_DIR_ENV, str(tmp_path / "warehouse"))
-    gone = forgotten_conversation(clean_sandbox)
     threads: list[str] = []
 
     class Threads(logging.Handler):
@@ -195,15 +193,10 @@ def test_a_warning_from_the_syncs_worker_threads_is_in_the_run_log_and_its_repor
 
 
 def test_runs_at_once_in_one_process_each_log_only_their_own_records(
-    clean_sandbox: EmbeddedSandbox,
-    credentials_block: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, gone: Call
 ) -> None:
     from casey_flows.flows.sync import sync_calls
 
-    monkeypatch.setenv(WAREHOUSE_DIR_ENV, str(tmp_path / "warehouse"))
-    gone = forgotten_conversation(clean_sandbox)
     # Long calls (0999): both campaigns watch theirs until the sync is done, so all three runs
     # are open while the sync's worker threads log.
     first, first_calls = dialled_twice(clean_sandbox, "logs-apart-a", "+12025510999")
