@@ -24,10 +24,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _DAY_LOOKUP = {name: i for i, name in enumerate(_DAY_NAMES)} | {
@@ -110,13 +117,29 @@ def _transitions(zone: ZoneInfo, lo: datetime, hi: datetime) -> Iterator[datetim
         left = right
 
 
+# A wall-clock time in the form's schema as HH:MM[:SS]. Pydantic's own ``format: time`` is
+# RFC 3339's full-time, which wants a UTC offset: the Prefect server's form validation then
+# refused the defaults ("'09:00:00' is not a 'time'") and a person could not submit the
+# campaign's run form. The value is still a ``datetime.time`` (validated by pydantic as before).
+WallTime = Annotated[
+    time,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?$",
+            "examples": ["09:00", "20:30:00"],
+        }
+    ),
+]
+
+
 class CallingWindow(BaseModel):
     """Hours during which a contact may be called, in the contact's own time zone."""
 
     model_config = ConfigDict(frozen=True)
 
-    start: time = Field(default=time(9), description="Local time the window opens (inclusive).")
-    end: time = Field(default=time(20), description="Local time the window closes (exclusive).")
+    start: WallTime = Field(default=time(9), description="Local time the window opens (inclusive).")
+    end: WallTime = Field(default=time(20), description="Local time the window closes (exclusive).")
     days: tuple[int, ...] = Field(
         default=(0, 1, 2, 3, 4),
         description="Weekdays the window applies to: 'mon'..'sun' or 0 (Monday)..6 (Sunday).",

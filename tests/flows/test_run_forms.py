@@ -14,6 +14,7 @@ import inspect
 import pytest
 from prefect import Flow
 from prefect.utilities.callables import parameter_docstrings, parameter_schema
+from prefect.utilities.schema_tools.validation import validate
 from pydantic import BaseModel
 
 from casey_flows import call_campaign, call_report, campaign_status, place_call, sync_calls
@@ -40,6 +41,28 @@ def test_every_property_has_a_description(flow: Flow) -> None:
     schema = parameter_schema(flow).model_dump_for_openapi()
     assert schema["properties"], f"{flow.name} has no parameters?"
     assert undescribed(schema) == []
+
+
+# What a person must type before the form submits; everything else keeps its default.
+REQUIRED = {
+    "call-campaign": {"connection_code": "demo-outbound"},
+    "place-call": {"phone_number": "+12025550100", "connection_code": "demo-outbound"},
+    "campaign-status": {"campaign_id": "c", "connection_code": "demo-outbound"},
+    "call-report": {"connection_code": "demo-outbound"},
+    "sync-calls": {"connection_codes": ["demo-outbound"]},
+    "appointment-reminders": {"appointments_file": "a.csv", "connection_code": "demo-outbound"},
+}
+
+
+@BY_NAME
+def test_the_forms_defaults_pass_the_servers_validation(flow: Flow) -> None:
+    """The Prefect server validates a run form's values against the schema (JSON Schema formats
+    included) before the UI submits it: a default it refuses blocks every run from the UI. It
+    did: a ``datetime.time`` is ``format: time`` (RFC 3339, with a UTC offset), so the calling
+    window's own "09:00:00" was "not a 'time'"."""
+    schema = parameter_schema(flow).model_dump_for_openapi()
+    values = {n: p["default"] for n, p in schema["properties"].items() if "default" in p}
+    assert validate({**values, **REQUIRED[flow.name]}, schema, raise_on_error=False) == []
 
 
 @BY_NAME
