@@ -129,6 +129,21 @@ async def read_contacts_query(query: ContactsQuery, default_timezone: str) -> Co
     return batch
 
 
+async def gather_contacts(
+    contacts: list[ContactInput] | None,
+    contacts_file: str | None,
+    staged_contacts: StagedContacts | None,
+    contacts_query: ContactsQuery | None,
+    default_timezone: str,
+) -> ContactBatch:
+    """Every source's contacts in one batch, a number in several kept once (the campaign's and
+    its status's one way in)."""
+    batch = load_contacts(contacts, contacts_file, default_timezone, staged_contacts)
+    if contacts_query is not None:
+        batch = merge_batches(batch, await read_contacts_query(contacts_query, default_timezone))
+    return batch
+
+
 def merge_batches(first: ContactBatch, second: ContactBatch) -> ContactBatch:
     """Contacts of two sources in one batch; a number in both is kept once (the first's)."""
     seen = {c.phone_number for c in first.contacts}
@@ -375,11 +390,9 @@ async def _run_campaign(
 ) -> CampaignResult:
     """``call_campaign``'s work, every final outcome into ``outcome_log``."""
     logger = get_run_logger()
-    batch = load_contacts(contacts, contacts_file, calling_window.timezone, staged_contacts)
-    if contacts_query is not None:
-        batch = merge_batches(
-            batch, await read_contacts_query(contacts_query, calling_window.timezone)
-        )
+    batch = await gather_contacts(
+        contacts, contacts_file, staged_contacts, contacts_query, calling_window.timezone
+    )
     live_suppression = LiveSuppression(
         partial(_read_suppression, suppression, connection_code),
         refresh_seconds=suppression.refresh_seconds,

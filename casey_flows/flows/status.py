@@ -35,7 +35,7 @@ from casey_flows.campaign.status import (
     read_campaign_calls,
 )
 from casey_flows.exports import md_literal
-from casey_flows.flows.campaign import load_contacts, merge_batches, read_contacts_query
+from casey_flows.flows.campaign import gather_contacts
 from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
@@ -135,11 +135,10 @@ async def campaign_status(
     """
     logger = get_run_logger()
     batch = None
-    if contacts or contacts_file or staged_contacts:
-        batch = load_contacts(contacts, contacts_file, _CONTACTS_TIMEZONE, staged_contacts)
-    if contacts_query is not None:
-        queried = await read_contacts_query(contacts_query, _CONTACTS_TIMEZONE)
-        batch = queried if batch is None else merge_batches(batch, queried)
+    if contacts or contacts_file or staged_contacts or contacts_query is not None:
+        batch = await gather_contacts(
+            contacts, contacts_file, staged_contacts, contacts_query, _CONTACTS_TIMEZONE
+        )
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
     found = await fetch_campaign_calls(
         credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls
