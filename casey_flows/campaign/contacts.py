@@ -22,7 +22,9 @@ Decisions:
 - Encoding. Files must be UTF-8 (a BOM is fine). Anything else raises ``ContactFileError``
   naming the file, line and byte offset: guessing Latin-1 or cp1252 silently corrupts names.
 - Unknown columns/keys are ignored and reported once in ``ContactBatch.warnings``.
-- CSV and JSONL stream row by row; ``.json`` is one document, so it is parsed whole.
+- Streaming. :class:`ContactStream` validates and dedupes rows as they are read, several
+  sources in turn; CSV and JSONL are read row by row (``.json`` is one document, parsed
+  whole). The dedupe keeps one integer per number, so a million rows cost ~70 MB, not the rows.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -198,17 +200,45 @@ def _set_path(context: dict[str, Any], dotted: str, value: object) -> None:
     node[leaf] = value
 
 
-class _BatchBuilder:
-    """Accumulates rows into a ContactBatch: one place for validation, dedupe and counting."""
+class RejectedRow(NamedTuple):
+    """A row that is not a contact: one rejection per invalid field."""
+
+    row: int
+    rejections: list[ContactRejection]
+
+
+class _Unreadable(NamedTuple):
+    """A row a loader could not even read (e.g. a JSONL line that is not JSON)."""
+
+    message: str
+
+
+class _RowValidator:
+    """One row in, a ``Contact`` or its rejections out: the single place rows are validated."""
 
     def __init__(self, default_timezone: str | None) -> None:
         self.default_timezone = canonical_timezone(default_timezone) if default_timezone else None
-        self.batch = ContactBatch()
-        self.seen: set[str] = set()
         self.unknown_keys: set[str] = set()
 
-    def add_mapping(self, row: int, mapping: Mapping[str, Any]) -> None:
-        self.batch.total_rows += 1
+    def check(self, row: int, item: object) -> Contact | RejectedRow:
+        if isinstance(item, Contact):
+            if self.default_timezone and item.timezone is None:
+                return item.model_copy(update={"timezone": self.default_timezone})
+            return item
+        if isinstance(item, Mapping):
+            return self._mapping(row, item)
+        if isinstance(item, _Unreadable):
+            return _rejected(row, "row", "", item.message)
+        kind = type(item).__name__
+        return _rejected(row, "row", kind, f"expected an object with phone_number, got {kind!r}")
+
+    def warnings(self) -> list[str]:
+        if not self.unknown_keys:
+            return []
+        names = ", ".join(repr(_preview("", k)) for k in sorted(self.unknown_keys)[:20])
+        return [f"ignored unknown columns: {names}"]
+
+    def _mapping(self, row: int, mapping: Mapping[str, Any]) -> Contact | RejectedRow:
         fields: dict[str, Any] = {}
         context: dict[str, Any] = {}
         for key, value in mapping.items():
@@ -225,55 +255,100 @@ class _BatchBuilder:
                     try:
                         _set_path(context, canonical[len(_CONTEXT_PREFIX) :], value)
                     except ValueError as exc:
-                        self._reject(row, canonical, value, str(exc))
-                        return
+                        return _rejected(row, canonical, value, str(exc))
             elif not _is_blank(value):
                 fields[canonical] = value
         if context and "context" not in fields:
             fields["context"] = context
         if self.default_timezone and "timezone" not in fields:
             fields["timezone"] = self.default_timezone
-        self._validate(row, fields)
-
-    def add_contact(self, contact: Contact) -> None:
-        self.batch.total_rows += 1
-        if self.default_timezone and contact.timezone is None:
-            contact = contact.model_copy(update={"timezone": self.default_timezone})
-        self._accept(contact)
-
-    def reject_row(self, row: int, value: object, message: str) -> None:
-        self.batch.total_rows += 1
-        self._reject(row, "row", value, message)
-
-    def finish(self) -> ContactBatch:
-        if self.unknown_keys:
-            names = ", ".join(repr(_preview("", k)) for k in sorted(self.unknown_keys)[:20])
-            self.batch.warnings.append(f"ignored unknown columns: {names}")
-        return self.batch
-
-    def _validate(self, row: int, fields: dict[str, Any]) -> None:
         try:
-            contact = Contact.model_validate(fields)
+            return Contact.model_validate(fields)
         except ValidationError as exc:
+            rejections = []
             for error in exc.errors():
                 field = str(error["loc"][0]) if error["loc"] else "row"
-                self._reject(row, field, fields.get(field), _reason(error))
-            return
-        self._accept(contact)
+                rejections += _rejected(row, field, fields.get(field), _reason(error)).rejections
+            return RejectedRow(row, rejections)
 
-    def _accept(self, contact: Contact) -> None:
-        if contact.phone_number in self.seen:
-            self.batch.duplicates += 1
-            return
-        self.seen.add(contact.phone_number)
-        self.batch.contacts.append(contact)
 
-    def _reject(self, row: int, field: str, value: object, reason: str) -> None:
-        shown = _preview(field, value)
-        message = _message(row, field, shown, reason)
-        self.batch.rejected.append(
-            ContactRejection(row=row, field=field, value=shown, message=message)
-        )
+def _rejected(row: int, field: str, value: object, reason: str) -> RejectedRow:
+    shown = _preview(field, value)
+    message = _message(row, field, shown, reason)
+    return RejectedRow(row, [ContactRejection(row=row, field=field, value=shown, message=message)])
+
+
+# A source's rows, numbered as a person sees them: (row, mapping or Contact).
+NumberedRows = Iterable[tuple[int, object]]
+
+
+class ContactStream:
+    """Contacts from several sources, validated and deduplicated one row at a time.
+
+    Iterating yields each valid, first-seen ``Contact`` and each ``RejectedRow`` as its row is
+    read, so a source of any size costs memory for the numbers seen (an integer each, for
+    the dedupe), not for the rows. Sources are read in order; a number in several is kept once,
+    where first seen. The counts are final once the stream is exhausted (``exhausted``).
+    """
+
+    def __init__(
+        self,
+        sources: Iterable[NumberedRows],
+        *,
+        default_timezone: str | None = None,
+        warnings: list[str] | None = None,
+    ) -> None:
+        self._sources = sources
+        self._validator = _RowValidator(default_timezone)
+        self._seen: set[int] = set()
+        # The list the sources' loaders append to (see file_rows).
+        self._warnings = warnings if warnings is not None else []
+        self.total_rows = 0
+        self.duplicates = 0
+        self.rejected_rows = 0
+        self.contacts = 0
+        self.exhausted = False
+        self._items = self._read()
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the loaders said (empty file, no data rows) and the unknown columns."""
+        return self._warnings + self._validator.warnings()
+
+    def __iter__(self) -> Iterator[Contact | RejectedRow]:
+        """The one pass over the sources: iterating again goes on where the last one stopped."""
+        return self._items
+
+    def _read(self) -> Iterator[Contact | RejectedRow]:
+        for source in self._sources:
+            for row, item in source:
+                self.total_rows += 1
+                checked = self._validator.check(row, item)
+                if isinstance(checked, RejectedRow):
+                    self.rejected_rows += 1
+                    yield checked
+                    continue
+                number = int(checked.phone_number[1:])  # E.164: 15 digits fit 64 bits
+                if number in self._seen:
+                    self.duplicates += 1
+                    continue
+                self._seen.add(number)
+                self.contacts += 1
+                yield checked
+        self.exhausted = True
+
+    def collect(self) -> ContactBatch:
+        """Every row read into a batch (for callers that want them all in memory)."""
+        batch = ContactBatch()
+        for item in self:
+            if isinstance(item, RejectedRow):
+                batch.rejected.extend(item.rejections)
+            else:
+                batch.contacts.append(item)
+        batch.duplicates = self.duplicates
+        batch.total_rows = self.total_rows
+        batch.warnings = self.warnings
+        return batch
 
 
 def _message(row: int, field: str, shown: str, reason: str) -> str:
@@ -300,31 +375,13 @@ def parse_contacts(
 
     ``row`` in rejections is the 1-based position in ``rows``.
     """
-    builder = _BatchBuilder(default_timezone)
-    for position, item in enumerate(rows, start=1):
-        _add_item(builder, position, item)
-    return builder.finish()
+    return ContactStream([enumerate(rows, start=1)], default_timezone=default_timezone).collect()
 
 
-def parse_rows(
-    rows: Iterable[tuple[int, Mapping[str, Any]]], *, default_timezone: str | None = None
-) -> ContactBatch:
+def parse_rows(rows: NumberedRows, *, default_timezone: str | None = None) -> ContactBatch:
     """Validate rows a source numbered itself: ``(row, mapping)``, e.g. the 1-based position in
     a query's result, or in a staged list across its parts. Keys are read like CSV headers."""
-    builder = _BatchBuilder(default_timezone)
-    for row, mapping in rows:
-        _add_item(builder, row, mapping)
-    return builder.finish()
-
-
-def _add_item(builder: _BatchBuilder, row: int, item: object) -> None:
-    if isinstance(item, Contact):
-        builder.add_contact(item)
-    elif isinstance(item, Mapping):
-        builder.add_mapping(row, item)
-    else:
-        kind = type(item).__name__
-        builder.reject_row(row, kind, f"expected an object with phone_number, got {kind!r}")
+    return ContactStream([rows], default_timezone=default_timezone).collect()
 
 
 def load_contacts_file(path: str | Path, *, default_timezone: str | None = None) -> ContactBatch:
@@ -333,17 +390,28 @@ def load_contacts_file(path: str | Path, *, default_timezone: str | None = None)
 
     Row-level problems become rejections; file-level problems raise ``ContactFileError``.
     """
-    path = FileSource(path)
-    loaders = {".csv": _load_csv, ".json": _load_json, ".jsonl": _load_jsonl}
-    loader = loaders.get(path.suffix.lower())
+    warnings: list[str] = []
+    rows = file_rows(path, warnings)
+    return ContactStream([rows], default_timezone=default_timezone, warnings=warnings).collect()
+
+
+def file_rows(path: str | Path, warnings: list[str]) -> Iterator[tuple[int, object]]:
+    """A contacts file's rows, numbered, read as they are asked for (``.json`` is one document:
+    parsed whole). What a person should know about the file goes into ``warnings``.
+
+    Raises:
+        ContactFileError: an unsupported type, no ``phone_number`` column, a CSV error, invalid
+            JSON, or bytes that are not UTF-8 (naming the line and offset), when reached.
+    """
+    source = FileSource(path)
+    loaders = {".csv": _csv_rows, ".json": _json_rows, ".jsonl": _jsonl_rows}
+    loader = loaders.get(source.suffix.lower())
     if loader is None:
-        raise ContactFileError(f"{path.name}: unsupported file type; use .csv, .json or .jsonl")
-    builder = _BatchBuilder(default_timezone)
+        raise ContactFileError(f"{source.name}: unsupported file type; use .csv, .json or .jsonl")
     try:
-        loader(path, builder)
+        yield from loader(source, warnings)
     except UnicodeDecodeError:
-        raise ContactFileError(utf8_error_message(path)) from None
-    return builder.finish()
+        raise ContactFileError(utf8_error_message(source)) from None
 
 
 def utf8_error_message(path: FileSource) -> str:
@@ -364,14 +432,14 @@ def utf8_error_message(path: FileSource) -> str:
     return f"{path.name}: not valid UTF-8"
 
 
-def _load_csv(path: FileSource, builder: _BatchBuilder) -> None:
+def _csv_rows(path: FileSource, warnings: list[str]) -> Iterator[tuple[int, object]]:
     # newline="" lets csv handle quoted line breaks; utf-8-sig drops a BOM if there is one.
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader, None)
             if header is None or not any(cell.strip() for cell in header):
-                builder.batch.warnings.append(f"{path.name} is empty: no header, no contacts")
+                warnings.append(f"{path.name} is empty: no header, no contacts")
                 return
             columns = _csv_columns(path, header)
             data_rows = 0
@@ -379,13 +447,13 @@ def _load_csv(path: FileSource, builder: _BatchBuilder) -> None:
                 if not any(cell.strip() for cell in cells):
                     continue
                 data_rows += 1
-                builder.add_mapping(row_number, dict(zip(columns, cells, strict=False)))
+                yield row_number, dict(zip(columns, cells, strict=False))
         except csv.Error as exc:
             raise ContactFileError(
                 f"{path.name}: CSV error near line {reader.line_num}: {exc}"
             ) from None
     if data_rows == 0:
-        builder.batch.warnings.append(f"{path.name} has a header but no data rows")
+        warnings.append(f"{path.name} has a header but no data rows")
 
 
 def _csv_columns(path: FileSource, header: list[str]) -> list[str]:
@@ -400,7 +468,7 @@ def _csv_columns(path: FileSource, header: list[str]) -> list[str]:
     return header
 
 
-def _load_json(path: FileSource, builder: _BatchBuilder) -> None:
+def _json_rows(path: FileSource, warnings: list[str]) -> Iterator[tuple[int, object]]:
     with path.open(encoding="utf-8-sig") as handle:
         try:
             document = json.load(handle)
@@ -410,21 +478,20 @@ def _load_json(path: FileSource, builder: _BatchBuilder) -> None:
     if not isinstance(document, list):
         raise ContactFileError(f"{path.name}: expected a JSON list of contact objects")
     if not document:
-        builder.batch.warnings.append(f"{path.name} holds an empty list: no contacts")
-    for position, item in enumerate(document, start=1):
-        _add_item(builder, position, item)
+        warnings.append(f"{path.name} holds an empty list: no contacts")
+    yield from enumerate(document, start=1)
 
 
-def _load_jsonl(path: FileSource, builder: _BatchBuilder) -> None:
+def _jsonl_rows(path: FileSource, warnings: list[str]) -> Iterator[tuple[int, object]]:
+    rows = 0
     with path.open(encoding="utf-8-sig") as handle:
         for line_number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
+            rows += 1
             try:
-                item = json.loads(line)
+                yield line_number, json.loads(line)
             except json.JSONDecodeError as exc:
-                builder.reject_row(line_number, "", f"is not valid JSON: {exc}")
-                continue
-            _add_item(builder, line_number, item)
-    if builder.batch.total_rows == 0:
-        builder.batch.warnings.append(f"{path.name} is empty: no contacts")
+                yield line_number, _Unreadable(f"is not valid JSON: {exc}")
+    if rows == 0:
+        warnings.append(f"{path.name} is empty: no contacts")

@@ -5,6 +5,11 @@ No Prefect here (the flow wraps it): one dispatcher and one watcher share the st
 the dispatch ledger (``casey_flows.tasks.dispatch``): every create carries the key (campaign,
 number, attempt); calls already carrying a key are adopted, never dialled again; an ambiguous
 create is reconciled against the list before the same key is tried again.
+
+Contacts stream in: one is read from the source when the dispatcher is ready for it, and its
+track is let go once its outcome is handed over, so memory holds the calls in flight and the
+retries waiting, not the list. The ledger is read once, before the first dial, into a compact
+index of this campaign's keys; each contact's earlier calls are looked up as it is read.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -25,7 +30,7 @@ from prefect.exceptions import TerminationSignal
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.models import ContactOutcome
-from casey_flows.campaign.outcomes import Outcome, describe_outcome
+from casey_flows.campaign.outcomes import STOPPED, Outcome, describe_outcome
 from casey_flows.campaign.slots import Release, SlotGate
 from casey_flows.client import (
     AmbiguousDispatchError,
@@ -42,8 +47,10 @@ from casey_flows.client import (
 from casey_flows.client.status import normalize_status, normalize_statuses
 from casey_flows.exceptions import LedgerScanIncomplete
 from casey_flows.tasks.dispatch import (
+    LedgerCall,
     RedialRule,
     find_dispatched,
+    index_campaign_calls,
     log_duplicates,
     make_dispatch_key,
     with_dispatch_key,
@@ -55,7 +62,6 @@ logger = logging.getLogger(__name__)
 # A cancel from the UI arrives as SIGTERM: Prefect raises TerminationSignal, and while the loop
 # shuts down every task sees CancelledError at its current await (awaiting still works there).
 STOP_SIGNALS = (asyncio.CancelledError, TerminationSignal)
-STOPPED = "the campaign was stopped (cancelled) first"
 CUT_OFF_REASON = "the create was under way when the campaign stopped; it may have rung"
 STILL_LIVE_REASON = "live when the campaign stopped; not hung up"
 
@@ -66,6 +72,9 @@ SERVER_CLOCK_SLACK = timedelta(seconds=5)
 # With no earlier call to anchor on, our clock against theirs.
 CLIENT_CLOCK_SLACK = timedelta(minutes=2)
 ZERO = timedelta(0)
+# The dispatcher yields to the event loop at least this often while contacts are read and
+# finished without a network wait (deferred, suppressed, adopted as done).
+TURNS_BETWEEN_YIELDS = 64
 
 
 class LedgerUnavailable(CaseyError):
@@ -93,7 +102,7 @@ class EngineSettings:
         self.retry_outcomes = normalize_statuses(self.retry_outcomes)
 
 
-@dataclass
+@dataclass(eq=False)  # by identity: tracks live in sets
 class Track:
     """One contact's progress through the campaign."""
 
@@ -141,7 +150,8 @@ class EngineHooks:
     on_ended: Callable[[Call], None] | None = None
     # A call found beyond the first for one dispatch key: a person was dialled twice.
     on_duplicate: Callable[[Call], None] | None = None
-    on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
+    # (contacts finished, contacts read so far, whether the source is read to its end)
+    on_progress: Callable[[int, int, bool], Awaitable[None] | None] | None = None
     # Just before each create: a reason not to dial (suppressed since the list was read).
     before_dial: Callable[[Contact], Awaitable[str | None]] | None = None
     # Once per track, when its outcome is final (the outcomes CSV is written as they happen).
@@ -182,8 +192,16 @@ class CampaignEngine:
         self._releases: dict[str, Release] = {}
         self._ambiguous: dict[str, _Ambiguous] = {}
         self._earliest_redial: datetime | None = None
-        self._tracks: list[Track] = []
+        # The contacts still to read, and the tracks read but not handed over yet.
+        self._source: Iterator[Contact] = iter(())
+        self._exhausted = False
+        self._active: set[Track] = set()
+        self._redialled: list[Track] = []
+        self._ledger: dict[str, list[LedgerCall]] = {}
+        self._numbers: set[int] = set()  # every number read: never two tracks for one
+        self._read = 0
         self._finished = 0
+        self._turns = 0
         self._last_created_at: datetime | None = None
         self._wake = asyncio.Event()
         # Set by whatever must stop the whole run; both loops raise it at their next turn.
@@ -192,37 +210,43 @@ class CampaignEngine:
 
     # -- setup --------------------------------------------------------------------------------
 
-    async def adopt_ledger(self, tracks: list[Track], since: datetime) -> None:
-        """Read what earlier runs of this campaign already dialled (back to ``since``)."""
-        keys = {
-            make_dispatch_key(self.settings.campaign_id, t.contact.phone_number, attempt): t
-            for t in _distinct(tracks)
-            for attempt in range(1, self.settings.max_attempts + 1)
-        }
-        found = await find_dispatched(self.client, self.settings.connection_code, keys, since=since)
-        by_track: dict[int, list[Call]] = {}
-        for key, calls in found.items():
-            self._note_duplicates(keys[key], key, calls)
-            by_track.setdefault(id(keys[key]), []).append(calls[0])
-        for track in tracks:
-            calls = sorted(by_track.get(id(track), []), key=lambda c: c.created_at_raw or "")
-            if calls:
-                track.call_ids = [c.id for c in calls]
-                track.attempt = len(calls)
-                track.last_call = calls[-1]
-                logger.info("adopted %d earlier call(s) for %s", len(calls), _masked(track))
+    async def read_ledger(self, since: datetime) -> None:
+        """Index what earlier runs of this campaign dialled (back to ``since``), before the
+        first dial: each contact's calls are adopted from it as the contact is read."""
+        self._ledger = await index_campaign_calls(
+            self.client, self.settings.connection_code, self.settings.campaign_id, since=since
+        )
+        if self._ledger:
+            logger.info(
+                "ledger: %d dispatch key(s) of this campaign already used", len(self._ledger)
+            )
+
+    def _adopt(self, track: Track) -> None:
+        """The track takes over the calls earlier runs placed for its keys (each key's first;
+        any further one is reported: dialled twice)."""
+        calls: list[Call] = []
+        for attempt in range(1, self.settings.max_attempts + 1):
+            key = make_dispatch_key(self.settings.campaign_id, track.contact.phone_number, attempt)
+            entries = self._ledger.pop(key, None)
+            if entries:
+                calls.append(self._note_duplicates(track, key, [e.as_call() for e in entries]))
+        if calls:
+            calls.sort(key=lambda c: c.created_at_raw or "")
+            track.call_ids = [c.id for c in calls]
+            track.attempt = len(calls)
+            track.last_call = calls[-1]
+            logger.info("adopted %d earlier call(s) for %s", len(calls), _masked(track))
 
     # -- running ------------------------------------------------------------------------------
 
-    async def run(self, tracks: list[Track]) -> list[Track]:
-        """Dial, wait and retry until every track has an outcome."""
-        self._tracks = _distinct(tracks)
-        for track in tracks:
-            call = track.last_call
-            if call is not None and call.is_terminal(self.settings.poll.terminal_statuses):
-                self._after_end(track, call, at_start=True)
-            else:
-                self._ready.append(track)  # to dial, or (adopted, still live) to watch
+    async def run(self, contacts: Iterable[Contact]) -> None:
+        """Dial, wait and retry until every contact has an outcome (handed to ``on_outcome``).
+
+        ``contacts`` is read one at a time, as the dispatcher gets to it; a number read again
+        is skipped with a warning (a ``ContactStream`` collapses them first and counts them).
+        Call :meth:`read_ledger` first.
+        """
+        self._source = iter(contacts)
         await self._report_progress()
         try:
             await _until_one_ends(self._dispatch_loop(), self._watch_loop())
@@ -233,7 +257,41 @@ class CampaignEngine:
             for task in self._inflight:
                 task.cancel()
             await asyncio.gather(*self._inflight, return_exceptions=True)
-        return tracks
+
+    def _read_next(self) -> bool:
+        """Read one contact from the source: ready to dial or watch, or (adopted as done)
+        finished or waiting for its retry. False once the source is read to its end."""
+        if self._exhausted:
+            return False
+        try:
+            contact = next(self._source)
+        except StopIteration:
+            self._exhausted = True
+            self._wake.set()
+            return False
+        number = int(contact.phone_number[1:])  # E.164: fits 64 bits
+        if number in self._numbers:  # two tracks for one number would share dispatch keys
+            logger.warning(
+                "contact %s appears twice; dialled once", mask_phone(contact.phone_number)
+            )
+            return True
+        self._numbers.add(number)
+        track = Track(contact=contact)
+        self._read += 1
+        self._active.add(track)
+        self._adopt(track)
+        call = track.last_call
+        if call is not None and call.is_terminal(self.settings.poll.terminal_statuses):
+            self._after_end(track, call, at_start=True)
+        else:
+            self._ready.append(track)  # to dial, or (adopted, still live) to watch
+        return True
+
+    async def _breathe(self) -> None:
+        """Let the watcher run now and then while contacts finish without a network wait."""
+        self._turns += 1
+        if self._turns % TURNS_BETWEEN_YIELDS == 0:
+            await asyncio.sleep(0)
 
     async def _wind_down(self) -> None:
         """Stopped: dial nobody else, give calls in flight a short grace, and give every track
@@ -265,11 +323,11 @@ class CampaignEngine:
         for call_id in list(self._track_of):
             self._pending.pop(call_id, None)
             self._finish(self._track_of.pop(call_id), Outcome.STILL_OPEN, reason=STILL_LIVE_REASON)
-        for track in self._tracks:
+        for track in list(self._active):
             if track.outcome is None:
                 track.finish_stopped(self.settings.poll.terminal_statuses)
                 self._finished += 1
-        for track in self._tracks:  # stopped: no re-check of re-dialled keys comes after this
+        for track in list(self._active):  # stopped: no re-check of re-dialled keys comes after
             self._hand_over(track, final=True)
         await self._release_all(deadline)
 
@@ -285,12 +343,12 @@ class CampaignEngine:
             )
 
     def _unfinished_work(self) -> bool:
-        """Some track has no outcome yet.
+        """Some contact is still to read, or some track has no outcome yet.
 
         Counted, not read off the queues: a track is in no queue while a slot is being acquired
         for it or its ended call is being released, and both wait on the network.
         """
-        return self._finished < len(self._tracks)
+        return not self._exhausted or self._finished < self._read
 
     def _finish(self, track: Track, outcome: Outcome | str, **details: object) -> None:
         track.finish(outcome, **details)
@@ -300,15 +358,23 @@ class CampaignEngine:
     def _hand_over(self, track: Track, *, final: bool = False) -> None:
         """The track's outcome to ``on_outcome``, once; a re-dialled track's waits for
         check_redialled (``final``: no re-check is coming)."""
-        if track.outcome is None or track.handed_over or (track.redialled_keys and not final):
+        if track.outcome is None or track.handed_over:
+            return
+        if track.redialled_keys and not final:
+            if track not in self._redialled:
+                self._redialled.append(track)
             return
         track.handed_over = True
+        self._active.discard(track)
         if self.hooks.on_outcome:
             self.hooks.on_outcome(track)
 
     async def _dispatch_loop(self) -> None:
         while self._unfinished_work():
             self._raise_fatal()
+            await self._breathe()
+            if not self._ready and self._read_next():
+                continue  # the contact read is ready now, or already has its outcome
             track = self._next_ready()
             if track is None:
                 self._wake.clear()
@@ -571,9 +637,10 @@ class CampaignEngine:
                     self.hooks.on_duplicate(extra)
         return kept
 
-    async def check_redialled(self, tracks: list[Track]) -> None:
+    async def check_redialled(self) -> None:
         """After the run: one more read for every key that was dialled again, so a create the
         list showed only late (a second call for the key) is reported, not hidden."""
+        tracks, self._redialled = self._redialled, []
         keys = {key: t for t in tracks for key in t.redialled_keys}
         try:
             await self._recheck(keys)
@@ -615,7 +682,7 @@ class CampaignEngine:
 
     async def _report_progress(self) -> None:
         if self.hooks.on_progress:
-            outcome = self.hooks.on_progress(self._finished, len(self._tracks))
+            outcome = self.hooks.on_progress(self._finished, self._read, self._exhausted)
             if outcome is not None:
                 await outcome
 
@@ -635,16 +702,6 @@ async def _until_one_ends(*coroutines: Awaitable[None]) -> None:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _distinct(tracks: list[Track]) -> list[Track]:
-    """Two tracks for one number would share dispatch keys; the flow collapses them first."""
-    seen: set[str] = set()
-    for track in tracks:
-        if track.contact.phone_number in seen:
-            raise ValueError(f"contact {_masked(track)} appears twice; collapse duplicates first")
-        seen.add(track.contact.phone_number)
-    return tracks
 
 
 def _masked(track: Track) -> str:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -91,23 +91,17 @@ class ContactPlan:
 
 @dataclass
 class DiallingPlan:
-    """What the simulated run does: per contact (in input order) and overall."""
+    """What the simulated run does overall (and per contact, in input order, when asked)."""
 
     now: datetime
     settings: PlanSettings
     contacts: list[ContactPlan] = field(default_factory=list)
+    dialled: int = 0
+    deferred: int = 0
     # Local date (ISO, in each contact's own zone) of the opening each deferred contact waits for.
     deferred_by_day: dict[str, int] = field(default_factory=dict)
     eta: datetime | None = None
     polls: int = 0  # simulated one by one (idle ones are jumped over): O(contacts)
-
-    @property
-    def dialled(self) -> int:
-        return sum(1 for c in self.contacts if c.start is not None)
-
-    @property
-    def deferred(self) -> int:
-        return sum(1 for c in self.contacts if c.next_open is not None)
 
     @property
     def makespan_seconds(self) -> float:
@@ -218,56 +212,80 @@ class _Watcher:
             self.bucket.take(self.next_at - self.max_poll, pages)
 
 
-def plan_dialling(
-    zones: Sequence[str | None], settings: PlanSettings, now: datetime
-) -> DiallingPlan:
-    """Simulate the engine dialling contacts in these zones (None: the window's own zone).
+class DiallingPlanner:
+    """Simulate the engine dialling contacts one at a time, as they are read.
 
-    Returns when each contact would be dialled, or the opening it would be deferred to, and
-    when the last call placed by this run would end (``eta``).
+    ``plan(tz)`` says when the next contact (in zone ``tz``; None: the window's own zone) would
+    be dialled, or the opening it would be deferred to; ``finish()`` sums the plan up, with
+    when the last call placed would end (``eta``). Memory does not grow with the contacts.
     """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("`now` must be timezone-aware")
-    now = now.astimezone(timezone.utc)
-    t0 = now.timestamp()
-    bucket = _Bucket(settings.max_requests_per_second, t0)
-    watcher = _Watcher(settings, bucket, t0)
-    hours: dict[str | None, _ZoneHours] = {}
-    plan = DiallingPlan(now=now, settings=settings)
-    deferred_days: Counter[str] = Counter()
-    day_of: dict[tuple[str | None, datetime], str] = {}
-    t, free, last_start = t0, settings.max_concurrent_calls, None
 
-    def defer(zone: _ZoneHours, reason: str) -> ContactPlan:
+    def __init__(self, settings: PlanSettings, now: datetime) -> None:
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("`now` must be timezone-aware")
+        self.now = now.astimezone(timezone.utc)
+        self.settings = settings
+        self._t0 = self._t = self.now.timestamp()
+        self._bucket = _Bucket(settings.max_requests_per_second, self._t0)
+        self._watcher = _Watcher(settings, self._bucket, self._t0)
+        self._hours: dict[str | None, _ZoneHours] = {}
+        self._free = settings.max_concurrent_calls
+        self._last_start: float | None = None
+        self._dialled = 0
+        self._deferred_days: Counter[str] = Counter()
+        self._day_of: dict[tuple[str | None, datetime], str] = {}
+
+    def plan(self, tz: str | None) -> ContactPlan:
+        zone = self._hours.get(tz)
+        if zone is None:
+            zone = self._hours[tz] = _ZoneHours(self.settings.window, tz, self._t0)
+        if not zone.open_at(self._t):
+            return self._defer(zone, CLOSED_NOW if zone.since == self._t0 else CLOSES_FIRST)
+        if self._free == 0:
+            self._t, self._free = self._watcher.until_freed()
+            if not zone.open_at(self._t):  # shut while it waited for the slot
+                return self._defer(zone, CLOSES_FIRST)
+        self._free -= 1
+        start = self._bucket.take(self._t)
+        self._watcher.placed(start)
+        self._last_start = start
+        self._dialled += 1
+        return ContactPlan(start=datetime.fromtimestamp(start, timezone.utc))
+
+    def finish(self) -> DiallingPlan:
+        eta = None
+        if self._last_start is not None:
+            end = self._last_start + self.settings.expected_call_seconds
+            eta = datetime.fromtimestamp(end, timezone.utc)
+        return DiallingPlan(
+            now=self.now,
+            settings=self.settings,
+            dialled=self._dialled,
+            deferred=sum(self._deferred_days.values()),
+            deferred_by_day=dict(sorted(self._deferred_days.items())),
+            eta=eta,
+            polls=self._watcher.polls,
+        )
+
+    def _defer(self, zone: _ZoneHours, reason: str) -> ContactPlan:
         assert zone.opens_at is not None
         key = (zone.tz, zone.opens_at)
-        if key not in day_of:
-            local = zone.opens_at.astimezone(settings.window.zone(zone.tz))
-            day_of[key] = local.date().isoformat()
-        deferred_days[day_of[key]] += 1
+        if key not in self._day_of:
+            local = zone.opens_at.astimezone(self.settings.window.zone(zone.tz))
+            self._day_of[key] = local.date().isoformat()
+        self._deferred_days[self._day_of[key]] += 1
         return ContactPlan(next_open=zone.opens_at, deferred_reason=reason)
 
-    for tz in zones:
-        zone = hours.get(tz)
-        if zone is None:
-            zone = hours[tz] = _ZoneHours(settings.window, tz, t0)
-        if not zone.open_at(t):
-            plan.contacts.append(defer(zone, CLOSED_NOW if zone.since == t0 else CLOSES_FIRST))
-            continue
-        if free == 0:
-            t, free = watcher.until_freed()
-            if not zone.open_at(t):  # shut while it waited for the slot
-                plan.contacts.append(defer(zone, CLOSES_FIRST))
-                continue
-        free -= 1
-        start = bucket.take(t)
-        watcher.placed(start)
-        last_start = start
-        plan.contacts.append(ContactPlan(start=datetime.fromtimestamp(start, timezone.utc)))
-    if last_start is not None:
-        plan.eta = datetime.fromtimestamp(last_start + settings.expected_call_seconds, timezone.utc)
-    plan.deferred_by_day = dict(sorted(deferred_days.items()))
-    plan.polls = watcher.polls
+
+def plan_dialling(
+    zones: Iterable[str | None], settings: PlanSettings, now: datetime
+) -> DiallingPlan:
+    """Every contact's plan (in these zones, in order) and the summary: a
+    :class:`DiallingPlanner` run over a list, keeping each contact's step."""
+    planner = DiallingPlanner(settings, now)
+    steps = [planner.plan(tz) for tz in zones]
+    plan = planner.finish()
+    plan.contacts = steps
     return plan
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from casey_flows.campaign.contacts import RejectedRow
 from casey_flows.campaign.outcomes import (
     Outcome,
     OutcomeField,
@@ -24,7 +25,7 @@ from casey_flows.campaign.outcomes import (
 from casey_flows.client import Call, MaskedPhoneRepr, mask_phone
 
 if TYPE_CHECKING:
-    from casey_flows.campaign.contacts import ContactBatch
+    from casey_flows.campaign.contacts import ContactBatch, ContactRejection
 
 
 class ContactInput(MaskedPhoneRepr):
@@ -280,18 +281,18 @@ class CampaignResult(BaseModel):
 
 def rejected_outcomes(batch: ContactBatch) -> list[ContactOutcome]:
     """One outcome per rejected row (its messages joined); the value shown is masked."""
-    by_row: dict[int, list[str]] = {}
-    shown: dict[int, str] = {}
+    by_row: dict[int, list[ContactRejection]] = {}
     for rejection in batch.rejected:
-        by_row.setdefault(rejection.row, []).append(rejection.message)
-        if rejection.field == "phone_number":
-            shown[rejection.row] = rejection.value
-    return [
-        ContactOutcome(
-            row=row,
-            phone_number=shown.get(row, ""),
-            outcome=Outcome.REJECTED,
-            reason="; ".join(messages),
-        )
-        for row, messages in by_row.items()
-    ]
+        by_row.setdefault(rejection.row, []).append(rejection)
+    return [rejected_outcome(RejectedRow(row, found)) for row, found in by_row.items()]
+
+
+def rejected_outcome(rejected: RejectedRow) -> ContactOutcome:
+    """A rejected row's outcome: every reason joined, the number shown masked."""
+    shown = next((r.value for r in rejected.rejections if r.field == "phone_number"), "")
+    return ContactOutcome(
+        row=rejected.row,
+        phone_number=shown,
+        outcome=Outcome.REJECTED,
+        reason="; ".join(r.message for r in rejected.rejections),
+    )

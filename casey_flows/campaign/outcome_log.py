@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
+from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.campaign.outcomes import Outcome, outcome_value
 from casey_flows.client import mask_phone
@@ -120,11 +121,7 @@ class OutcomeLog:
 
     def add(self, outcome: ContactOutcome) -> None:
         """One contact's final outcome: written, counted, kept only if it must be."""
-        self._writer.write(outcome_row(outcome, full_numbers=self.full_numbers))
-        self.counts[outcome_value(outcome.outcome)] += 1
-        if outcome.ended_reason:
-            self.ended_reasons[outcome.ended_reason] += 1
-        self.total += 1
+        self._write(outcome_row(outcome, full_numbers=self.full_numbers), outcome.ended_reason)
         if self.total <= self.keep_all_up_to:
             self._kept.append(outcome)
         else:
@@ -133,6 +130,32 @@ class OutcomeLog:
                 self._kept = first + [o for o in rest if is_problem(o)]
             if is_problem(outcome):
                 self._kept.append(outcome)
+
+    def add_not_dialled(self, contact: Contact, reason: str) -> None:
+        """A contact the campaign never got to (it stopped first): written and counted, its
+        outcome built only while the result keeps every outcome (a stop can leave a million)."""
+        if self.total < self.keep_all_up_to:
+            self.add(ContactOutcome.of(contact, Outcome.NOT_DIALLED, reason=reason))
+            return
+        phone = contact.phone_number
+        row = dict.fromkeys(OUTCOME_COLUMNS)
+        row.update(
+            phone_number=phone if self.full_numbers else mask_phone(phone),
+            name=contact.name,
+            outcome=Outcome.NOT_DIALLED.value,
+            attempts=0,
+            call_ids="",
+            reason=reason,
+            duplicate_call_ids="",
+        )
+        self._write(row, None)
+
+    def _write(self, row: dict[str, object], ended_reason: str | None) -> None:
+        self._writer.write(row)
+        self.counts[str(row["outcome"])] += 1
+        if ended_reason:
+            self.ended_reasons[ended_reason] += 1
+        self.total += 1
         now = time.monotonic()
         if now - self._last_flush >= self.flush_seconds:
             self._last_flush = now

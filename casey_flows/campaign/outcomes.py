@@ -20,6 +20,9 @@ from pydantic import BeforeValidator, PlainSerializer
 from casey_flows.client.models import Call
 from casey_flows.client.status import normalize_status
 
+# Why a contact was not dialled (again) after a cancel: the engine's and the unread rows' reason.
+STOPPED = "the campaign was stopped (cancelled) first"
+
 
 class Outcome(str, Enum):
     """What happened to a contact (or a call): the values written to CSVs, events and tables.

@@ -21,6 +21,7 @@ from prefect.artifacts import (
     aupdate_progress_artifact,
 )
 from prefect.events import emit_event
+from prefect.logging import get_run_logger
 
 from casey_flows.campaign.models import (
     CampaignPreview,
@@ -67,8 +68,12 @@ class ProgressReporter:
             description=f"Contacts with a final outcome in campaign {md_literal(self.campaign_id)}",
         )
 
-    def update(self, finished: int, total: int) -> None:
-        """Send the new value unless one is in flight, nothing changed or it is too soon."""
+    def update(self, finished: int, total: int, *, total_known: bool = True) -> None:
+        """Send the new value unless one is in flight, nothing changed or it is too soon.
+
+        ``total_known`` False: ``total`` is a floor (contacts read so far, more to come), and
+        the log and the event say "``finished`` of at least ``total``".
+        """
         value = self._value(finished, total)
         now = time.monotonic()
         if now - self._last_event >= PROGRESS_EVENT_SECONDS:
@@ -76,7 +81,14 @@ class ProgressReporter:
             emit_event(
                 event="casey.campaign.progress",
                 resource={"prefect.resource.id": f"casey.campaign.{self.campaign_id}"},
-                payload={"finished": finished, "total": total},
+                payload={"finished": finished, "total": total, "total_known": total_known},
+            )
+            get_run_logger().info(  # the run's log: a person watching sees it move
+                "campaign %s: %d of %s%d contacts have an outcome",
+                self.campaign_id,
+                finished,
+                "" if total_known else "at least ",
+                total,
             )
         if self._artifact_id is None or value == self._last_value:
             return

@@ -20,16 +20,18 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from casey_flows.campaign.contacts import ContactBatch, parse_rows
 from casey_flows.campaign.query_block import BlockReader, first_line, load_database_block
-from casey_flows.campaign.query_rows import RowSpool
+from casey_flows.campaign.query_rows import RowSpool, numbered_rows, spool_phone_numbers
 from casey_flows.exceptions import ContactSourceError
 
 logger = logging.getLogger(__name__)
+
+SPOOL_PREFIX = "casey-flows-query-"
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 EMBEDDED_WAREHOUSE = "the embedded warehouse (DuckDB, as sync_calls loads it)"
@@ -110,18 +112,17 @@ async def read_query_contacts(
         ContactSourceError: the block, the query, its columns or the database; the message
             says what to fix and never shows a password or connection string.
     """
-    async with _spooled(query) as spool:
-        batch = parse_rows(spool.numbered(), default_timezone=default_timezone)
-        batch.warnings[:0] = _warned(query, spool)
+    async with _spooled(query) as spooled:
+        batch = parse_rows(numbered_rows(spooled.path), default_timezone=default_timezone)
+        batch.warnings[:0] = spooled.warnings
     return batch
 
 
 async def read_query_numbers(query: ContactsQuery) -> list[str]:
     """The raw ``phone_number`` values the query selects (for a do-not-call list), blanks left
     out. Same reading and errors as :func:`read_query_contacts`."""
-    async with _spooled(query) as spool:
-        _warned(query, spool)
-        return list(spool.phone_numbers())
+    async with _spooled(query) as spooled:
+        return list(spool_phone_numbers(spooled.path))
 
 
 def _warned(query: ContactsQuery, spool: RowSpool) -> list[str]:
@@ -131,19 +132,37 @@ def _warned(query: ContactsQuery, spool: RowSpool) -> list[str]:
     return found
 
 
+class SpooledQuery(NamedTuple):
+    """A query's result on the worker's disk: the JSONL file, its rows, and what to know."""
+
+    path: Path
+    rows: int
+    warnings: list[str]
+
+
+async def spool_query(query: ContactsQuery, directory: Path) -> SpooledQuery:
+    """The query's result read to its end into a file in ``directory`` (the cursor and the
+    connection are closed before this returns); read it back with :func:`numbered_rows`.
+
+    Raises:
+        ContactSourceError: as :func:`read_query_contacts`.
+    """
+    spool = RowSpool(directory)
+    try:
+        if query.block:
+            await _read_block(query, query.block, spool)
+        else:
+            await _read_warehouse(query, spool)
+    finally:
+        spool.close()
+    return SpooledQuery(spool.path, spool.rows, _warned(query, spool))
+
+
 @asynccontextmanager
-async def _spooled(query: ContactsQuery) -> AsyncIterator[RowSpool]:
+async def _spooled(query: ContactsQuery) -> AsyncIterator[SpooledQuery]:
     """The query's result read to its end into a spool that lives while the context is open."""
-    with tempfile.TemporaryDirectory(prefix="casey-flows-query-") as directory:
-        spool = RowSpool(Path(directory))
-        try:
-            if query.block:
-                await _read_block(query, query.block, spool)
-            else:
-                await _read_warehouse(query, spool)
-            yield spool
-        finally:
-            spool.close()
+    with tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX) as directory:
+        yield await spool_query(query, Path(directory))
 
 
 async def _read_block(query: ContactsQuery, ref: str, spool: RowSpool) -> None:

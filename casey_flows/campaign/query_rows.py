@@ -135,17 +135,19 @@ class RowSpool:
             found.append("the query selected no rows: nobody to call")
         return found
 
-    def numbered(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """``(position, row)``, position 1-based in the result, as :func:`parse_rows` takes."""
-        self._out.flush()
-        with self.path.open(encoding="utf-8") as lines:
-            for position, line in enumerate(lines, start=1):
-                yield position, json.loads(line)
 
-    def phone_numbers(self) -> Iterator[str]:
-        """The ``phone_number`` values as written, blanks left out (numbers as text)."""
-        for _, row in self.numbered():
-            value = row.get(PHONE_COLUMN)
-            text = value if isinstance(value, str) else "" if value is None else str(value)
-            if text.strip():
-                yield text
+def numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A spool's rows as ``(position, row)``, position 1-based in the result, read as asked
+    for (as :class:`casey_flows.campaign.contacts.ContactStream` takes them)."""
+    with path.open(encoding="utf-8") as lines:
+        for position, line in enumerate(lines, start=1):
+            yield position, json.loads(line)
+
+
+def spool_phone_numbers(path: Path) -> Iterator[str]:
+    """A spool's ``phone_number`` values as written, blanks left out (numbers as text)."""
+    for _, row in numbered_rows(path):
+        value = row.get(PHONE_COLUMN)
+        text = value if isinstance(value, str) else "" if value is None else str(value)
+        if text.strip():
+            yield text

@@ -9,9 +9,12 @@ cap and a request rate. A handful of task runs whatever the size of the list.
 # (see casey_flows/flows/__init__.py).
 import asyncio
 import contextlib
-from collections.abc import Callable
+import itertools
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,13 +26,18 @@ from prefect.states import Completed
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.campaign.calling_window import CallingWindow
-from casey_flows.campaign.contacts import Contact, ContactBatch, load_contacts_file, parse_contacts
+from casey_flows.campaign.contacts import (
+    ContactStream,
+    NumberedRows,
+    file_rows,
+)
 from casey_flows.campaign.control import (
     campaign_id_for,
     campaign_lease,
     check_resume_limit,
     crashed_run_parameters,
 )
+from casey_flows.campaign.dry_run import plan_contacts
 from casey_flows.campaign.engine import (
     STOP_SIGNALS,
     CampaignEngine,
@@ -37,21 +45,31 @@ from casey_flows.campaign.engine import (
     EngineSettings,
     Track,
 )
-from casey_flows.campaign.eta import PlanSettings, assumptions, plan_dialling, preview
+from casey_flows.campaign.eta import PlanSettings, assumptions
 from casey_flows.campaign.live_suppression import LiveSuppression
 from casey_flows.campaign.models import (
-    CampaignPreview,
     CampaignResult,
     ContactInput,
-    ContactOutcome,
-    rejected_outcomes,
 )
 from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.publish import ProgressReporter, publish_results
-from casey_flows.campaign.query import ContactsQuery, read_query_contacts, read_query_numbers
+from casey_flows.campaign.query import (
+    SPOOL_PREFIX,
+    ContactsQuery,
+    SpooledQuery,
+    read_query_numbers,
+    spool_query,
+)
+from casey_flows.campaign.query_rows import numbered_rows
+from casey_flows.campaign.screening import (
+    OPT_OUTS_SOURCE,
+    PARAMETER_SOURCE,
+    QUERY_SOURCE,
+    Screening,
+)
 from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
-from casey_flows.campaign.staging import StagedContacts, load_staged_contacts
+from casey_flows.campaign.staging import StagedContacts, read_staged_rows
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
 from casey_flows.flows.campaign_options import (
@@ -77,12 +95,6 @@ from casey_flows.tasks.preflight import ensure_call_out
 from casey_flows.tasks.waiting import WaitPolicy
 from casey_flows.warehouse.opt_outs import read_opt_outs
 
-OPT_OUTS_SOURCE = "opt_outs"
-PARAMETER_SOURCE = "parameter"
-QUERY_SOURCE = "the do-not-call query"
-LISTED_REASON = "on the suppression list"
-OPTED_OUT_REASON = "opted out on an earlier call"
-
 
 def default_campaign_id() -> str:
     """Same deployment + same scheduled day = same campaign, so a re-run adopts its calls."""
@@ -96,65 +108,51 @@ def _run_name() -> str:
     return " ".join(str(w) for w in words if w)
 
 
-@task(name="load-contacts", cache_policy=NO_CACHE)
-def load_contacts(
-    contacts: list[ContactInput] | None,
-    contacts_file: str | None,
-    default_timezone: str,
-    staged_contacts: StagedContacts | None = None,
-) -> ContactBatch:
-    """Validate every row; invalid ones are reported (masked), valid ones go on."""
-    if contacts_file:
-        batch = load_contacts_file(contacts_file, default_timezone=default_timezone)
-    else:
-        batch = ContactBatch()
-    if staged_contacts:
-        staged = load_staged_contacts(staged_contacts, default_timezone=default_timezone)
-        batch = merge_batches(batch, staged)
-    if contacts:
-        extra = parse_contacts(
-            [c.model_dump(exclude_none=True) for c in contacts], default_timezone=default_timezone
-        )
-        batch = merge_batches(batch, extra)
-    return batch
-
-
 @task(name="read-contacts-query", cache_policy=NO_CACHE)
-async def read_contacts_query(query: ContactsQuery, default_timezone: str) -> ContactBatch:
-    """The query's rows, read once to their end on this worker (a snapshot: the cursor and the
-    connection are closed before anyone is dialled), then validated like a file's."""
-    logger = get_run_logger()
-    batch = await read_query_contacts(query, default_timezone=default_timezone)
-    logger.info("contacts query: read %d rows from %s", batch.total_rows, query.source)
-    return batch
+async def read_contacts_query(query: ContactsQuery, directory: str) -> SpooledQuery:
+    """The query's rows, read once to their end into a file on this worker (a snapshot: the
+    cursor and the connection are closed before anyone is dialled)."""
+    spooled = await spool_query(query, Path(directory))
+    get_run_logger().info("contacts query: read %d rows from %s", spooled.rows, query.source)
+    return spooled
 
 
-async def gather_contacts(
+@contextlib.asynccontextmanager
+async def contact_stream(
     contacts: list[ContactInput] | None,
     contacts_file: str | None,
     staged_contacts: StagedContacts | None,
     contacts_query: ContactsQuery | None,
     default_timezone: str,
-) -> ContactBatch:
-    """Every source's contacts in one batch, a number in several kept once (the campaign's and
-    its status's one way in)."""
-    batch = load_contacts(contacts, contacts_file, default_timezone, staged_contacts)
-    if contacts_query is not None:
-        batch = merge_batches(batch, await read_contacts_query(contacts_query, default_timezone))
-    return batch
+) -> AsyncIterator[ContactStream]:
+    """Every source's contacts as one stream, read as the campaign goes (the campaign's and its
+    status's one way in): the file, the staged rows, the list, then the query's rows (read to
+    their end first). A number in several is kept once, where first seen. Each source's first
+    row is read now, so a file that cannot be read fails before anyone is dialled."""
+    warnings: list[str] = []
+    sources: list[NumberedRows] = []
+    if contacts_file:
+        sources.append(file_rows(contacts_file, warnings))
+    if staged_contacts:
+        sources.append(read_staged_rows(staged_contacts))
+    if contacts:
+        sources.append(enumerate((c.model_dump(exclude_none=True) for c in contacts), start=1))
+    with tempfile.TemporaryDirectory(prefix=SPOOL_PREFIX) as directory:
+        if contacts_query is not None:
+            spooled = await read_contacts_query(contacts_query, directory)
+            warnings.extend(spooled.warnings)
+            sources.append(numbered_rows(spooled.path))
+        yield ContactStream(
+            [_first_read_now(iter(rows)) for rows in sources],
+            default_timezone=default_timezone,
+            warnings=warnings,
+        )
 
 
-def merge_batches(first: ContactBatch, second: ContactBatch) -> ContactBatch:
-    """Contacts of two sources in one batch; a number in both is kept once (the first's)."""
-    seen = {c.phone_number for c in first.contacts}
-    extra = [c for c in second.contacts if c.phone_number not in seen]
-    return ContactBatch(
-        contacts=first.contacts + extra,
-        rejected=first.rejected + second.rejected,
-        duplicates=first.duplicates + second.duplicates + len(second.contacts) - len(extra),
-        total_rows=first.total_rows + second.total_rows,
-        warnings=first.warnings + second.warnings,
-    )
+def _first_read_now(rows: Iterator[tuple[int, object]]) -> Iterable[tuple[int, object]]:
+    """The rows, the first one read already (a missing file or column raises here)."""
+    first = next(rows, None)
+    return rows if first is None else itertools.chain([first], rows)
 
 
 async def _read_suppression(
@@ -184,7 +182,7 @@ async def check_connection(credentials: Credentials, connection_code: str) -> No
 @task(name="dial-contacts", cache_policy=NO_CACHE)
 async def dial_contacts(
     credentials: Credentials,
-    tracks: list[Track],
+    screening: Screening,
     settings: EngineSettings,
     *,
     max_requests_per_second: float,
@@ -192,15 +190,16 @@ async def dial_contacts(
     ledger_since: datetime,
     emit_call_events: CallEvents,
     suppression: LiveSuppression | None = None,
-    outcome_log: OutcomeLog | None = None,
 ) -> None:
-    """The whole dialling phase in one task run: adopt the ledger, dial, wait, retry; the
-    suppression list re-read meanwhile and checked before every create.
+    """The whole dialling phase in one task run: index the ledger, then dial, wait and retry
+    as contacts are read; the suppression list re-read meanwhile and checked before every
+    create.
 
-    Each track ends with its outcome (the same objects the flow holds), also when the run is
-    cancelled: the engine then stops dialling and settles what it can within the grace. Each
-    final outcome goes to ``outcome_log`` as it happens (the outcomes CSV).
+    Every contact read gets its outcome, also when the run is cancelled: the engine then stops
+    dialling and settles what it can within the grace (the flow writes the unread ones). Each
+    final outcome goes to the screening's outcome log as it happens (the outcomes CSV).
     """
+    outcome_log = screening.outcome_log
     progress = ProgressReporter(settings.campaign_id)
     await progress.start()
     gate = (
@@ -224,9 +223,9 @@ async def dial_contacts(
         on_dispatched=event("dispatched"),  # type: ignore[arg-type]
         on_ended=event("ended"),  # type: ignore[arg-type]
         on_duplicate=duplicate,
-        on_progress=_flushing(outcome_log, progress.update),
+        on_progress=_progress(screening, progress),
         before_dial=suppression.before_dial if suppression else None,
-        on_outcome=_log_track(outcome_log) if outcome_log is not None else None,
+        on_outcome=_log_track(outcome_log),
     )
     # The engine's warnings (re-dials, ambiguous creates, a stop) go to the run's log: the flow
     # forwards them, and so does the task on its own where a task runner runs it in another
@@ -239,14 +238,13 @@ async def dial_contacts(
             engine = CampaignEngine(client, settings, gate, hooks)
             refreshing = suppression.refreshing() if suppression else contextlib.nullcontext()
             try:
-                await engine.adopt_ledger(tracks, since=ledger_since)
+                await engine.read_ledger(since=ledger_since)
                 async with refreshing:
-                    await engine.run(tracks)
-                await engine.check_redialled(tracks)
+                    await engine.run(screening)
+                await engine.check_redialled()
             finally:
                 await gate.aclose()
-    finished = sum(1 for t in tracks if t.outcome is not None)
-    await progress.finish(finished, len(tracks))
+    await progress.finish(outcome_log.total, outcome_log.total)
 
 
 @forwards_logs
@@ -389,51 +387,59 @@ async def _run_campaign(
     exports: CampaignExports,
 ) -> CampaignResult:
     """``call_campaign``'s work, every final outcome into ``outcome_log``."""
-    logger = get_run_logger()
-    batch = await gather_contacts(
+    async with contact_stream(  # a file or a query that cannot be read fails the run here
         contacts, contacts_file, staged_contacts, contacts_query, calling_window.timezone
-    )
-    live_suppression = LiveSuppression(
-        partial(_read_suppression, suppression, connection_code),
-        refresh_seconds=suppression.refresh_seconds,
-        max_stale_seconds=suppression.max_stale_seconds,
-    )
+    ) as stream:
+        return await _screen_and_dial(
+            campaign_id,
+            Screening(
+                stream,
+                LiveSuppression(
+                    partial(_read_suppression, suppression, connection_code),
+                    refresh_seconds=suppression.refresh_seconds,
+                    max_stale_seconds=suppression.max_stale_seconds,
+                ),
+                outcome_log,
+            ),
+            connection_code=connection_code,
+            dry_run=dry_run,
+            credentials_block=credentials_block,
+            calling_window=calling_window,
+            limits=limits,
+            retries=retries,
+            safety=safety,
+            exports=exports,
+        )
+
+
+async def _screen_and_dial(
+    campaign_id: str,
+    screening: Screening,
+    *,
+    connection_code: str,
+    dry_run: bool,
+    credentials_block: str,
+    calling_window: CallingWindow,
+    limits: CallLimits,
+    retries: CallRetries,
+    safety: ExactlyOnceSafety,
+    exports: CampaignExports,
+) -> CampaignResult:
+    """Read the suppression list, then plan or dial the screened contacts; publish the result."""
+    logger = get_run_logger()
+    live_suppression = screening.suppression
+    outcome_log = screening.outcome_log
+    stream = screening.stream
     with forwarding() as read_warnings:
         await live_suppression.refresh()  # unreadable: the run fails before anyone is dialled
     for message in live_suppression.rejected:
         logger.warning("suppression entry ignored: %s", message)
-    rejected_rows = rejected_outcomes(batch)
-    outcome_log.extend(rejected_rows)
-    rejected = len(rejected_rows)
-    allowed: list[Contact] = []
-    suppressed = opted_out = 0
-    for contact in batch.contacts:
-        hit = live_suppression.check(contact.phone_number)
-        if hit is None:
-            allowed.append(contact)
-        else:
-            reason = OPTED_OUT_REASON if hit.source == OPT_OUTS_SOURCE else LISTED_REASON
-            outcome_log.add(ContactOutcome.of(contact, Outcome.SUPPRESSED, reason=reason))
-            suppressed += 1
-            opted_out += reason == OPTED_OUT_REASON
     result = CampaignResult(
         campaign_id=campaign_id,
         connection_code=connection_code,
         dry_run=dry_run,
-        duplicates=batch.duplicates,
-        warnings=batch.warnings + live_suppression.rejected + read_warnings,
+        warnings=live_suppression.rejected + read_warnings,
     )
-    logger.info(
-        "campaign %s: %d to call, %d rejected rows, %d suppressed (%d opted out), "
-        "%d duplicates collapsed",
-        campaign_id,
-        len(allowed),
-        len(batch.rejected),
-        suppressed,
-        opted_out,
-        batch.duplicates,
-    )
-    tracks = [Track(contact=c) for c in allowed]
     credentials = await resolve_credentials(credentials_block)  # once per run
     polls = _poll_policy(limits.poll_interval_seconds)  # the preview plans as the engine polls
     if dry_run:
@@ -455,14 +461,15 @@ async def _run_campaign(
             retry_delay_seconds=retries.delay_seconds,
             global_concurrency_limit=limits.global_concurrency_limit,
         )
-        result.preview = _plan_only(
-            allowed,
-            plan,
-            outcome_log,
-            suppressed=suppressed,
-            rejected=rejected,
-            max_attempts=retries.max_attempts,
-            assumed=assumed,
+        # A worker thread: a million rows take a while, and the run's loop stays free.
+        result.preview = await anyio.to_thread.run_sync(
+            partial(
+                plan_contacts,
+                screening,
+                plan,
+                max_attempts=retries.max_attempts,
+                assumed=assumed,
+            )
         )
     else:
         settings = EngineSettings(
@@ -485,22 +492,27 @@ async def _run_campaign(
             async with campaign_lease(campaign_id, safety.lease_wait_seconds):
                 await dial_contacts(
                     credentials,
-                    tracks,
+                    screening,
                     settings,
                     max_requests_per_second=limits.max_requests_per_second,
                     global_concurrency_limit=limits.global_concurrency_limit,
                     ledger_since=since,
                     emit_call_events=exports.call_events,
                     suppression=live_suppression,
-                    outcome_log=outcome_log,
                 )
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)
-            _log_stopped(tracks, settings.poll.terminal_statuses, outcome_log)
-            result.warnings.append("stopped before the end (cancelled): see 'not_dialled'")
+            unread = screening.not_dialled()  # never read: written, not built as objects
+            _log_read(logger, campaign_id, screening)
+            result.warnings.append(
+                f"stopped before the end (cancelled): see 'not_dialled' ({unread} contacts "
+                "were never read)"
+            )
+            _finish_counts(result, stream)
             await asyncio.shield(_publish(outcome_log.fill(result)))
             raise
-        _log_unreported(tracks, outcome_log)
+    _log_read(logger, campaign_id, screening)
+    _finish_counts(result, stream)
     await _publish(outcome_log.fill(result))
     emit_event(
         event="casey.campaign.completed",
@@ -555,36 +567,38 @@ def _log_track(outcome_log: OutcomeLog) -> Callable[[Track], None]:
     return log
 
 
-def _flushing(
-    outcome_log: OutcomeLog | None, update: Callable[[int, int], None]
-) -> Callable[[int, int], None]:
-    """The progress update, and the outcomes CSV flushed at each (rows added in a burst are
-    readable within a poll, not at the next add)."""
-    if outcome_log is None:
-        return update
+def _progress(screening: Screening, reporter: ProgressReporter) -> Callable[..., None]:
+    """The engine's ``on_progress``: the outcomes CSV flushed (rows added in a burst are
+    readable within a poll), and the progress of every contact, rejected and suppressed ones
+    too: "n of at least m" while the sources are still being read."""
 
-    def progress(finished: int, total: int) -> None:
-        outcome_log.flush()
-        update(finished, total)
+    def progress(*_engine_counts: object) -> None:
+        screening.outcome_log.flush()
+        total, known = screening.to_come
+        reporter.update(screening.outcome_log.total, total, total_known=known)
 
     return progress
 
 
-def _log_unreported(tracks: list[Track], outcome_log: OutcomeLog) -> None:
-    """Outcomes the engine did not hand over (none, unless the task ran elsewhere), logged."""
-    for track in tracks:
-        if track.outcome is not None and not track.handed_over:
-            track.handed_over = True
-            outcome_log.add(track.outcome)
+def _log_read(logger: Any, campaign_id: str, screening: Screening) -> None:
+    stream = screening.stream
+    logger.info(
+        "campaign %s: %d rows read, %d contacts; %d rejected rows, %d suppressed (%d opted "
+        "out), %d duplicates collapsed",
+        campaign_id,
+        stream.total_rows,
+        stream.contacts,
+        screening.rejected,
+        screening.suppressed,
+        screening.opted_out,
+        stream.duplicates,
+    )
 
 
-def _log_stopped(tracks: list[Track], terminal: frozenset[str], outcome_log: OutcomeLog) -> None:
-    """Every contact's outcome after a stop, logged (the engine's, or, for a stop before the
-    engine ran, the same rule it applies)."""
-    for track in tracks:
-        if track.outcome is None:
-            track.finish_stopped(terminal)
-    _log_unreported(tracks, outcome_log)
+def _finish_counts(result: CampaignResult, stream: ContactStream) -> None:
+    """What only the end of the sources tells: duplicates, and what the loaders noticed."""
+    result.duplicates = stream.duplicates
+    result.warnings[:0] = stream.warnings
 
 
 def _poll_policy(poll_interval_seconds: float) -> WaitPolicy:
@@ -592,35 +606,4 @@ def _poll_policy(poll_interval_seconds: float) -> WaitPolicy:
     return WaitPolicy(
         min_poll_seconds=poll_interval_seconds,
         max_poll_seconds=max(poll_interval_seconds, 10.0),
-    )
-
-
-def _plan_only(
-    contacts: list[Contact],
-    settings: PlanSettings,
-    outcome_log: OutcomeLog,
-    *,
-    suppressed: int,
-    rejected: int,
-    max_attempts: int,
-    assumed: list[str],
-) -> CampaignPreview:
-    """Each contact planned (with when it would be dialled) or deferred, into the log; the
-    plan's ETA."""
-    plan = plan_dialling([c.timezone for c in contacts], settings, datetime.now(timezone.utc))
-    for contact, step in zip(contacts, plan.contacts, strict=True):
-        if step.start is not None:
-            outcome = ContactOutcome.of(
-                contact,
-                Outcome.PLANNED,
-                planned_at=step.start,
-                reason=f"dry run: would be dialled at {step.start:%Y-%m-%d %H:%M:%S} UTC",
-            )
-        else:
-            outcome = ContactOutcome.of(
-                contact, Outcome.DEFERRED, reason=step.deferred_reason, next_call_at=step.next_open
-            )
-        outcome_log.add(outcome)
-    return preview(
-        plan, suppressed=suppressed, rejected=rejected, max_attempts=max_attempts, assumed=assumed
     )

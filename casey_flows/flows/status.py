@@ -35,7 +35,7 @@ from casey_flows.campaign.status import (
     read_campaign_calls,
 )
 from casey_flows.exports import md_literal
-from casey_flows.flows.campaign import gather_contacts
+from casey_flows.flows.campaign import contact_stream
 from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
@@ -136,9 +136,10 @@ async def campaign_status(
     logger = get_run_logger()
     batch = None
     if contacts or contacts_file or staged_contacts or contacts_query is not None:
-        batch = await gather_contacts(
+        async with contact_stream(
             contacts, contacts_file, staged_contacts, contacts_query, _CONTACTS_TIMEZONE
-        )
+        ) as stream:
+            batch = stream.collect()
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)
     found = await fetch_campaign_calls(
         credentials_block, connection_code, campaign_id, since=since, max_calls=max_calls

@@ -1,10 +1,11 @@
 """Runs the campaign engine straight against the sandbox: no Prefect, so a test controls the
-clock and the slot gate."""
+clock and the slot gate. Returns each contact's track, as the engine handed it over."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from casey_flows.campaign.calling_window import CallingWindow
@@ -21,7 +22,7 @@ FAST_POLL = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.5)
 
 def run_engine(
     sandbox: EmbeddedSandbox,
-    contacts: list[Contact],
+    contacts: Iterable[Contact],
     *,
     campaign_id: str,
     window: CallingWindow = ANY_TIME,
@@ -32,6 +33,14 @@ def run_engine(
     poll: WaitPolicy = FAST_POLL,
     **settings: object,
 ) -> list[Track]:
+    handed: dict[str, Track] = {}
+    given = hooks or EngineHooks()
+
+    def collect(track: Track) -> None:
+        handed[track.contact.phone_number] = track
+        if given.on_outcome:
+            given.on_outcome(track)
+
     async def scenario() -> list[Track]:
         async with AsyncCaseyClient(sandbox.api_key, base_url=sandbox.base_url) as client:
             engine = CampaignEngine(
@@ -44,9 +53,15 @@ def run_engine(
                     **settings,  # type: ignore[arg-type]
                 ),
                 gate=gate,
-                hooks=hooks,
+                hooks=dataclasses.replace(given, on_outcome=collect),
                 clock=clock,
             )
-            return await engine.run([Track(contact=c) for c in contacts])
+            await engine.run(contacts)
+            await engine.check_redialled()
+        # Every contact's track (each was handed over exactly once), in the order given when
+        # that was a list, else as handed over.
+        if isinstance(contacts, list):
+            return [handed[c.phone_number] for c in contacts]
+        return list(handed.values())
 
     return asyncio.run(scenario())

@@ -32,8 +32,9 @@ from casey_flows import (
     stage_contacts,
 )
 from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.campaign.contacts import ContactBatch
 from casey_flows.campaign.outcome_log import KEEP_FIRST
-from casey_flows.flows.campaign import load_contacts
+from casey_flows.flows.campaign import contact_stream
 from casey_flows.flows.params import PARAMETERS_MAX_BYTES, CappedFlow
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 
@@ -171,6 +172,11 @@ def test_staged_contacts_combine_with_a_file_and_a_list(tmp_path: Path) -> None:
     contacts_file.write_text(f"phone_number\n{first}\n{second}\n")
     staged = stage_contacts([{"phone_number": second}, {"phone_number": third}], url=str(tmp_path))
     inline = [ContactInput(phone_number=p) for p in (third, fourth)]
-    batch = load_contacts.fn(inline, str(contacts_file), "UTC", staged)
+
+    async def gathered() -> ContactBatch:
+        async with contact_stream(inline, str(contacts_file), staged, None, "UTC") as stream:
+            return stream.collect()
+
+    batch = asyncio.run(gathered())
     assert [c.phone_number for c in batch.contacts] == [first, second, third, fourth]
     assert batch.duplicates == 2 and batch.total_rows == 6
