@@ -8,6 +8,7 @@ only when asked to (``full_numbers=True``).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from datetime import timezone
@@ -26,6 +27,7 @@ from prefect.logging import get_run_logger
 from casey_flows.campaign.models import (
     CampaignPreview,
     CampaignResult,
+    ContactOutcome,
     day_label,
     describe_seconds,
 )
@@ -35,8 +37,12 @@ from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write
 
 logger = logging.getLogger(__name__)
 
-# The table artifact shows at most this many outcomes (the result keeps at least as many).
+# The table artifact shows at most this many outcomes (the result keeps at least as many)...
 TABLE_ROW_LIMIT = KEEP_FIRST
+# ...and at most this much JSON: Prefect's server copies an artifact's data into its
+# artifact-collection event and refuses events over 1.5 MB (PREFECT_SERVER_EVENTS_MAXIMUM_SIZE_
+# BYTES), logging "Refusing to publish event": 5,000 rows are ~2 MB.
+TABLE_MAX_BYTES = 1_000_000
 
 
 # One casey.campaign.progress event at most this often: automations see a campaign move without
@@ -199,6 +205,19 @@ def preview_markdown(preview: CampaignPreview) -> list[str]:
     return lines
 
 
+def table_rows(outcomes: list[ContactOutcome]) -> list[dict[str, object]]:
+    """The first outcomes as masked rows, as many as fit the table's limits."""
+    rows: list[dict[str, object]] = []
+    size = 0
+    for outcome in outcomes[:TABLE_ROW_LIMIT]:
+        row = outcome_row(outcome, full_numbers=False)
+        size += len(json.dumps(row, default=str)) + 2  # and the ", " between rows
+        if size > TABLE_MAX_BYTES:
+            break
+        rows.append(row)
+    return rows
+
+
 async def publish_results(
     result: CampaignResult,
     *,
@@ -213,7 +232,7 @@ async def publish_results(
     of becoming the latest version of the campaign's table. ``label`` and ``note``: see
     :func:`summary_markdown`.
     """
-    rows = [outcome_row(o, full_numbers=False) for o in result.outcomes[:TABLE_ROW_LIMIT]]
+    rows = table_rows(result.outcomes)
     shown = f"first {len(rows)} of " if len(rows) < result.total else ""
     await acreate_table_artifact(
         table=rows,

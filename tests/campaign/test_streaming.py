@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from casey_flows.campaign.live_suppression import LiveSuppression
 from casey_flows.campaign.models import ContactOutcome
 from casey_flows.campaign.outcome_log import KEEP_FIRST, OutcomeLog, outcome_row
 from casey_flows.campaign.outcomes import Outcome
+from casey_flows.campaign.publish import TABLE_MAX_BYTES, table_rows
 from casey_flows.campaign.screening import PARAMETER_SOURCE, Screening
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.sandbox.embedded import EmbeddedSandbox
@@ -144,3 +146,22 @@ def test_the_engine_reads_contacts_as_it_dials_them(clean_sandbox: EmbeddedSandb
     assert read_at_first_dial and read_at_first_dial[0] <= 3
     assert sorted(t.contact.phone_number for t in tracks) == sorted(read)
     assert len(read) == 12 and all(t.outcome is not None for t in tracks)
+
+
+def test_the_outcome_table_stays_under_the_size_prefect_publishes_as_an_event() -> None:
+    """Prefect's server puts an artifact's data into an event and refuses one over 1.5 MB; 5,000
+    rows with names and reasons are ~2 MB, so the table is cut by size too."""
+    outcomes = [
+        ContactOutcome(
+            phone_number=phone(n),
+            name="A rather long name for a contact " * 2,
+            outcome=Outcome.NOT_DIALLED,
+            reason="not dialled: the campaign was stopped (cancelled) first",
+            call_ids=[f"call-{n}-{i}" for i in range(3)],
+        )
+        for n in range(KEEP_FIRST)
+    ]
+    rows = table_rows(outcomes)
+    assert 1000 < len(rows) < KEEP_FIRST
+    assert len(json.dumps(rows)) <= TABLE_MAX_BYTES
+    assert len(json.dumps([outcome_row(o, full_numbers=False) for o in outcomes])) > 1_500_000
