@@ -26,7 +26,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +45,13 @@ from benchmarks._measure import (
 )
 from casey_flows.client.transports import TRANSPORT_ENV, resolve_transport_name
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
+from casey_flows.tasks.events import NOT_ENDED_EVENTS, SUCCESS_STATUS
 
 HERE = Path(__file__).resolve().parent
 CONTENDER_SCRIPT = HERE / "_contenders.py"
 ALL_CONTENDERS = ("casey-flows", "naive-prefect", "bare")
 NEEDS_PREFECT = frozenset({"casey-flows", "naive-prefect"})
+TERMINAL_STATUSES = ("completed", "busy", "no_answer", "failed")
 # Mixed outcomes that all hold a dial slot for ~D on the sandbox (see the module docstring).
 OUTCOME_WEIGHTS = {"completed": 0.6, "agent_ended": 0.1, "voicemail": 0.15, "no_answer": 0.15}
 SIM_CALL_SECONDS = 60.0  # simulated talk time; speed = SIM_CALL_SECONDS / D
@@ -70,7 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["all", "failures", "none"],
         default="all",
         help="casey-flows' exports.call_events ('all' lets the benchmark read detection times "
-        "back from events; the flow's own default is 'failures')",
+        "of every call back from events, 'failures' those of calls that did not end completed; "
+        "the flow's own default is 'failures')",
     )
     parser.add_argument(
         "--http-transport",
@@ -197,38 +200,122 @@ def sandbox_calls(sandbox: EmbeddedSandbox) -> list[dict[str, Any]]:
             offset += len(page)
 
 
-def seen_from_events(server: PrefectServer, since: datetime, expected: int) -> dict[str, float]:
-    """When the campaign flow saw each call end: the ``occurred`` of its ``casey.call.<status>``
-    event, emitted by the engine's on_ended hook the moment a poll finds the call terminal."""
-    seen: dict[str, float] = {}
-    deadline = time.monotonic() + 60
-    body = {
-        "filter": {
-            "occurred": {
-                "since": since.isoformat(),
-                "until": datetime.now(timezone.utc).isoformat(),
+EVENTS_PAGE = 50  # the server's largest page of events
+SLICE_EVENTS = 2000  # events per time slice read through next-page links
+SETTLE_S, STALL_S = 120.0, 15.0
+ENDED_EVENT_FILTER = {
+    "prefix": ["casey.call."],
+    "exclude_name": [f"casey.call.{what}" for what in sorted(NOT_ENDED_EVENTS)],
+}
+MICROSECOND = timedelta(microseconds=1)
+
+
+class CallEventReader:
+    """Every ``casey.call.<status>`` event (a call's end) in a time range, read back from the
+    Prefect server's API, each exactly once.
+
+    The server pages a filter by OFFSET over events ordered by ``occurred`` only (page links
+    carry the filter and the offset; at most 50 a page): reading 10,000+ events that way costs
+    a scan of every earlier row per page, and events with the same ``occurred`` may come back in
+    either order on two pages. So the range is cut into disjoint time slices of at most
+    ``SLICE_EVENTS`` (halved while the server counts more), each read through its page links
+    and checked: as many distinct event ids as the server counted in it, else read again.
+    """
+
+    def __init__(self, http: httpx.Client, api_url: str) -> None:
+        self.http, self.api_url = http, api_url
+        self.events: dict[str, dict[str, Any]] = {}
+        self.requests = self.slices = self.rereads = 0
+        self.short_slices: list[str] = []
+
+    def _first_page(self, since: datetime, until: datetime, limit: int) -> dict[str, Any]:
+        self.requests += 1
+        body = {
+            "filter": {
+                "occurred": {"since": since.isoformat(), "until": until.isoformat()},
+                "event": ENDED_EVENT_FILTER,
+                "order": "ASC",
             },
-            "event": {"prefix": ["casey.call."], "exclude_name": ["casey.call.dispatched"]},
-            "order": "ASC",
-        },
-        "limit": 50,  # the server's maximum page size
-    }
-    with httpx.Client(timeout=30) as http:
-        while time.monotonic() < deadline:  # the server persists events asynchronously
-            seen.clear()
-            page = http.post(server.api_url + "/events/filter", json=body).raise_for_status().json()
-            while True:
-                for event in page["events"]:
-                    call_id = event["resource"]["prefect.resource.id"].removeprefix("casey.call.")
-                    seen[call_id] = datetime.fromisoformat(event["occurred"]).timestamp()
-                if not page.get("next_page"):
-                    break
-                page = http.get(page["next_page"]).raise_for_status().json()
-            if len(seen) >= expected:
+            "limit": limit,
+        }
+        response = self.http.post(self.api_url + "/events/filter", json=body)
+        return response.raise_for_status().json()
+
+    def count(self, since: datetime, until: datetime) -> int:
+        return int(self._first_page(since, until, 0)["total"])
+
+    def read(self, since: datetime, until: datetime) -> None:
+        """Every event of [since, until] (both inclusive) into ``self.events``."""
+        page = self._first_page(since, until, EVENTS_PAGE)
+        if page["total"] > SLICE_EVENTS and until - since > 2 * MICROSECOND:
+            middle = since + (until - since) / 2
+            self.read(since, middle)
+            self.read(middle + MICROSECOND, until)
+            return
+        self.slices += 1
+        for _ in range(3):
+            found = self._pages(page)
+            if len(found) >= page["total"]:
                 break
-            time.sleep(2)
-            body["filter"]["occurred"]["until"] = datetime.now(timezone.utc).isoformat()
-    return seen
+            self.rereads += 1
+            page = self._first_page(since, until, EVENTS_PAGE)
+        else:
+            self.short_slices.append(f"{since.isoformat()}..{until.isoformat()}")
+        self.events.update(found)
+
+    def _pages(self, page: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            found.update((event["id"], event) for event in page["events"])
+            if not page.get("next_page"):
+                return found
+            self.requests += 1
+            page = self.http.get(page["next_page"]).raise_for_status().json()
+
+
+def read_call_events(
+    server: PrefectServer, since: datetime, expected: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """When the campaign flow saw each call end: the ``occurred`` of its ``casey.call.<status>``
+    event, emitted by the engine's on_ended hook the moment a poll finds the call terminal.
+    Also what was read: counts the report checks against the calls the sandbox ended."""
+    started = time.monotonic()
+    with httpx.Client(timeout=60) as http:
+        reader = CallEventReader(http, server.api_url)
+        # The server persists events asynchronously: wait until it counts them all, or until
+        # the count stops growing.
+        counted, last_change = -1, time.monotonic()
+        while time.monotonic() - started < SETTLE_S:
+            now = reader.count(since, datetime.now(timezone.utc))
+            if now != counted:
+                counted, last_change = now, time.monotonic()
+            if counted >= expected or time.monotonic() - last_change > STALL_S:
+                break
+            time.sleep(1)
+        until = datetime.now(timezone.utc)
+        counted = reader.count(since, until)
+        reader.read(since, until)
+    seen: dict[str, float] = {}
+    per_call: dict[str, int] = {}
+    for event in reader.events.values():
+        call_id = event["resource"]["prefect.resource.id"].removeprefix("casey.call.")
+        occurred = datetime.fromisoformat(event["occurred"]).timestamp()
+        seen[call_id] = min(occurred, seen.get(call_id, occurred))
+        per_call[call_id] = per_call.get(call_id, 0) + 1
+    report = {
+        "expected": expected,
+        "counted_by_server": counted,
+        "read": len(reader.events),
+        "calls": len(seen),
+        "calls_with_several_end_events": sum(1 for k in per_call.values() if k > 1),
+        "complete": len(reader.events) == counted and len(seen) == expected,
+        "requests": reader.requests,
+        "slices": reader.slices,
+        "slices_read_again": reader.rereads,
+        "slices_short": reader.short_slices,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    return seen, report
 
 
 def detection_latency(calls: list[dict[str, Any]], seen: dict[str, float]) -> dict[str, Any]:
@@ -295,13 +382,23 @@ def run_contender(
     cpu_server = server and tree_cpu_s(server.proc.pid) - cpu_server
     calls = sandbox_calls(sandbox)
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
-    terminal = sum(1 for c in calls if c["status"] in ("completed", "no_answer", "busy", "failed"))
-    seen = out.get("seen")
-    if seen is None and server is not None and name == "casey-flows":
-        # Detection times come from the per-call events: only when every call emits one.
-        seen = (
-            seen_from_events(server, started_at, terminal) if spec["call_events"] == "all" else {}
+    terminal = sum(1 for c in calls if c["status"] in TERMINAL_STATUSES)
+    seen, events = out.get("seen"), None
+    if (
+        seen is None
+        and server is not None
+        and name == "casey-flows"
+        and spec["call_events"] != "none"
+    ):
+        # Detection times come from the per-call events the flow emits: of every call with
+        # call_events=all, of the calls that did not end completed with "failures".
+        reported = sum(
+            1
+            for c in calls
+            if c["status"] in TERMINAL_STATUSES
+            and (spec["call_events"] == "all" or c["status"] != SUCCESS_STATUS)
         )
+        seen, events = read_call_events(server, started_at, reported)
     kinds = classify_requests(stats["requests"])
     n = args.n
     makespan = out.get("makespan_s")
@@ -345,8 +442,14 @@ def run_contender(
         "cpu_system_s": usage.system_s,
         "cpu_s_prefect_server": round(cpu_server, 2) if cpu_server is not None else None,
         "cpu_s_sandbox": round(cpu_sandbox, 2),
+        "events_read_back": events,
         "detection_latency": detection_latency(calls, seen or {})
-        | {"source": "prefect events" if out.get("seen") is None else "in-process"},
+        | {
+            "source": "prefect events" if out.get("seen") is None else "in-process",
+            "over": "calls that did not end completed"
+            if name == "casey-flows" and spec["call_events"] == "failures"
+            else "every ended call",
+        },
         "outcomes": out.get("outcomes"),
     }
 
