@@ -5,33 +5,83 @@ peak RSS and CPU seconds are its own. Each writes one JSON object to OUT: the ma
 first line of the campaign to its return; imports and block saving are outside it) and, when it
 can see them itself, the wall-clock instant it saw each call end (``seen``).
 
-- ``casey-flows``: ``casey_flows.flows.campaign.call_campaign`` against a real Prefect server.
+- ``casey-flows``: ``casey_flows.flows.campaign.call_campaign`` against a real Prefect server,
+  the contacts from the source the spec names: ``list`` (the ``contacts`` parameter), ``file``
+  (a CSV it writes to a temporary directory, as ``contacts_file``) or ``sql`` (a SQLite file it
+  writes, read through a saved ``SqlAlchemyConnector`` block as ``contacts_query``); with
+  ``dry_run`` it plans only (``call_campaign(dry_run=True)``) and reports the preview.
 - ``naive-prefect``: one Prefect task per contact (create, then GET every 2 s), mapped on a
   ``ThreadPoolTaskRunner`` of C threads: the polling pattern of Prefect's dbt Cloud and
-  Databricks integrations.
+  Databricks integrations. Its numbers always travel as a list parameter of its flow.
 - ``bare``: asyncio + httpx, a semaphore of C, per-call GET polling, paced to the rate limit;
-  no Prefect at all: the floor for orchestration overhead.
+  no Prefect at all: the floor for orchestration overhead. Its numbers are a list in memory.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
+import sqlite3
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from casey_flows.sandbox.vocabulary import MAGIC_ANSWERS, MAGIC_SUFFIXES
+
 BLOCK_NAME = "casey-bench"
+CONTACTS_BLOCK = "sqlalchemy-connector/casey-bench-contacts"
+CONTACTS_SQL = "SELECT phone_number FROM contacts ORDER BY id"
 TERMINAL = frozenset({"completed", "busy", "no_answer", "failed"})
 
 
+# NANP numbers, +1 NPA NXX XXXX: exchanges 200-999 except the N11 service codes, 555 (directory
+# and fiction) and the sandbox's magic-answer exchanges (digits 5-7 from the end); line numbers
+# end in 1, so none is a sandbox magic suffix (0100, 0486, ...). 788,000 numbers per area code;
+# the first 11,000 are the numbers earlier runs used (+1415 200 0001 on).
+AREA_CODES = ("415", "628", "510", "650", "408", "925", "707", "916", "559", "209")
+EXCHANGES = tuple(
+    str(x) for x in range(200, 1000) if x % 100 != 11 and x != 555 and str(x) not in MAGIC_ANSWERS
+)
+LINES = tuple(f"{k:03d}1" for k in range(1000) if f"{k:03d}1" not in MAGIC_SUFFIXES)
+MAX_NUMBERS = len(AREA_CODES) * len(EXCHANGES) * len(LINES)
+
+
+def iter_phone_numbers(n: int) -> Iterator[str]:
+    """N distinct NANP numbers in E.164, none a sandbox magic number (see ``AREA_CODES``)."""
+    if n > MAX_NUMBERS:
+        raise ValueError(f"{n:,} numbers asked; the generator has {MAX_NUMBERS:,}")
+    prefixes = (f"+1{area}{exchange}" for area in AREA_CODES for exchange in EXCHANGES)
+    numbers = (prefix + line for prefix in prefixes for line in LINES)
+    return itertools.islice(numbers, n)
+
+
 def phone_numbers(n: int) -> list[str]:
-    """N distinct valid NANP numbers; all end in 1, so none hits a sandbox magic suffix."""
-    return [f"+1415{200000 + i:06d}1" for i in range(n)]
+    return list(iter_phone_numbers(n))
+
+
+def write_contacts_csv(path: Path, n: int) -> None:
+    """N contacts as a CSV with one column, ``phone_number``, written as generated."""
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("phone_number\n")
+        out.writelines(number + "\n" for number in iter_phone_numbers(n))
+
+
+def write_contacts_sqlite(path: Path, n: int) -> None:
+    """N contacts in a SQLite table ``contacts (id, phone_number)``."""
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute("CREATE TABLE contacts (id INTEGER PRIMARY KEY, phone_number TEXT NOT NULL)")
+        db.executemany(
+            "INSERT INTO contacts (phone_number) VALUES (?)",
+            ((number,) for number in iter_phone_numbers(n)),
+        )
 
 
 # -- casey-flows --------------------------------------------------------------------------------
@@ -69,6 +119,28 @@ class GcClock:
         }
 
 
+async def contacts_arguments(spec: dict[str, Any], directory: Path) -> dict[str, Any]:
+    """``call_campaign``'s contacts argument for the spec's source, its data written first."""
+    source, n = spec["source"], spec["n"]
+    if source == "list":
+        return {"contacts": [{"phone_number": p} for p in iter_phone_numbers(n)]}
+    if source == "file":
+        path = directory / "contacts.csv"
+        write_contacts_csv(path, n)
+        return {"contacts_file": str(path)}
+    if source == "sql":
+        from prefect_sqlalchemy import SqlAlchemyConnector
+
+        from casey_flows import ContactsQuery
+
+        path = directory / "contacts.sqlite"
+        write_contacts_sqlite(path, n)
+        connector = SqlAlchemyConnector(connection_info=f"sqlite+pysqlite:///{path}")
+        await connector.asave(CONTACTS_BLOCK.split("/", 1)[1], overwrite=True)
+        return {"contacts_query": ContactsQuery(block=CONTACTS_BLOCK, query=CONTACTS_SQL)}
+    raise ValueError(f"unknown contacts source {source!r}")
+
+
 async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
     """The real flow, called like a user would (call events as ``--call-events`` says)."""
     from casey_flows import CallLimits, CallRetries, CampaignExports
@@ -79,29 +151,45 @@ async def run_casey_flows(spec: dict[str, Any]) -> dict[str, Any]:
     await CaseyCredentials(api_key=spec["api_key"], base_url=spec["base_url"]).asave(
         BLOCK_NAME, overwrite=True
     )
-    contacts = [{"phone_number": p} for p in phone_numbers(spec["n"])]
     window = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
-    gc_clock = GcClock().start()  # the collector's share of the flow's CPU
-    started, cpu_started = time.perf_counter(), time.process_time()
-    result = await call_campaign(
-        connection_code=spec["connection"],
-        contacts=contacts,
-        credentials_block=BLOCK_NAME,
-        campaign_id=spec["campaign_id"],
-        calling_window=window,
-        limits=CallLimits(
-            max_concurrent_calls=spec["c"],
-            max_requests_per_second=spec["client_rate"],
-            poll_interval_seconds=spec["poll_s"],
-        ),
-        retries=CallRetries(max_attempts=1),
-        exports=CampaignExports(call_events=spec["call_events"]),
-    )
-    makespan = time.perf_counter() - started
-    flow_cpu = time.process_time() - cpu_started
-    gc_clock.stop()
-    counts = getattr(result, "counts", None)
-    return {"makespan_s": makespan, "flow_cpu_s": flow_cpu, "outcomes": counts} | gc_clock.report()
+    with tempfile.TemporaryDirectory(prefix="casey-bench-contacts-") as directory:
+        prepared = time.perf_counter()
+        contacts = await contacts_arguments(spec, Path(directory))
+        prepare_s = time.perf_counter() - prepared
+        gc_clock = GcClock().start()  # the collector's share of the flow's CPU
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = await call_campaign(
+            connection_code=spec["connection"],
+            **contacts,
+            credentials_block=BLOCK_NAME,
+            campaign_id=spec["campaign_id"],
+            dry_run=spec["dry_run"],
+            calling_window=window,
+            limits=CallLimits(
+                max_concurrent_calls=spec["c"],
+                max_requests_per_second=spec["client_rate"],
+                poll_interval_seconds=spec["poll_s"],
+                expected_call_seconds=spec["expected_call_s"],
+            ),
+            retries=CallRetries(max_attempts=1),
+            # The outcome CSV in the contender's temporary directory, not left in /tmp.
+            exports=CampaignExports(
+                call_events=spec["call_events"], csv_path=str(Path(directory) / "outcomes.csv")
+            ),
+        )
+        makespan = time.perf_counter() - started
+        flow_cpu = time.process_time() - cpu_started
+        gc_clock.stop()
+    preview = getattr(result, "preview", None)
+    return {
+        "makespan_s": makespan,
+        "flow_cpu_s": flow_cpu,
+        "contacts_prepare_s": round(prepare_s, 3),
+        "outcomes": getattr(result, "counts", None),
+        "preview": None
+        if preview is None
+        else preview.model_dump(mode="json") | {"headline": preview.headline()},
+    } | gc_clock.report()
 
 
 # -- naive Prefect ------------------------------------------------------------------------------
