@@ -165,3 +165,14 @@ def test_the_outcome_table_stays_under_the_size_prefect_publishes_as_an_event() 
     assert 1000 < len(rows) < KEEP_FIRST
     assert len(json.dumps(rows)) <= TABLE_MAX_BYTES
     assert len(json.dumps([outcome_row(o, full_numbers=False) for o in outcomes])) > 1_500_000
+
+
+def test_progress_is_at_least_the_rows_read_until_the_sources_end(tmp_path: Path) -> None:
+    rows = [(1, {"phone_number": phone(1)}), (2, {"phone_number": phone(1)})]
+    rows.append((3, {"phone_number": phone(2)}))
+    screening = Screening(ContactStream([rows]), suppression_of([]), OutcomeLog(tmp_path / "o"))
+    contacts = iter(screening)
+    next(contacts)
+    assert screening.to_come == (1, False)  # "1 of at least 1": more may come
+    assert [c.phone_number for c in contacts] == [phone(2)]
+    assert screening.to_come == (2, True)  # 3 rows, one a duplicate: 2 contacts, all read
