@@ -297,8 +297,12 @@ class ContactStream:
         *,
         default_timezone: str | None = None,
         warnings: list[str] | None = None,
+        known_rows: int | None = None,
     ) -> None:
         self._sources = sources
+        # How many rows the sources hold, when each says so (a list, staged rows, a spooled
+        # query; not a file): progress can then say "n of m" before the end.
+        self.known_rows = known_rows
         self._validator = _RowValidator(default_timezone)
         self._seen: set[int] = set()
         # The list the sources' loaders append to (see file_rows).

@@ -47,9 +47,12 @@ class Screening:
 
     @property
     def to_come(self) -> tuple[int, bool]:
-        """Outcomes the campaign will have at least (rows read so far, duplicates aside), and
-        whether that is all of them (the sources are read to their end)."""
+        """Outcomes the campaign will have, and whether that is the total: the sources are read
+        to their end, or they said how many rows they hold (less a duplicate found later). Else
+        the rows read so far, duplicates aside: a floor."""
         stream = self.stream
+        if stream.known_rows is not None and not stream.exhausted:
+            return stream.known_rows - stream.duplicates, True
         return stream.total_rows - stream.duplicates, stream.exhausted
 
     def not_dialled(self) -> int:

@@ -176,3 +176,12 @@ def test_progress_is_at_least_the_rows_read_until_the_sources_end(tmp_path: Path
     assert screening.to_come == (1, False)  # "1 of at least 1": more may come
     assert [c.phone_number for c in contacts] == [phone(2)]
     assert screening.to_come == (2, True)  # 3 rows, one a duplicate: 2 contacts, all read
+
+
+def test_progress_is_out_of_the_rows_the_sources_said_they_hold(tmp_path: Path) -> None:
+    rows = [(n, {"phone_number": phone(n)}) for n in range(1, 4)]
+    screening = Screening(
+        ContactStream([rows], known_rows=3), suppression_of([]), OutcomeLog(tmp_path / "o")
+    )
+    next(iter(screening))
+    assert screening.to_come == (3, True)  # "1 of 3"
