@@ -450,7 +450,6 @@ async def _screen_and_dial(
     logger = get_run_logger()
     live_suppression = screening.suppression
     outcome_log = screening.outcome_log
-    stream = screening.stream
     with forwarding() as read_warnings:
         await live_suppression.refresh()  # unreadable: the run fails before anyone is dialled
     for message in live_suppression.rejected:
@@ -524,16 +523,14 @@ async def _screen_and_dial(
         except STOP_SIGNALS:  # cancelled: report who was called, then end the run Cancelled
             logger.warning("campaign %s stopped: publishing who was called", campaign_id)
             unread = screening.not_dialled()  # never read: written, not built as objects
-            _log_read(logger, campaign_id, screening)
+            _sum_up(result, screening)
             result.warnings.append(
                 f"stopped before the end (cancelled): see 'not_dialled' ({unread} contacts "
                 "were never read)"
             )
-            _finish_counts(result, stream)
             await asyncio.shield(_publish(outcome_log.fill(result)))
             raise
-    _log_read(logger, campaign_id, screening)
-    _finish_counts(result, stream)
+    _sum_up(result, screening)
     await _publish(outcome_log.fill(result))
     emit_event(
         event="casey.campaign.completed",
@@ -601,12 +598,16 @@ def _progress(screening: Screening, reporter: ProgressReporter) -> Callable[...,
     return progress
 
 
-def _log_read(logger: Any, campaign_id: str, screening: Screening) -> None:
+def _sum_up(result: CampaignResult, screening: Screening) -> None:
+    """What only the end of the sources tells (duplicates, what the loaders noticed) into the
+    result, and the rows read into the run's log."""
     stream = screening.stream
-    logger.info(
+    result.duplicates = stream.duplicates
+    result.warnings[:0] = stream.warnings
+    get_run_logger().info(
         "campaign %s: %d rows read, %d contacts; %d rejected rows, %d suppressed (%d opted "
         "out), %d duplicates collapsed",
-        campaign_id,
+        result.campaign_id,
         stream.total_rows,
         stream.contacts,
         screening.rejected,
@@ -614,12 +615,6 @@ def _log_read(logger: Any, campaign_id: str, screening: Screening) -> None:
         screening.opted_out,
         stream.duplicates,
     )
-
-
-def _finish_counts(result: CampaignResult, stream: ContactStream) -> None:
-    """What only the end of the sources tells: duplicates, and what the loaders noticed."""
-    result.duplicates = stream.duplicates
-    result.warnings[:0] = stream.warnings
 
 
 def _poll_policy(poll_interval_seconds: float) -> WaitPolicy:
