@@ -10,7 +10,7 @@ import functools
 import ipaddress
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -99,7 +99,7 @@ class _BearerAuth(httpx.Auth):
     def __init__(self, api_key: SecretStr) -> None:
         self._api_key = api_key
 
-    def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
         yield request
 
@@ -478,7 +478,7 @@ def _errors(exc: Exception) -> list[Any]:
 
 
 def _request_id(response: httpx.Response, body: object) -> str | None:
-    header = response.headers.get("x-request-id") or response.headers.get("request-id")
+    header: str | None = response.headers.get("x-request-id") or response.headers.get("request-id")
     if header:
         return header
     if isinstance(body, dict) and isinstance(body.get("meta"), dict):

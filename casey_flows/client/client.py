@@ -13,9 +13,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from typing_extensions import Unpack
 
 from casey_flows.client._base import BaseCaseyClient, Done, RequestSpec, utcnow
+from casey_flows.client._constants import DEFAULT_BASE_URL, DEFAULT_TIMEOUT
 from casey_flows.client.conversations import (
     Conversation,
     ConversationField,
@@ -24,6 +26,7 @@ from casey_flows.client.conversations import (
 )
 from casey_flows.client.models import Call, CallFields, CallRequest, Connection
 from casey_flows.client.ratelimit import PacedSyncTransport, PacedTransport
+from casey_flows.client.retry import RetryPolicy
 from casey_flows.client.transports import (
     HttpTransportName,
     async_client_class,
@@ -50,9 +53,25 @@ class CaseyClient(BaseCaseyClient):
     """
 
     def __init__(
-        self, api_key: Any, *, transport: httpx.BaseTransport | None = None, **kwargs: Any
+        self,
+        api_key: str | SecretStr,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+        limits: httpx.Limits | None = None,
+        max_requests_per_second: float | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        super().__init__(api_key, transport=transport, **kwargs)
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            limits=limits,
+            max_requests_per_second=max_requests_per_second,
+            transport=transport,
+        )
         inner = transport or httpx.HTTPTransport(limits=self.limits, verify=shared_ssl_context())
         self._http = httpx.Client(**self._http_settings(inner, PacedSyncTransport))
 
@@ -321,18 +340,34 @@ class AsyncCaseyClient(BaseCaseyClient):
 
     def __init__(
         self,
-        api_key: Any,
+        api_key: str | SecretStr,
         *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+        limits: httpx.Limits | None = None,
+        max_requests_per_second: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         http_transport: HttpTransportName | None = None,
-        **kwargs: Any,
     ) -> None:
-        super().__init__(api_key, transport=transport, **kwargs)
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            timeout=timeout,
+            retry_policy=retry_policy,
+            limits=limits,
+            max_requests_per_second=max_requests_per_second,
+            transport=transport,
+        )
         if transport is not None and http_transport is not None:
             raise ValueError("pass transport or http_transport, not both")
         #: "aiohttp", "httpx", or None for a transport given by the caller.
-        self.http_transport = None if transport else resolve_transport_name(http_transport)
-        inner = transport or build_async_transport(self.http_transport, self.limits)  # type: ignore[arg-type]
+        self.http_transport: HttpTransportName | None
+        if transport is None:
+            self.http_transport = resolve_transport_name(http_transport)
+            inner = build_async_transport(self.http_transport, self.limits)
+        else:
+            self.http_transport, inner = None, transport
         client_class = async_client_class(self.http_transport)
         self._http = client_class(**self._http_settings(inner, PacedTransport))
 

@@ -12,7 +12,7 @@ are shown with phone-like digit runs masked, and transcript text only by its len
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +79,7 @@ def _plain(value: object) -> object:
 
 
 def _safe_repr_args(
-    args: Iterator[tuple[str | None, Any]],
+    args: Iterable[tuple[str | None, Any]],
     shown: Mapping[str, Callable[[Any], object]],
     default: Callable[[Any], object],
 ) -> Iterator[tuple[str | None, Any]]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from typing_extensions import TypedDict, Unpack
+
 
 class CaseyError(Exception):
     """Base of every error raised by the Casey client."""
@@ -44,6 +46,14 @@ class CaseyError(Exception):
         return f"{type(self).__name__}({str(self)!r})"
 
 
+class _Details(TypedDict, total=False):
+    """The keywords every error passes on to ``CaseyError``."""
+
+    status_code: int | None
+    code: str | None
+    request_id: str | None
+
+
 class APIStatusError(CaseyError):
     """The API answered with an error status."""
 
@@ -66,8 +76,10 @@ class InvalidRequestError(APIStatusError):
     ``field`` names the offending field when known; the value in the message is masked.
     """
 
-    def __init__(self, message: str, *, field: str | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, message: str, *, field: str | None = None, **kwargs: Unpack[_Details]
+    ) -> None:
+        super().__init__(message, **kwargs)
         self.field = field
 
 
@@ -78,8 +90,10 @@ class ConflictError(APIStatusError):
 class RateLimitError(APIStatusError):
     """429: too many requests. ``retry_after`` is the server's hint in seconds, if any."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, **kwargs: Unpack[_Details]
+    ) -> None:
+        super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
 
@@ -113,9 +127,9 @@ class AmbiguousDispatchError(CaseyError):
         sent_at: datetime,
         masked_phone: str,
         cause: BaseException | None = None,
-        **kwargs: object,
+        **kwargs: Unpack[_Details],
     ) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, **kwargs)
         self.connection_code = connection_code
         self.idempotency_key = idempotency_key
         self.sent_at = sent_at
