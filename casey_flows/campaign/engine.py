@@ -205,7 +205,7 @@ class CampaignEngine:
         self._last_created_at: datetime | None = None
         self._wake = asyncio.Event()
         # Set by whatever must stop the whole run; both loops raise it at their next turn.
-        self._fatal: Exception | None = None
+        self._fatal: BaseException | None = None
         self._inflight: dict[asyncio.Task[None], Track] = {}
 
     # -- setup --------------------------------------------------------------------------------
@@ -434,7 +434,7 @@ class CampaignEngine:
         """A dispatch that died of anything unexpected stops the run instead of hanging it."""
         self._inflight.pop(task, None)
         if not task.cancelled() and task.exception() is not None and self._fatal is None:
-            self._fatal = task.exception()  # type: ignore[assignment]
+            self._fatal = task.exception()
             self._wake.set()
 
     def _next_ready(self) -> Track | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -273,7 +274,7 @@ class CampaignResult(BaseModel):
         lines.append(f"{'total':<{width}}  {self.total:>5}")
         return "\n".join(lines)
 
-    def __repr_args__(self):  # type: ignore[no-untyped-def]
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         yield "campaign_id", self.campaign_id
         yield "connection_code", self.connection_code
         yield "counts", self.counts

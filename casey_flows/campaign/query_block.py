@@ -35,7 +35,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from casey_flows.campaign.query_rows import RowSpool
 from casey_flows.exceptions import ContactSourceError
@@ -155,7 +155,8 @@ def _row_values(row: Any, names: Sequence[str]) -> Sequence[Any]:
     if callable(values) and callable(getattr(row, "keys", None)):
         found = dict(zip(row.keys(), values(), strict=False))
         return [found.get(n) for n in names]
-    return row  # type: ignore[no-any-return]
+    # A DB-API row (Any to the checker) that is none of the above: already its values in order.
+    return cast("Sequence[Any]", row)
 
 
 def _open_cursors(block: Any) -> dict[str, Any] | None:

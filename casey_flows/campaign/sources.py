@@ -9,8 +9,9 @@ so the loaders do not care which they got.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import urlparse
 
 
@@ -37,12 +38,14 @@ class FileSource:
     def suffix(self) -> str:
         return self._pure.suffix
 
-    def open(self, mode: str = "r", **kwargs: Any) -> IO[Any]:
+    def open(self, mode: str = "r", **kwargs: Any) -> AbstractContextManager[IO[Any]]:
+        """The file, opened by ``with`` (fsspec hands back an ``OpenFile`` to enter)."""
         if not self._url:
             return Path(self.location).open(mode, **kwargs)
         import fsspec
 
-        return fsspec.open(self.location, mode, **kwargs)  # type: ignore[no-any-return]
+        # fsspec is untyped; its OpenFile enters as the open file object.
+        return cast("AbstractContextManager[IO[Any]]", fsspec.open(self.location, mode, **kwargs))
 
     def __repr__(self) -> str:
         return f"FileSource({self.location!r})"

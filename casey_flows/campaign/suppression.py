@@ -22,15 +22,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from casey_flows.campaign.contacts import (
-    Contact,
-    ContactFileError,
-    InvalidPhoneNumber,
-    normalize_phone,
-    utf8_error_message,
-)
+from casey_flows.campaign.contacts import Contact, normalize_phone, utf8_error_message
 from casey_flows.campaign.sources import FileSource
 from casey_flows.client.phone import mask_phone
+from casey_flows.exceptions import ContactFileError, InvalidPhoneNumber
 
 _PHONE_COLUMN = "phone_number"
 
@@ -68,12 +63,12 @@ class SuppressionList:
 
     def add_file(self, path: str | Path) -> None:
         """Add every number in ``path``; invalid entries go to ``rejected``."""
-        path = FileSource(path)
+        source = FileSource(path)
         try:
-            for line_number, value in _entries(path):
-                self._add(value, path.name, line_number)
+            for line_number, value in _entries(source):
+                self._add(value, source.name, line_number)
         except UnicodeDecodeError:
-            raise ContactFileError(utf8_error_message(path)) from None
+            raise ContactFileError(utf8_error_message(source)) from None
 
     def __contains__(self, phone: object) -> bool:
         """True when ``phone`` (a number in any accepted format, or a Contact) is suppressed."""
