@@ -60,11 +60,8 @@ def _quiet_temporary_server() -> str | None:
 
 
 def run_save(args: argparse.Namespace) -> int:
-    from casey_flows.blocks.credentials import (
-        DEFAULT_BASE_URL,
-        DEFAULT_BLOCK_NAME,
-        CaseyCredentials,
-    )
+    from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, CaseyCredentials
+    from casey_flows.client import DEFAULT_BASE_URL
 
     key = _read_key(args)
     if not key:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, HttpUrl, SecretStr, field_validator
 
 from casey_flows.client import DEFAULT_BASE_URL, AsyncCaseyClient, CaseyClient, RetryPolicy
 from casey_flows.client._base import check_base_url
@@ -41,9 +41,11 @@ class CaseyCredentials(Block):
     _block_type_name = "Casey Credentials"
     _block_type_slug = "casey-credentials"
     _description = "API key and settings for the Casey (tellcasey) AI voice-agent API."
-    _documentation_url = "https://developers.tellcasey.com/docs/api/reference/"  # type: ignore[assignment]
+    _documentation_url = HttpUrl("https://developers.tellcasey.com/docs/api/reference/")
     # Prefect's own generic webhook logo, pinned to a commit (no Casey logo is published yet).
-    _logo_url = "https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/assets/block-logos/webhook.png"  # type: ignore[assignment]
+    _logo_url = HttpUrl(
+        "https://raw.githubusercontent.com/PrefectHQ/prefect/420d0d6a78bb6df1fc18bcf188fdad43c1d22ea9/assets/block-logos/webhook.png"
+    )
 
     api_key: SecretStr = Field(
         default=...,

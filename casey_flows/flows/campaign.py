@@ -215,7 +215,7 @@ async def dial_contacts(
         else SlotGate(settings.max_concurrent_calls)
     )
 
-    def event(what: str) -> object:
+    def event(what: str) -> Callable[[Call], None] | None:
         def emit(call: Call) -> None:
             if wants_event(emit_call_events, what, call):
                 name = call.normalized_status or "unknown" if what == "ended" else what
@@ -227,8 +227,8 @@ async def dial_contacts(
         emit_call_event(call, "duplicate", settings.connection_code, settings.campaign_id)
 
     hooks = EngineHooks(
-        on_dispatched=event("dispatched"),  # type: ignore[arg-type]
-        on_ended=event("ended"),  # type: ignore[arg-type]
+        on_dispatched=event("dispatched"),
+        on_ended=event("ended"),
         on_duplicate=duplicate,
         on_progress=_progress(screening, progress),
         before_dial=suppression.before_dial if suppression else None,
@@ -546,6 +546,7 @@ async def _screen_and_dial(
     errors = result.by_outcome(Outcome.ERROR)  # every error is kept
     if errors:  # "3 error" alone sends people digging; the first reason usually says it all
         message += f"; first error: {errors[0].reason}"
+    # A returned State is unwrapped by Prefect: the caller gets its data, as annotated.
     return Completed(message=message, data=result)  # type: ignore[return-value]
 
 

@@ -15,7 +15,7 @@ UI go straight to the server and cannot be checked here: stage the contacts
 # Evaluated annotations, like the flow modules that use them (see casey_flows/flows/__init__.py).
 import json
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from prefect import Flow
 from prefect.settings import get_current_settings
@@ -83,25 +83,26 @@ class CappedFlow(Flow[P, R], Generic[P, R]):
     class. Served runs receive it cloudpickled: the class pickles by reference.
     """
 
+    # Flow.__call__ is five overloads (sync or async, with or without return_state); this one
+    # wrapper stands for them all, so its signature matches none of them.
     def __call__(  # type: ignore[override]
         self, *args: Any, return_state: bool = False, wait_for: Any = None, **kwargs: Any
     ) -> Any:
         self.serialize_parameters(get_call_parameters(self.fn, args, kwargs))
-        return super().__call__(  # type: ignore[call-overload]
-            *args, return_state=return_state, wait_for=wait_for, **kwargs
-        )
+        call: Callable[..., Any] = super().__call__  # every overload at once, as above
+        return call(*args, return_state=return_state, wait_for=wait_for, **kwargs)
 
     def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         serialized = super().serialize_parameters(parameters)
         check_parameters_fit(serialized, what=f"{self.name} run")
         return serialized
 
-    def with_options(self, **options: Any) -> "CappedFlow[P, R]":  # type: ignore[override]
+    def with_options(self, **options: Any) -> "CappedFlow[P, R]":
         copy = super().with_options(**options)
         # Prefect builds a plain Flow from this one's attributes: same layout, so the copy can
         # take this class back, and keep the check.
         copy.__class__ = type(self)
-        return copy  # type: ignore[return-value]
+        return cast("CappedFlow[P, R]", copy)  # its class, set on the line above
 
 
 def capped_flow(**options: Any) -> Callable[[Callable[P, R]], CappedFlow[P, R]]:

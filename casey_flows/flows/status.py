@@ -200,6 +200,7 @@ async def campaign_status(
     await publish_results(result, kind=STATUS_ARTIFACT_KIND, label=STATUS_LABEL, note=note)
     logger.info("wrote %d outcomes to %s", result.total, result.outcomes_csv)
     message = _message(result, unlisted=unlisted, complete=found.complete)
+    # A returned State is unwrapped by Prefect: the caller gets its data, as annotated.
     return Completed(message=message, data=result)  # type: ignore[return-value]
 
 

@@ -6,7 +6,7 @@ keys decide what runs again, not input hashes). Task-run names carry masked numb
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
@@ -160,7 +160,9 @@ async def create_call(
     return call
 
 
-def transition_logger(connection_code: str, campaign_id: str | None, policy: WaitPolicy):
+def transition_logger(
+    connection_code: str, campaign_id: str | None, policy: WaitPolicy
+) -> Callable[[Call, str | None], None]:
     """An on_change callback: log each status change once, emit an event when a call ends."""
     logger = get_run_logger()
 

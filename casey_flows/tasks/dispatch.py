@@ -120,7 +120,7 @@ class RedialRule:
         ``min_reads`` into ``after_seconds``."""
         spread = self.after_seconds / max(1, self.min_reads - 1)
         ceiling = min(MAX_READ_INTERVAL_SECONDS, max(MIN_READ_INTERVAL_SECONDS, spread))
-        return min(ceiling, MIN_READ_INTERVAL_SECONDS * 2 ** max(0, reads - 1))
+        return min(ceiling, MIN_READ_INTERVAL_SECONDS * 2.0 ** max(0, reads - 1))
 
 
 async def find_dispatched(

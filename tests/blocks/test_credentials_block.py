@@ -57,7 +57,7 @@ def test_block_register_puts_the_block_in_the_catalog(prefect_server: None) -> N
     assert registered.slug == slug
     assert registered.description == CaseyCredentials.get_description()
     assert registered.code_example == CaseyCredentials.get_code_example()
-    assert str(registered.logo_url) == CaseyCredentials._logo_url
+    assert str(registered.logo_url) == str(CaseyCredentials._logo_url)
     assert schema.block_type_id == registered.id
     assert {"api_key", "base_url"} <= set(schema.fields["properties"])
 
