@@ -32,7 +32,7 @@ admin_router = APIRouter(prefix=ADMIN_PREFIX, include_in_schema=False)
 
 
 class ForceOutcome(BaseModel):
-    outcome: str = Field("completed", description="a key of sandbox.vocabulary.OUTCOMES")
+    outcome: str = Field(default="completed", description="a key of sandbox.vocabulary.OUTCOMES")
 
 
 class ListLag(BaseModel):

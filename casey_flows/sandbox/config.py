@@ -69,27 +69,32 @@ class FaultSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    error_5xx_rate: float = Field(0.0, ge=0, le=1, description="5xx before doing anything")
-    error_5xx_status: int = Field(503, ge=500, le=599)
+    error_5xx_rate: float = Field(default=0.0, ge=0, le=1, description="5xx before doing anything")
+    error_5xx_status: int = Field(default=503, ge=500, le=599)
     latency_ms: tuple[float, float] | None = Field(
-        None, description="added latency, uniform in [min, max] milliseconds"
+        default=None, description="added latency, uniform in [min, max] milliseconds"
     )
-    rate_429: float = Field(0.0, ge=0, le=1, description="synthetic 429s")
-    retry_after_s: float = Field(1.0, ge=0, description="Retry-After sent with synthetic 429s")
+    rate_429: float = Field(default=0.0, ge=0, le=1, description="synthetic 429s")
+    retry_after_s: float = Field(
+        default=1.0, ge=0, description="Retry-After sent with synthetic 429s"
+    )
     ambiguous_5xx_rate: float = Field(
-        0.0, ge=0, le=1, description="create: call IS created, the response is a 500"
+        default=0.0, ge=0, le=1, description="create: call IS created, the response is a 500"
     )
     ambiguous_drop_rate: float = Field(
-        0.0, ge=0, le=1, description="create: call IS created, the connection drops mid-response"
+        default=0.0,
+        ge=0,
+        le=1,
+        description="create: call IS created, the connection drops mid-response",
     )
     lost_create_rate: float = Field(
-        0.0, ge=0, le=1, description="create: call NOT created, the response is a 500"
+        default=0.0, ge=0, le=1, description="create: call NOT created, the response is a 500"
     )
-    next_5xx: int = Field(0, ge=0)
-    next_429: int = Field(0, ge=0)
-    next_ambiguous_5xx: int = Field(0, ge=0)
-    next_ambiguous_drop: int = Field(0, ge=0)
-    next_lost_create: int = Field(0, ge=0)
+    next_5xx: int = Field(default=0, ge=0)
+    next_429: int = Field(default=0, ge=0)
+    next_ambiguous_5xx: int = Field(default=0, ge=0)
+    next_ambiguous_drop: int = Field(default=0, ge=0)
+    next_lost_create: int = Field(default=0, ge=0)
 
     @field_validator("latency_ms")
     @classmethod
@@ -115,19 +120,23 @@ class SandboxConfig(BaseModel):
         "(on loopback only: off loopback the keys must be listed)",
     )
     admin_token: SecretStr | None = Field(
-        None,
+        default=None,
         description="required on /_sandbox/* as 'Authorization: Bearer <token>' when set; "
         f"mandatory off loopback. The CLI reads it from ${ADMIN_TOKEN_ENV}, never from a flag",
     )
-    tls_certfile: str | None = Field(None, description="PEM certificate: serve https")
-    tls_keyfile: str | None = Field(None, description="PEM private key (if not in the certfile)")
+    tls_certfile: str | None = Field(default=None, description="PEM certificate: serve https")
+    tls_keyfile: str | None = Field(
+        default=None, description="PEM private key (if not in the certfile)"
+    )
     allow_plain_http: bool = Field(
-        False,
+        default=False,
         description="serve plain http off loopback (a private network such as a container's): "
         "API keys and the admin token then cross that network in clear",
     )
     seed: int = 0
-    speed: float = Field(1.0, gt=0, description="time compression: 100 = a 60 s call takes 0.6 s")
+    speed: float = Field(
+        default=1.0, gt=0, description="time compression: 100 = a 60 s call takes 0.6 s"
+    )
     outcome_weights: dict[str, float] = Field(
         default_factory=lambda: {
             "completed": 0.55,
@@ -138,29 +147,33 @@ class SandboxConfig(BaseModel):
             "failed": 0.05,
         }
     )
-    ring_time_s: float = Field(5.0, ge=0, description="mean ring time (uniform 0.5x..1.5x)")
-    no_answer_timeout_s: float = Field(30.0, ge=0, description="ringing time before no_answer")
+    ring_time_s: float = Field(default=5.0, ge=0, description="mean ring time (uniform 0.5x..1.5x)")
+    no_answer_timeout_s: float = Field(
+        default=30.0, ge=0, description="ringing time before no_answer"
+    )
     call_duration_mean_s: float = Field(
-        60.0, ge=0, description="mean talk time of a connected call"
+        default=60.0, ge=0, description="mean talk time of a connected call"
     )
     call_duration_distribution: Literal["exponential", "lognormal", "fixed"] = "lognormal"
-    lognormal_sigma: float = Field(0.5, ge=0)
-    voicemail_duration_s: float = Field(20.0, ge=0)
+    lognormal_sigma: float = Field(default=0.5, ge=0)
+    voicemail_duration_s: float = Field(default=20.0, ge=0)
     max_call_duration_s: float | None = Field(
-        None, gt=0, description="cap on talk time; a call hitting it ends with max_duration"
+        default=None, gt=0, description="cap on talk time; a call hitting it ends with max_duration"
     )
     concurrency_cap: int | None = Field(
-        10, ge=0, description="max calls ringing or in_progress per connection; 0/None = off"
+        default=10,
+        ge=0,
+        description="max calls ringing or in_progress per connection; 0/None = off",
     )
     rate_limit_per_s: float | None = Field(
-        50.0, ge=0, description="token-bucket refill per API key; 0/None = off"
+        default=50.0, ge=0, description="token-bucket refill per API key; 0/None = off"
     )
     rate_limit_burst: int | None = Field(
-        None, ge=1, description="bucket size; default = 2 x rate_limit_per_s (at least 1)"
+        default=None, ge=1, description="bucket size; default = 2 x rate_limit_per_s (at least 1)"
     )
     list_lag_seconds: ListLagSeconds = 0.0
-    db_path: str | None = Field(None, description="SQLite file; None = memory only")
-    db_flush_interval_s: float = Field(0.05, gt=0)
+    db_path: str | None = Field(default=None, description="SQLite file; None = memory only")
+    db_flush_interval_s: float = Field(default=0.05, gt=0)
     faults: FaultSettings = Field(default_factory=FaultSettings)
     connections: list[ConnectionSpec] = Field(default_factory=_default_connections)
     log_level: str = "warning"

@@ -48,7 +48,7 @@ class Call(BaseModel):
     )
     ended_reason: str | None = Field(description="null until the call ends")
     context: dict[str, Any] | None = Field(description="echoed back exactly as sent")
-    schedule_plan: Any = Field(None, description="stored verbatim")
+    schedule_plan: Any = Field(default=None, description="stored verbatim")
     created_at: str
     updated_at: str
 
@@ -57,11 +57,11 @@ class CreateCallRequest(BaseModel):
     """Documented body of POST /connections/{code}/calls; unknown fields are ignored."""
 
     phone_number: str = Field(pattern=r"^\+[1-9]\d{1,14}$")
-    name: str | None = Field(None, max_length=200)
+    name: str | None = Field(default=None, max_length=200)
     participant_id: uuid.UUID | None = None
     context: dict[str, Any] | None = None
     schedule_plan: Any = Field(
-        None,
+        default=None,
         description='stored verbatim; the sandbox honours {"earliest_at": ISO, "latest_at": ISO}',
     )
 
