@@ -9,6 +9,8 @@ imports Prefect.
         ...  # sb.base_url, sb.api_key, sb.call_out_connection, sb.admin.stats()
 """
 
+from typing import Any
+
 from casey_flows.sandbox.config import FaultSettings, SandboxConfig
 from casey_flows.sandbox.vocabulary import (
     MAGIC_ANSWERS,
@@ -31,7 +33,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):  # lazy: importing the package loads no FastAPI/uvicorn
+def __getattr__(name: str) -> Any:  # lazy: importing the package loads no FastAPI/uvicorn
     if name == "create_app":
         from casey_flows.sandbox.app import create_app
 

@@ -8,7 +8,7 @@ Handlers return pre-serialised responses; the declared response models only feed
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -28,6 +28,7 @@ from casey_flows.sandbox.gate import API_PREFIX, BackendGate
 from casey_flows.sandbox.routing import (
     BAD_REQUEST,
     INVALID_CURSOR,
+    Responses,
     encode_cursor,
     int_param,
     read_cursors,
@@ -58,6 +59,7 @@ from casey_flows.sandbox.wire import (
     json_response,
 )
 
+json_loads: Callable[[bytes], Any]  # what either parser is used as
 try:
     from orjson import loads as json_loads
 except ImportError:  # pragma: no cover
@@ -113,8 +115,10 @@ def _connection_or_error(
     return conn
 
 
-_NOT_FOUND = {404: {"model": ErrorEnvelope, "description": "unknown connection or call"}}
-_NOT_CALL_OUT = {409: {"model": ErrorEnvelope, "description": "connection is not call_out"}}
+_NOT_FOUND: Responses = {404: {"model": ErrorEnvelope, "description": "unknown connection or call"}}
+_NOT_CALL_OUT: Responses = {
+    409: {"model": ErrorEnvelope, "description": "connection is not call_out"}
+}
 
 _CONNECTION_CURSOR = "conn"
 
@@ -320,7 +324,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _openapi_factory(app: FastAPI):
+def _openapi_factory(app: FastAPI) -> Callable[[], dict[str, Any]]:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -391,5 +395,6 @@ def create_app(config: SandboxConfig | None = None) -> FastAPI:
     _install_error_handlers(app)
     app.add_middleware(BackendGate, state=state)
     app.add_middleware(AdminTokenGate, config=config)
+    # FastAPI's documented way to customise the schema is to replace this method.
     app.openapi = _openapi_factory(app)  # type: ignore[method-assign]
     return app

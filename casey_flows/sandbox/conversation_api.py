@@ -16,6 +16,7 @@ from casey_flows.sandbox.gate import API_PREFIX
 from casey_flows.sandbox.routing import (
     BAD_REQUEST,
     INVALID_CURSOR,
+    Responses,
     encode_cursor,
     int_param,
     query_param,
@@ -47,7 +48,9 @@ from casey_flows.sandbox.wire import (
 )
 
 _CURSOR = "conv"
-_NOT_FOUND = {404: {"model": ErrorEnvelope, "description": "unknown (or forgotten) conversation"}}
+_NOT_FOUND: Responses = {
+    404: {"model": ErrorEnvelope, "description": "unknown (or forgotten) conversation"}
+}
 
 conversation_router = APIRouter(prefix=API_PREFIX, tags=["casey-backend"])
 

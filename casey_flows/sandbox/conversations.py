@@ -20,7 +20,7 @@ from casey_flows.sandbox.clock import iso_from_epoch, iso_now, parse_iso, wall_n
 from casey_flows.sandbox.config import SEED_TIMESTAMP, ConnectionSpec
 from casey_flows.sandbox.transcripts import write_transcript
 
-FieldValue = str | int | float | bool
+FieldValue = v.FieldValue
 
 
 @dataclass(frozen=True, slots=True)

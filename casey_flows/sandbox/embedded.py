@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import uvicorn
@@ -92,10 +92,10 @@ class AdminClient:
 
     def set_list_lag(self, seconds: float) -> float:
         """Hide new calls from the call list for ``seconds`` of real time; 0 switches it off."""
-        return self._ok(self._http.put("/list-lag", json={"seconds": seconds}))["seconds"]
+        return float(self._ok(self._http.put("/list-lag", json={"seconds": seconds}))["seconds"])
 
     def list_lag(self) -> float:
-        return self._ok(self._http.get("/list-lag"))["seconds"]
+        return float(self._ok(self._http.get("/list-lag"))["seconds"])
 
     def force_outcome(self, call_id: str, outcome: str = "completed") -> dict[str, Any]:
         return self._ok(self._http.post(f"/calls/{call_id}/complete", json={"outcome": outcome}))
@@ -107,7 +107,7 @@ class AdminClient:
         ``values``, drawn uniformly); returns all the connection's definitions."""
         body = {"field_id": field_id, "values": values}
         path = f"/connections/{connection_code}/field-definitions"
-        return self._ok(self._http.post(path, json=body))["data"]
+        return cast("list[dict[str, Any]]", self._ok(self._http.post(path, json=body))["data"])
 
     def forget_conversation(self, conversation_id: str) -> None:
         """Make the conversation's routes answer 404; its call keeps the conversation_id."""
@@ -117,9 +117,9 @@ class AdminClient:
         self._http.close()
 
     @staticmethod
-    def _ok(response: httpx.Response) -> Any:
+    def _ok(response: httpx.Response) -> dict[str, Any]:
         response.raise_for_status()
-        return response.json()
+        return cast("dict[str, Any]", response.json())  # the admin API answers JSON objects
 
 
 @dataclass
@@ -202,7 +202,7 @@ def running_sandbox(
     """
     cfg = _config(config, {**overrides, "host": host, "port": 0})
     server = make_server(cfg, http)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    # No signal handlers to switch off: uvicorn (0.29 on) installs them from the main thread only.
     thread = threading.Thread(target=server.run, name="casey-sandbox", daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -294,7 +294,11 @@ def start_sandbox_process(
             break
 
     # Keep draining stdout so the child never blocks on a full pipe.
-    drain = threading.Thread(target=lambda: [keep(line) for line in stdout], daemon=True)
+    def drain_stdout() -> None:
+        for line in stdout:
+            keep(line)
+
+    drain = threading.Thread(target=drain_stdout, daemon=True)
     drain.start()
 
     def stop() -> None:

@@ -37,7 +37,7 @@ def bearer_token(scope: Scope) -> str | None:
     """The credential of an ``Authorization: Bearer ...`` header, or None if absent/malformed."""
     for name, value in scope["headers"]:
         if name == b"authorization":
-            text = value.decode("latin-1").strip()
+            text: str = value.decode("latin-1").strip()
             scheme, _, key = text.partition(" ")
             if scheme.lower() == "bearer" and key.strip():
                 return key.strip()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from starlette.responses import Response
@@ -20,16 +20,20 @@ from casey_flows.sandbox.state import SandboxState
 from casey_flows.sandbox.validation import FieldError
 from casey_flows.sandbox.wire import ErrorEnvelope, error_response
 
-BAD_REQUEST = {400: {"model": ErrorEnvelope, "description": "validation error"}}
+# What FastAPI's ``responses=`` takes: extra documented answers by status.
+Responses = dict[int | str, dict[str, Any]]
+
+BAD_REQUEST: Responses = {400: {"model": ErrorEnvelope, "description": "validation error"}}
 INVALID_CURSOR = "is not a valid cursor for this listing"
 
 
+# A Starlette scope and app state hold untyped values: these two say what we put there.
 def request_id(request: Request) -> str | None:
-    return request.scope.get("state", {}).get("request_id")
+    return cast("str | None", request.scope.get("state", {}).get("request_id"))
 
 
 def sandbox_state(request: Request) -> SandboxState:
-    return request.app.state.sandbox
+    return cast(SandboxState, request.app.state.sandbox)
 
 
 def validation_error(errors: list[FieldError], request: Request) -> Response:

@@ -20,7 +20,7 @@ class WaitTimeout(AssertionError):
     """The awaited condition did not hold in time (an AssertionError so tests fail, not error)."""
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+def wait_for(predicate: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
     """Poll ``predicate`` until it returns something truthy, and return that value."""
     deadline = time.monotonic() + timeout
     while True:

@@ -124,7 +124,10 @@ SPEAKER_PARTICIPANT = "participant"
 APPOINTMENT_CONFIRMED = "appointment_confirmed"
 PREFERRED_TIME = "preferred_time"
 OPT_OUT = "opt_out"
-DEFAULT_FIELDS: dict[str, tuple[tuple[object, ...], tuple[float, ...]]] = {
+# What a conversation field may hold (JSON scalars).
+FieldValue = str | int | float | bool
+
+DEFAULT_FIELDS: dict[str, tuple[tuple[FieldValue, ...], tuple[float, ...]]] = {
     APPOINTMENT_CONFIRMED: (("yes", "no"), (0.7, 0.3)),
     PREFERRED_TIME: (("morning", "afternoon", "evening"), (1.0, 1.0, 1.0)),
     OPT_OUT: ((True, False), (0.1, 0.9)),
@@ -135,7 +138,7 @@ DEFAULT_FIELDS: dict[str, tuple[tuple[object, ...], tuple[float, ...]]] = {
 # and ends ``completed`` / ``customer_ended_call``, unless its last four digits are a
 # MAGIC_SUFFIXES key, which wins. Other digits than MAGIC_SUFFIXES, and not the ``555`` of
 # common test numbers. Flow and loader tests depend on these exact values: do not change them.
-MAGIC_ANSWERS: dict[str, tuple[str, object]] = {
+MAGIC_ANSWERS: dict[str, tuple[str, FieldValue]] = {
     "990": (OPT_OUT, True),
     "991": (APPOINTMENT_CONFIRMED, "yes"),
     "992": (APPOINTMENT_CONFIRMED, "no"),
