@@ -28,8 +28,12 @@ def _iso(moment: datetime) -> str:
     return as_utc(moment).isoformat()
 
 
+def _at(text: str) -> datetime:
+    return as_utc(datetime.fromisoformat(text))
+
+
 def _instant(text: str | None) -> datetime | None:
-    return as_utc(datetime.fromisoformat(text)) if text else None
+    return _at(text) if text else None
 
 
 @dataclass
@@ -91,7 +95,7 @@ class ConnectionCursor:
         return [
             call_id
             for call_id, first_seen in self.open_calls.items()
-            if now - _instant(first_seen) > evict_after  # type: ignore[operator]
+            if now - _at(first_seen) > evict_after
         ]
 
     def finish(self, started: datetime, list_lag: timedelta) -> None:
@@ -102,5 +106,5 @@ class ConnectionCursor:
             self.recent_final = {
                 call_id: created
                 for call_id, created in self.recent_final.items()
-                if _instant(created) >= horizon  # type: ignore[operator]
+                if _at(created) >= horizon
             }

@@ -51,7 +51,7 @@ def pipelines_dir() -> Path:
     return warehouse_dir() / "pipelines"
 
 
-def resolve_destination(name: str, credentials: Any | None = None) -> Destination:  # type: ignore[type-arg]
+def resolve_destination(name: str, credentials: Any | None = None) -> Destination[Any, Any]:
     """A dlt destination by name (``duckdb``, ``postgres``, ``snowflake``, ...).
 
     DuckDB with no credentials gets the embedded file at :func:`default_duckdb_path`. With no
@@ -63,7 +63,7 @@ def resolve_destination(name: str, credentials: Any | None = None) -> Destinatio
         path.parent.mkdir(parents=True, exist_ok=True)
         credentials = str(path)
     try:
-        return Destination.from_reference(name, credentials=credentials)
+        destination = Destination.from_reference(name, credentials=credentials)
     except UnknownDestinationModule:
         raise WarehouseConfigError(
             f"destination {name!r} is not a dlt destination: use a dlt destination name such as "
@@ -75,6 +75,8 @@ def resolve_destination(name: str, credentials: Any | None = None) -> Destinatio
             f"destination {name!r} needs a package that is not installed ({exc.name}): "
             f"pip install 'dlt[{name}]'"
         ) from None
+    assert destination is not None  # dlt answers None only to a None reference, never to a name
+    return destination
 
 
 async def load_destination_credentials(block_name: str | None) -> Any | None:
@@ -88,7 +90,7 @@ async def load_destination_credentials(block_name: str | None) -> Any | None:
     from prefect.blocks.system import Secret
 
     try:
-        secret = await Secret.aload(block_name)
+        secret: Secret[Any] = await Secret.aload(block_name)
     except ValueError:
         raise WarehouseConfigError(
             f"no Prefect Secret block named {block_name!r} for the destination credentials: "

@@ -34,9 +34,11 @@ import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import dlt
+from dlt.common.data_types import TDataType
+from dlt.common.schema.typing import TTableSchemaColumns
 from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
@@ -68,11 +70,12 @@ STATE_KEY = "casey_flows"
 # Types of the documented fields, so a column exists (and is typed) even while every value so
 # far is null; anything else the API sends is typed by dlt from the data. (A fresh dict per
 # column: dlt writes the column's name into it.)
-def _columns(**types: str) -> dict[str, dict[str, str]]:
+def _columns(**types: TDataType) -> TTableSchemaColumns:
     return {name: {"data_type": data_type} for name, data_type in types.items()}
 
 
 _TEXT_FIELDS = ("connection_code", "status")
+_TEXT: TDataType = "text"
 CALL_COLUMNS = _columns(
     **dict.fromkeys(
         (
@@ -87,7 +90,7 @@ CALL_COLUMNS = _columns(
             "campaign_id",
             "outcome",
         ),
-        "text",
+        _TEXT,
     ),
     context="json",
     schedule_plan="json",
@@ -96,7 +99,7 @@ CALL_COLUMNS = _columns(
     synced_at="timestamp",
 )
 CONVERSATION_COLUMNS = _columns(
-    **dict.fromkeys((*_TEXT_FIELDS, "agent_id", "call_id"), "text"),
+    **dict.fromkeys((*_TEXT_FIELDS, "agent_id", "call_id"), _TEXT),
     started_at="timestamp",
     completed_at="timestamp",
     turn_count="bigint",
@@ -204,14 +207,15 @@ class _Settings:
         return call.is_terminal(self.terminal)
 
 
+# dlt state is untyped JSON; the casts say what this source keeps there.
 def _state() -> dict[str, Any]:
     """The source's own corner of dlt state: per-connection cursors, pending conversations."""
-    return dlt.current.source_state().setdefault(STATE_KEY, {})
+    return cast("dict[str, Any]", dlt.current.source_state().setdefault(STATE_KEY, {}))
 
 
 def _pending_conversations() -> dict[str, dict[str, str]]:
     """Conversations of final calls that were not final yet: conversation id -> where from."""
-    return _state().setdefault("pending_conversations", {})
+    return cast("dict[str, dict[str, str]]", _state().setdefault("pending_conversations", {}))
 
 
 def _now() -> datetime:
@@ -411,7 +415,7 @@ def _per_final_conversation(
     *,
     name: str,
     primary_key: tuple[str, ...],
-    columns: dict[str, dict[str, str]],
+    columns: TTableSchemaColumns,
     read: Callable[[CaseyClient, str], list[Any]],
     to_rows: Callable[[_ConversationRef, list[Any]], list[dict[str, Any]]],
 ) -> DltResource:
