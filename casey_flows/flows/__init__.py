@@ -14,13 +14,16 @@ its code uses. ``Flow.validate_parameters`` then resolves string annotations in 
 extra), and the other flows do not.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casey_flows._extras import import_module
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
 from casey_flows.flows.status import campaign_status
+
+if TYPE_CHECKING:  # what the lazy name below is, for type checkers and IDEs
+    from casey_flows.flows.sync import sync_calls as sync_calls
 
 __all__ = ["call_campaign", "call_report", "campaign_status", "place_call", "sync_calls"]
 

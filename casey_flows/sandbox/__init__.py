@@ -9,7 +9,7 @@ imports Prefect.
         ...  # sb.base_url, sb.api_key, sb.call_out_connection, sb.admin.stats()
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from casey_flows.sandbox.config import FaultSettings, SandboxConfig
 from casey_flows.sandbox.vocabulary import (
@@ -18,6 +18,12 @@ from casey_flows.sandbox.vocabulary import (
     OUTCOMES,
     TERMINAL_STATUSES,
 )
+
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
+    from casey_flows.sandbox.app import create_app as create_app
+    from casey_flows.sandbox.embedded import EmbeddedSandbox as EmbeddedSandbox
+    from casey_flows.sandbox.embedded import running_sandbox as running_sandbox
+    from casey_flows.sandbox.embedded import start_sandbox_process as start_sandbox_process
 
 __all__ = [
     "MAGIC_ANSWERS",
