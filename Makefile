@@ -28,9 +28,11 @@ test: $(STAMP)
 	echo "--- $(ISOLATED) (run beside the rest) ---"; cat .test-isolated.log; \
 	exit $$(( main || other ))
 
+# mypy --strict with pydantic's plugin on the library (settings and why: pyproject.toml [tool.mypy]).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy casey_flows
 
 # The demo: sandbox + Prefect server in the background (state in .casey-flows/), one campaign.
 demo: $(STAMP)
