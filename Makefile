@@ -51,4 +51,4 @@ sandbox: $(STAMP)
 	$(BIN)/casey-flows sandbox
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info
