@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 from uuid import UUID
 
 import httpx
@@ -138,4 +139,5 @@ def _run_client() -> PrefectClient:
     """
     from prefect.context import get_run_context
 
-    return get_run_context().client  # type: ignore[union-attr]
+    # Typed as either client; an async run (every campaign task) holds the async one.
+    return cast(PrefectClient, get_run_context().client)

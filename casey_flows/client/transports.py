@@ -35,6 +35,7 @@ try:  # an optional speed-up: everything works on httpx's own transport without 
     import aiohttp
     from httpx_aiohttp import AiohttpTransport
 except ImportError:  # pragma: no cover - exercised by a test that hides the package
+    # None stands for "not installed"; the checker sees the installed modules' types.
     aiohttp = None  # type: ignore[assignment]
     AiohttpTransport = None  # type: ignore[assignment,misc]
 
@@ -58,7 +59,7 @@ def resolve_transport_name(name: str | None = None) -> HttpTransportName:
             "the aiohttp transport needs the httpx-aiohttp package: "
             "pip install httpx-aiohttp, or choose http_transport='httpx'"
         )
-    return chosen  # type: ignore[return-value]
+    return chosen
 
 
 def build_async_transport(
@@ -106,7 +107,7 @@ class OneCookieJarClient(httpx.AsyncClient):
         super().__init__(**kwargs)
         self._one_jar = _NoCookies()
 
-    @property  # type: ignore[override]
+    @property
     def cookies(self) -> httpx.Cookies:
         return self._one_jar
 
@@ -149,7 +150,7 @@ def _remapped(exc: BaseException) -> tuple[BaseException, BaseException]:
 
 if AiohttpTransport is not None:
 
-    class CaseyAiohttpTransport(AiohttpTransport):  # type: ignore[misc,valid-type]
+    class CaseyAiohttpTransport(AiohttpTransport):
         """httpx-aiohttp's transport with failures mapped by what aiohttp raised, and without
         aiohttp's own silent second try of a GET after a dropped connection: the client's
         retry policy is the only one, so ``max_retries`` means the same on both transports."""
@@ -168,12 +169,12 @@ if AiohttpTransport is not None:
                 if mapped is exc:
                     raise
                 raise mapped from root
-            response.stream = _RemappedStream(response.stream)  # type: ignore[arg-type]
+            response.stream = _RemappedStream(response.stream)
             return response
 
 else:  # pragma: no cover
 
-    class CaseyAiohttpTransport:  # type: ignore[no-redef]
+    class CaseyAiohttpTransport:  # type: ignore[no-redef]  # the stand-in without httpx-aiohttp
         def __init__(self, **kwargs: Any) -> None:
             raise ValueError("the aiohttp transport needs the httpx-aiohttp package")
 
