@@ -23,10 +23,10 @@ Prefect's ``prefect.collections`` entry point (``casey_flows.blocks``) does not 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from casey_flows import client as _client
-from casey_flows._extras import import_module
+from casey_flows._extras import lazy_attributes
 from casey_flows.client import *  # noqa: F403 - the client's public names, re-exported
 
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
@@ -48,14 +48,17 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.exceptions import ContactFileError as ContactFileError
     from casey_flows.exceptions import ContactSourceError as ContactSourceError
     from casey_flows.exceptions import CreateUnconfirmed as CreateUnconfirmed
+    from casey_flows.exceptions import CredentialsNotFound as CredentialsNotFound
     from casey_flows.exceptions import GlobalLimitMissing as GlobalLimitMissing
     from casey_flows.exceptions import InvalidPhoneNumber as InvalidPhoneNumber
     from casey_flows.exceptions import LedgerScanIncomplete as LedgerScanIncomplete
+    from casey_flows.exceptions import LedgerUnavailable as LedgerUnavailable
     from casey_flows.exceptions import NotACallOutConnection as NotACallOutConnection
     from casey_flows.exceptions import ParametersTooLarge as ParametersTooLarge
     from casey_flows.exceptions import ResumeLimitReached as ResumeLimitReached
     from casey_flows.exceptions import StagedContactsError as StagedContactsError
     from casey_flows.exceptions import SuppressionStale as SuppressionStale
+    from casey_flows.exceptions import WarehouseConfigError as WarehouseConfigError
     from casey_flows.flows import call_campaign as call_campaign
     from casey_flows.flows import call_report as call_report
     from casey_flows.flows import campaign_status as campaign_status
@@ -92,6 +95,9 @@ _ERRORS = (
     "ResumeLimitReached",
     "SuppressionStale",
     "StagedContactsError",
+    "LedgerUnavailable",
+    "WarehouseConfigError",
+    "CredentialsNotFound",
 )
 # Everything above the client resolves on first use (it imports Prefect).
 _WHERE: dict[str, str] = {
@@ -132,13 +138,7 @@ _WHERE: dict[str, str] = {
 __all__ = [*_client.__all__, *_WHERE]
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'casey_flows' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:

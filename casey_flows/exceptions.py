@@ -71,3 +71,15 @@ class SuppressionStale(CaseyFlowsError, RuntimeError):
 
 class ContactSourceError(CaseyFlowsError, RuntimeError):
     """A contacts query cannot be read: its block, the query, its columns, or the database."""
+
+
+class LedgerUnavailable(CaseyFlowsError, RuntimeError):
+    """Creates that may have dialled could not be confirmed: the call list kept failing."""
+
+
+class WarehouseConfigError(CaseyFlowsError, ValueError):
+    """The destination, its credentials or the database itself is not usable as configured."""
+
+
+class CredentialsNotFound(CaseyFlowsError, ValueError):
+    """No saved Casey Credentials block has the name given; the message says how to save one."""

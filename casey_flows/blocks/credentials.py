@@ -19,6 +19,7 @@ from casey_flows.client._constants import (
     DEFAULT_MAX_RETRY_SECONDS,
     DEFAULT_READ_TIMEOUT_SECONDS,
 )
+from casey_flows.exceptions import CredentialsNotFound
 
 DEFAULT_BLOCK_NAME = "casey"
 
@@ -116,7 +117,7 @@ async def resolve_credentials(credentials: CaseyCredentials | str) -> CaseyCrede
     try:
         return await CaseyCredentials.aload(credentials)
     except ValueError as exc:
-        raise ValueError(
+        raise CredentialsNotFound(
             f"no Casey credentials block named {credentials!r}: save one with "
             f"`casey-flows credentials save --name {credentials}` "
             "(reads CASEY_API_KEY and CASEY_BASE_URL), or in the Prefect UI under Blocks"

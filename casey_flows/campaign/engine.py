@@ -45,7 +45,7 @@ from casey_flows.client import (
     mask_phone,
 )
 from casey_flows.client.status import normalize_status, normalize_statuses
-from casey_flows.exceptions import LedgerScanIncomplete
+from casey_flows.exceptions import LedgerScanIncomplete, LedgerUnavailable
 from casey_flows.tasks.dispatch import (
     LedgerCall,
     RedialRule,
@@ -75,10 +75,6 @@ ZERO = timedelta(0)
 # The dispatcher yields to the event loop at least this often while contacts are read and
 # finished without a network wait (deferred, suppressed, adopted as done).
 TURNS_BETWEEN_YIELDS = 64
-
-
-class LedgerUnavailable(CaseyError):
-    """Ambiguous creates could not be confirmed because the call list kept failing."""
 
 
 @dataclass

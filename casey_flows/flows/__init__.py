@@ -14,9 +14,9 @@ its code uses. ``Flow.validate_parameters`` then resolves string annotations in 
 extra), and the other flows do not.
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from casey_flows._extras import import_module
+from casey_flows._extras import lazy_attributes
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
@@ -28,7 +28,4 @@ if TYPE_CHECKING:  # what the lazy name below is, for type checkers and IDEs
 __all__ = ["call_campaign", "call_report", "campaign_status", "place_call", "sync_calls"]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "sync_calls":
-        return import_module("casey_flows.flows.sync").sync_calls
-    raise AttributeError(f"module 'casey_flows.flows' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, {"sync_calls": "casey_flows.flows.sync"})

@@ -9,8 +9,9 @@ imports Prefect.
         ...  # sb.base_url, sb.api_key, sb.call_out_connection, sb.admin.stats()
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from casey_flows._extras import lazy_attributes
 from casey_flows.sandbox.config import FaultSettings, SandboxConfig
 from casey_flows.sandbox.vocabulary import (
     MAGIC_ANSWERS,
@@ -39,13 +40,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:  # lazy: importing the package loads no FastAPI/uvicorn
-    if name == "create_app":
-        from casey_flows.sandbox.app import create_app
-
-        return create_app
-    if name in ("running_sandbox", "start_sandbox_process", "EmbeddedSandbox"):
-        from casey_flows.sandbox import embedded
-
-        return getattr(embedded, name)
-    raise AttributeError(name)
+# Lazy: importing the package loads no FastAPI/uvicorn (the ``sandbox`` extra).
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "create_app": "casey_flows.sandbox.app",
+        **dict.fromkeys(
+            ("running_sandbox", "start_sandbox_process", "EmbeddedSandbox"),
+            "casey_flows.sandbox.embedded",
+        ),
+    },
+)

@@ -7,12 +7,12 @@ parameter type) needs no dlt; the rest do. Importing ``casey_flows`` never needs
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from casey_flows._extras import import_module
+from casey_flows._extras import lazy_attributes
 
 if TYPE_CHECKING:
-    from casey_flows.warehouse.destination import WarehouseConfigError as WarehouseConfigError
+    from casey_flows.exceptions import WarehouseConfigError as WarehouseConfigError
     from casey_flows.warehouse.destination import default_duckdb_path as default_duckdb_path
     from casey_flows.warehouse.destination import warehouse_dir as warehouse_dir
     from casey_flows.warehouse.opt_outs import WarehouseOptOuts as WarehouseOptOuts
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from casey_flows.warehouse.source import casey_source as casey_source
 
 _WHERE = {
-    "WarehouseConfigError": "casey_flows.warehouse.destination",
+    "WarehouseConfigError": "casey_flows.exceptions",
     "default_duckdb_path": "casey_flows.warehouse.destination",
     "warehouse_dir": "casey_flows.warehouse.destination",
     "WarehouseOptOuts": "casey_flows.warehouse.opt_outs",
@@ -35,8 +35,4 @@ _WHERE = {
 __all__ = list(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'casey_flows.warehouse' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)

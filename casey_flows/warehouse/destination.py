@@ -18,17 +18,13 @@ import dlt
 from dlt.common.destination import Destination
 from dlt.common.destination.exceptions import UnknownDestinationModule
 
-from casey_flows.exceptions import CaseyFlowsError
+from casey_flows.exceptions import WarehouseConfigError
 
 WAREHOUSE_DIR_ENV = "CASEY_FLOWS_WAREHOUSE_DIR"
 DEFAULT_WAREHOUSE_DIR = Path("~/.casey-flows/warehouse")
 # Not named after the default dataset: DuckDB names its catalog after the file, and a catalog
 # and a schema both called "casey" make every table reference ambiguous.
 DUCKDB_FILE_NAME = "warehouse.duckdb"
-
-
-class WarehouseConfigError(CaseyFlowsError, ValueError):
-    """The destination, its credentials or the database itself is not usable as configured."""
 
 
 def warehouse_dir() -> Path:
