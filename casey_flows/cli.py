@@ -1,7 +1,8 @@
 """The ``casey-flows`` command: one entry point, one subcommand per job.
 
-Each subcommand registers itself from the package that owns it; heavy imports (Prefect, the
-web server) happen only when that subcommand runs.
+Each subcommand registers itself from the package that owns it. The web server (uvicorn,
+FastAPI) loads only when ``sandbox`` runs; Prefect loads with the credentials commands'
+package (its block registers itself on import).
 """
 
 from __future__ import annotations

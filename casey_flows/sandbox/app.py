@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -310,12 +309,6 @@ def _install_error_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         return error_response(exc.status_code, code, str(exc.detail), request_id(request))
-
-    @app.exception_handler(RequestValidationError)
-    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
-        fields = [".".join(str(p) for p in err.get("loc", ())) for err in exc.errors()]
-        errors = [FieldError(f or "request", "is invalid") for f in fields]
-        return validation_error(errors, request)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:

@@ -18,7 +18,6 @@ from typing import Any
 
 from casey_flows.sandbox.admin_auth import ADMIN_TOKEN_HEADER
 from casey_flows.sandbox.config import ADMIN_TOKEN_ENV, SandboxConfig
-from casey_flows.sandbox.embedded import READY_MARKER, make_server
 from casey_flows.sandbox.gate import API_PREFIX
 
 
@@ -146,6 +145,9 @@ def _banner(config: SandboxConfig, root: str) -> None:
 
 
 async def _serve(config: SandboxConfig, http: str) -> int:
+    # Here, not at the top: `casey-flows --help` and the other subcommands load no web server.
+    from casey_flows.sandbox.embedded import READY_MARKER, make_server
+
     server = make_server(config, http)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -4,9 +4,7 @@ embedded runner and tests configure it the same way and every default is visible
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -289,9 +287,3 @@ class SandboxConfig(BaseModel):
     def display_api_key(self) -> str:
         """A key a user can paste: the first configured one, or the default test key."""
         return self.api_keys[0] if self.api_keys else DEFAULT_API_KEY
-
-    @classmethod
-    def from_json_file(cls, path: str | Path, **overrides: Any) -> SandboxConfig:
-        data = json.loads(Path(path).read_text())
-        data.update(overrides)
-        return cls.model_validate(data)

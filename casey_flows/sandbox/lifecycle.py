@@ -338,9 +338,3 @@ class LifecycleEngine:
             "max_lag_ms": round(self.max_lag_s * 1000, 3),
             "keeping_up": overdue < 0.25,
         }
-
-    def waiting_counts(self) -> dict[str, int]:
-        return {
-            code: sum(1 for r in q if r.status == v.QUEUED and not r.slot_held)
-            for code, q in self._waiting.items()
-        }

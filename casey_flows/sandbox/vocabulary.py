@@ -43,7 +43,6 @@ REASON_NO_ANSWER = "no_answer"
 PROVIDER_ERROR = "provider_error"
 MAX_DURATION = "max_duration"
 SCHEDULE_EXPIRED = "schedule_expired"
-FORCED_BY_ADMIN = "forced_by_admin"  # never chosen by the engine; reserved for tooling
 
 ENDED_REASONS: tuple[str, ...] = (
     CUSTOMER_ENDED_CALL,

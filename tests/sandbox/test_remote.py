@@ -200,7 +200,7 @@ def cli_must_refuse(no_token_env: None, monkeypatch: pytest.MonkeyPatch) -> None
     def serving(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("the sandbox started serving")
 
-    monkeypatch.setattr(cli, "make_server", serving)
+    monkeypatch.setattr(cli, "_serve", serving)
 
 
 def _cli_args(settings: dict[str, Any]) -> list[str]:
