@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from prefect.exceptions import TerminationSignal
 
@@ -44,6 +44,7 @@ from casey_flows.client import (
     PermissionDeniedError,
     mask_phone,
 )
+from casey_flows.client._base import utcnow
 from casey_flows.client.status import normalize_status, normalize_statuses
 from casey_flows.exceptions import LedgerScanIncomplete, LedgerUnavailable
 from casey_flows.tasks.dispatch import (
@@ -178,7 +179,7 @@ class CampaignEngine:
         self.settings = settings
         self.gate = gate or SlotGate(settings.max_concurrent_calls)
         self.hooks = hooks or EngineHooks()
-        self.now = clock or _utcnow
+        self.now = clock or utcnow
         self.watcher = CallWatcher(client, settings.connection_code, settings.poll)
         self._ready: deque[Track] = deque()
         self._retries: list[tuple[float, int, Track]] = []
@@ -702,7 +703,3 @@ async def _until_one_ends(*coroutines: Awaitable[None]) -> None:
 
 def _masked(track: Track) -> str:
     return mask_phone(track.contact.phone_number)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)

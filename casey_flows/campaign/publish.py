@@ -12,7 +12,6 @@ import json
 import logging
 import time
 from datetime import timezone
-from pathlib import Path
 from uuid import UUID
 
 from prefect.artifacts import (
@@ -33,7 +32,7 @@ from casey_flows.campaign.models import (
 )
 from casey_flows.campaign.outcome_log import KEEP_FIRST, outcome_row
 from casey_flows.campaign.outcomes import outcome_label
-from casey_flows.exports import OUTCOME_COLUMNS, artifact_key, md_literal, write_csv
+from casey_flows.exports import artifact_key, md_literal
 
 logger = logging.getLogger(__name__)
 
@@ -245,23 +244,3 @@ async def publish_results(
         key=artifact_key(f"{kind}-summary", result.campaign_id),
         description="Counts by outcome and ended_reason",
     )
-
-
-def export_csv(
-    result: CampaignResult, path: str | Path, *, full_numbers: bool, raw_cells: bool = False
-) -> Path:
-    """Write a result's outcomes to a CSV file (the user's data: full numbers only if asked;
-    cells a spreadsheet would run as formulas neutralised unless ``raw_cells``).
-
-    For a result built by hand: the flows write their CSV as outcomes happen (``outcomes_csv``).
-
-    Raises:
-        ValueError: the result does not hold every outcome (read ``outcomes_csv`` instead).
-    """
-    if not result.outcomes_complete:
-        raise ValueError(
-            f"the result holds {len(result.outcomes)} of {result.total} outcomes; every one is "
-            f"in {result.outcomes_csv}"
-        )
-    rows = (outcome_row(o, full_numbers=full_numbers) for o in result.outcomes)
-    return write_csv(path, OUTCOME_COLUMNS, rows, neutralize_formulas=not raw_cells)

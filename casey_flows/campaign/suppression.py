@@ -89,14 +89,6 @@ class SuppressionList:
     def __repr__(self) -> str:
         return f"SuppressionList(numbers={len(self)}, rejected={len(self.rejected)})"
 
-    def partition(self, contacts: Iterable[Contact]) -> tuple[list[Contact], list[Contact]]:
-        """Split contacts into (allowed, suppressed), keeping their order."""
-        allowed: list[Contact] = []
-        suppressed: list[Contact] = []
-        for contact in contacts:
-            (suppressed if contact.phone_number in self._numbers else allowed).append(contact)
-        return allowed, suppressed
-
     def _add(self, value: object, source: str, line: int) -> None:
         try:
             self._numbers.add(normalize_phone(value))

@@ -33,7 +33,7 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple, TypeVar, cast
 
 import dlt
@@ -43,6 +43,7 @@ from dlt.common.typing import TSecretStrValue
 from dlt.sources import DltResource
 
 from casey_flows.client import AsyncCaseyClient, CaseyClient, NotFoundError
+from casey_flows.client._base import utcnow
 from casey_flows.client._constants import DEFAULT_BASE_URL
 from casey_flows.client.models import Call
 from casey_flows.client.recent import recent_call_pages
@@ -218,10 +219,6 @@ def _pending_conversations() -> dict[str, dict[str, str]]:
     return cast("dict[str, dict[str, str]]", _state().setdefault("pending_conversations", {}))
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def _calls_resource(
     codes: list[str], settings: _Settings, numbers: dict[str, tuple[str, str]]
 ) -> DltResource:
@@ -244,7 +241,7 @@ async def _sync_connection(
     """One connection: the re-listed window, then open calls by id, then the cursor saved."""
     cursors = _state().setdefault("connections", {})
     cursor = ConnectionCursor.from_state(cursors.get(code))
-    started = _now()
+    started = utcnow()
     cutoff = cursor.cutoff(settings.list_lag)
     seen: set[str] = set()
 
@@ -343,7 +340,7 @@ def _conversations_transformer(settings: _Settings) -> DltResource:
         columns=CONVERSATION_COLUMNS,
     )
     def conversations(call_rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-        pending, now = _pending_conversations(), _now()
+        pending, now = _pending_conversations(), utcnow()
         refs = _final_refs(call_rows, id_key="conversation_id", call_key="id")
         batch = []
         read = _in_parallel(settings, refs, lambda c, ref: c.get_conversation(ref.conversation_id))

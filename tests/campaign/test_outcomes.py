@@ -14,8 +14,9 @@ import pytest
 from casey_flows import Outcome
 from casey_flows.campaign.engine import EngineSettings
 from casey_flows.campaign.models import CampaignResult, ContactOutcome
+from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import describe_outcome, outcome_label, outcome_value
-from casey_flows.campaign.publish import export_csv, summary_markdown
+from casey_flows.campaign.publish import summary_markdown
 from casey_flows.client import Call
 from casey_flows.tasks.events import call_payload
 from tests.campaign.engine_runner import ANY_TIME
@@ -110,8 +111,9 @@ def test_the_value_lands_in_json_the_csv_and_event_payloads(tmp_path: Path) -> N
     assert list(result.counts) == written  # plain values as keys, e.g. in the events' counts
     assert all(type(k) is str for k in result.counts)
 
-    path = export_csv(result, tmp_path / "outcomes.csv", full_numbers=False)
-    with path.open(newline="", encoding="utf-8") as handle:
+    with OutcomeLog(tmp_path / "outcomes.csv") as log:
+        log.extend(result.outcomes)
+    with log.path.open(newline="", encoding="utf-8") as handle:
         assert [r["outcome"] for r in csv.DictReader(handle)] == written
 
     voicemail = Call(id="c1", status="completed", ended_reason="voicemail")

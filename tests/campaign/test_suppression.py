@@ -57,13 +57,10 @@ def test_membership_of_invalid_or_odd_values_is_false_not_an_error() -> None:
     assert 14155550123 not in suppression
 
 
-def test_contacts_can_be_checked_and_partitioned() -> None:
+def test_contacts_are_checked_by_their_normalised_number() -> None:
     suppression = SuppressionList(["+1 415 555 0124"])
     batch = parse_contacts([{"phone_number": p} for p in (NUMBER, "+14155550124", "+1415555012")])
-    assert batch.contacts[1] in suppression
-    allowed, suppressed = suppression.partition(batch.contacts)
-    assert [c.phone_number for c in allowed] == [NUMBER, "+1415555012"]
-    assert [c.phone_number for c in suppressed] == ["+14155550124"]
+    assert [c in suppression for c in batch.contacts] == [False, True, False]
 
 
 def test_repr_never_prints_numbers() -> None:

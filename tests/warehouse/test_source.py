@@ -15,9 +15,8 @@ import dlt
 import pytest
 
 from casey_flows.campaign.contacts import Contact
-from casey_flows.campaign.models import CampaignResult
+from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
-from casey_flows.campaign.publish import export_csv
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse import casey_source
 from casey_flows.warehouse.pipeline import make_pipeline
@@ -155,13 +154,9 @@ def test_calls_outcome_is_the_campaign_csvs_and_retry_outcomes_vocabulary(
         max_attempts=2,
         retry_delay_seconds=0,
     )
-    result = CampaignResult(
-        campaign_id="vocabulary",
-        connection_code=clean_sandbox.call_out_connection,
-        outcomes=[t.outcome for t in tracks if t.outcome is not None],
-    )
-    path = export_csv(result, tmp_path / "outcomes.csv", full_numbers=True)
-    with path.open(newline="", encoding="utf-8") as handle:
+    with OutcomeLog(tmp_path / "outcomes.csv", full_numbers=True) as log:
+        log.extend(t.outcome for t in tracks if t.outcome is not None)
+    with log.path.open(newline="", encoding="utf-8") as handle:
         exported = {r["phone_number"]: r for r in csv.DictReader(handle)}
     pipe = pipeline()
     sync(clean_sandbox, pipe)
