@@ -25,8 +25,6 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from prefect.exceptions import TerminationSignal
-
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.models import ContactOutcome
@@ -60,9 +58,9 @@ from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult, lost_
 
 logger = logging.getLogger(__name__)
 
-# A cancel from the UI arrives as SIGTERM: Prefect raises TerminationSignal, and while the loop
-# shuts down every task sees CancelledError at its current await (awaiting still works there).
-STOP_SIGNALS = (asyncio.CancelledError, TerminationSignal)
+# What stops a run the way a cancel does (a wind-down, every contact an outcome) unless the
+# caller names more: the Prefect layer adds the signal its runner raises.
+CANCELLED: tuple[type[BaseException], ...] = (asyncio.CancelledError,)
 CUT_OFF_REASON = "the create was under way when the campaign stopped; it may have rung"
 STILL_LIVE_REASON = "live when the campaign stopped; not hung up"
 
@@ -174,8 +172,10 @@ class CampaignEngine:
         gate: SlotGate | None = None,
         hooks: EngineHooks | None = None,
         clock: Callable[[], datetime] | None = None,
+        stop_signals: tuple[type[BaseException], ...] = CANCELLED,
     ) -> None:
         self.client = client
+        self.stop_signals = stop_signals
         self.settings = settings
         self.gate = gate or SlotGate(settings.max_concurrent_calls)
         self.hooks = hooks or EngineHooks()
@@ -247,7 +247,7 @@ class CampaignEngine:
         await self._report_progress()
         try:
             await _until_one_ends(self._dispatch_loop(), self._watch_loop())
-        except STOP_SIGNALS:  # cancelled from the UI, or the process told to shut down
+        except self.stop_signals:  # cancelled from the UI, or the process told to shut down
             await self._wind_down()
             raise
         finally:  # only on failure can creates still be under way: a re-run adopts their calls

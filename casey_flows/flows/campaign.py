@@ -22,6 +22,7 @@ import anyio
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.events import emit_event
+from prefect.exceptions import TerminationSignal
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed
 
@@ -40,7 +41,6 @@ from casey_flows.campaign.control import (
 )
 from casey_flows.campaign.dry_run import plan_contacts
 from casey_flows.campaign.engine import (
-    STOP_SIGNALS,
     CampaignEngine,
     EngineHooks,
     EngineSettings,
@@ -242,7 +242,7 @@ async def dial_contacts(
             credentials, max_requests_per_second=max_requests_per_second
         ) as client:
             await ensure_call_out(client, settings.connection_code)
-            engine = CampaignEngine(client, settings, gate, hooks)
+            engine = CampaignEngine(client, settings, gate, hooks, stop_signals=STOP_SIGNALS)
             refreshing = suppression.refreshing() if suppression else contextlib.nullcontext()
             try:
                 await engine.read_ledger(since=ledger_since)
@@ -252,6 +252,11 @@ async def dial_contacts(
             finally:
                 await gate.aclose()
     await progress.finish(outcome_log.total, outcome_log.total)
+
+
+# A cancel from the UI arrives as SIGTERM: Prefect raises TerminationSignal, and while the loop
+# shuts down every task sees CancelledError at its current await (awaiting still works there).
+STOP_SIGNALS = (asyncio.CancelledError, TerminationSignal)
 
 
 @contextlib.contextmanager
