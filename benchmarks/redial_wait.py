@@ -20,9 +20,9 @@ import time
 from typing import Any
 
 from casey_flows.client import AsyncCaseyClient, CallRequest
+from casey_flows.core.dispatch import RedialRule, dispatch_once, with_dispatch_key
 from casey_flows.exceptions import CreateUnconfirmed
 from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
-from casey_flows.tasks.dispatch import RedialRule, dispatch_once, with_dispatch_key
 
 
 async def settle(sb: EmbeddedSandbox, key: str, rule: RedialRule) -> dict[str, Any]:

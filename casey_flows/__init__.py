@@ -40,6 +40,8 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.campaign.staging import StagedContacts as StagedContacts
     from casey_flows.campaign.staging import astage_contacts as astage_contacts
     from casey_flows.campaign.staging import stage_contacts as stage_contacts
+    from casey_flows.core.waiting import WaitPolicy as WaitPolicy
+    from casey_flows.core.waiting import WaitResult as WaitResult
     from casey_flows.exceptions import CallLost as CallLost
     from casey_flows.exceptions import CallOutcomeFailure as CallOutcomeFailure
     from casey_flows.exceptions import CallWaitTimeout as CallWaitTimeout
@@ -75,8 +77,6 @@ if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.tasks import list_calls as list_calls
     from casey_flows.tasks import wait_for_call as wait_for_call
     from casey_flows.tasks import wait_for_calls as wait_for_calls
-    from casey_flows.tasks.waiting import WaitPolicy as WaitPolicy
-    from casey_flows.tasks.waiting import WaitResult as WaitResult
 
 _ERRORS = (
     "CampaignBusy",
@@ -131,8 +131,8 @@ _WHERE: dict[str, str] = {
         "casey_flows.flows.campaign_options",
     ),
     "sync_calls": "casey_flows.flows.sync",
-    "WaitPolicy": "casey_flows.tasks.waiting",
-    "WaitResult": "casey_flows.tasks.waiting",
+    "WaitPolicy": "casey_flows.core.waiting",
+    "WaitResult": "casey_flows.core.waiting",
 }
 
 __all__ = [*_client.__all__, *_WHERE]

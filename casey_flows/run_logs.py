@@ -5,7 +5,7 @@ it also runs outside flows (a team's own dlt pipeline, scripts, tests), and in t
 Prefect's run loggers find no run. Every flow of the library runs inside :func:`forwarding`
 (:func:`forwards_logs`); while a run has it open, one handler on the ``casey_flows`` logger ships
 that run's records at WARNING and up into its log, under their own logger names (the UI shows
-``casey_flows.tasks.dispatch``), and collects their messages for the run's summary.
+``casey_flows.core.dispatch``), and collects their messages for the run's summary.
 
 Which run a record belongs to: the one open in the record's context (a contextvar, so two runs in
 one process stay apart; threads started with a copy of the context, as anyio's and dlt's are,

@@ -2,7 +2,7 @@
 
 No Prefect here (the flow wraps it): one dispatcher and one watcher share the state below, so
 10,000 contacts cost a handful of coroutines and no task run per contact. Exactly-once rests on
-the dispatch ledger (``casey_flows.tasks.dispatch``): every create carries the key (campaign,
+the dispatch ledger (``casey_flows.core.dispatch``): every create carries the key (campaign,
 number, attempt); calls already carrying a key are adopted, never dialled again; an ambiguous
 create is reconciled against the list before the same key is tried again.
 
@@ -44,8 +44,7 @@ from casey_flows.client import (
 )
 from casey_flows.client._base import utcnow
 from casey_flows.client.status import normalize_status, normalize_statuses
-from casey_flows.exceptions import LedgerScanIncomplete, LedgerUnavailable
-from casey_flows.tasks.dispatch import (
+from casey_flows.core.dispatch import (
     LedgerCall,
     RedialRule,
     find_dispatched,
@@ -54,7 +53,8 @@ from casey_flows.tasks.dispatch import (
     make_dispatch_key,
     with_dispatch_key,
 )
-from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
+from casey_flows.core.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
+from casey_flows.exceptions import LedgerScanIncomplete, LedgerUnavailable
 
 logger = logging.getLogger(__name__)
 

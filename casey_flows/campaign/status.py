@@ -32,8 +32,7 @@ from casey_flows.campaign.outcomes import Outcome, describe_outcome
 from casey_flows.client import AsyncCaseyClient, Call
 from casey_flows.client.recent import recent_call_pages
 from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES
-from casey_flows.exceptions import InvalidPhoneNumber
-from casey_flows.tasks.dispatch import (
+from casey_flows.core.dispatch import (
     CAMPAIGN_CONTEXT_KEY,
     CLOCK_SKEW_MARGIN,
     campaign_of_key,
@@ -41,6 +40,7 @@ from casey_flows.tasks.dispatch import (
     make_dispatch_key,
     parse_dispatch_key,
 )
+from casey_flows.exceptions import InvalidPhoneNumber
 
 DEFAULT_MAX_CALLS = 50_000
 STILL_OPEN_REASON = "the call had not ended when the call list was read"

@@ -73,6 +73,8 @@ from casey_flows.campaign.slots import GlobalLimitGate, SlotGate
 from casey_flows.campaign.staging import StagedContacts, read_staged_rows
 from casey_flows.campaign.suppression import SuppressionList
 from casey_flows.client import Call
+from casey_flows.core.dispatch import RedialRule
+from casey_flows.core.waiting import WaitPolicy
 from casey_flows.flows.campaign_options import (
     CallLimits,
     CallRetries,
@@ -85,7 +87,6 @@ from casey_flows.flows.campaign_options import (
 from casey_flows.flows.params import capped_flow
 from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
-from casey_flows.tasks.dispatch import RedialRule
 from casey_flows.tasks.events import (
     CallEvents,
     emit_call_event,
@@ -93,7 +94,6 @@ from casey_flows.tasks.events import (
     wants_event,
 )
 from casey_flows.tasks.preflight import ensure_call_out
-from casey_flows.tasks.waiting import WaitPolicy
 from casey_flows.warehouse.opt_outs import read_opt_outs
 
 

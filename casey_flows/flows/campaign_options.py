@@ -20,8 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.campaign.query import ContactsQuery
 from casey_flows.client.status import normalize_status
+from casey_flows.core.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
 from casey_flows.exports import RAW_CELLS_HELP
-from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS, REDIAL_AFTER_HELP, REDIAL_HELP
 from casey_flows.tasks.events import CALL_EVENTS_HELP, CallEvents, call_events_mode
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts
 

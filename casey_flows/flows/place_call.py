@@ -14,13 +14,13 @@ from pydantic import Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.campaign.outcomes import Outcome, describe_outcome, outcome_label
 from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
+from casey_flows.core.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
+from casey_flows.core.waiting import WaitPolicy
 from casey_flows.exceptions import CallLost, CallOutcomeFailure, CallWaitTimeout
 from casey_flows.exports import md_literal
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.artifacts import call_summary_markdown
 from casey_flows.tasks.calls import create_call, wait_for_call
-from casey_flows.tasks.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
-from casey_flows.tasks.waiting import WaitPolicy
 
 
 def _run_name() -> str:

@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.client.recent import as_utc, recent_call_pages
+from casey_flows.core.dispatch import dispatch_key_of
 from casey_flows.exports import REPORT_COLUMNS, artifact_key, md_literal, write_csv
 from casey_flows.run_logs import forwards_logs
 from casey_flows.tasks.calls import Credentials, casey_client
-from casey_flows.tasks.dispatch import dispatch_key_of
 
 
 class ReportRow(BaseModel):

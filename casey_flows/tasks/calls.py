@@ -18,16 +18,16 @@ from prefect.runtime import flow_run, task_run
 from casey_flows.blocks.credentials import CaseyCredentials, resolve_credentials
 from casey_flows.campaign.outcomes import describe_outcome, outcome_label
 from casey_flows.client import AsyncCaseyClient, AuthenticationError, Call, CallRequest, mask_phone
-from casey_flows.exceptions import CallLost, CallWaitTimeout
-from casey_flows.tasks.dispatch import (
+from casey_flows.core.dispatch import (
     DEFAULT_REDIAL_AFTER_SECONDS,
     RedialRule,
     dispatch_once,
     make_dispatch_key,
     with_dispatch_key,
 )
+from casey_flows.core.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
+from casey_flows.exceptions import CallLost, CallWaitTimeout
 from casey_flows.tasks.events import emit_call_event
-from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult, lost_reason
 
 Credentials = CaseyCredentials | str
 

@@ -14,7 +14,7 @@ from prefect.events import emit_event
 
 from casey_flows.campaign.outcomes import describe_outcome, outcome_value
 from casey_flows.client import Call, mask_phone
-from casey_flows.tasks.dispatch import dispatch_key_of
+from casey_flows.core.dispatch import dispatch_key_of
 
 # Which calls a campaign reports as events. Every event is a write in the Prefect server (and
 # metered on Prefect Cloud): at campaign scale the default is the calls an automation acts on.

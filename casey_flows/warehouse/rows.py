@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from casey_flows.campaign.outcomes import describe_outcome, outcome_value
 from casey_flows.client.models import Call, as_text, parse_instant
-from casey_flows.tasks.dispatch import campaign_id_of, dispatch_key_of
+from casey_flows.core.dispatch import campaign_id_of, dispatch_key_of
 
 # Parsed instants load as timestamps; the raw text is kept only when it could not be parsed.
 _RAW_SUFFIX = "_raw"

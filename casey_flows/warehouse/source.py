@@ -48,7 +48,7 @@ from casey_flows.client._constants import DEFAULT_BASE_URL
 from casey_flows.client.models import Call
 from casey_flows.client.recent import recent_call_pages
 from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES, normalize_status
-from casey_flows.tasks.dispatch import RedialRule
+from casey_flows.core.dispatch import RedialRule
 from casey_flows.warehouse import rows
 from casey_flows.warehouse.cursor import ConnectionCursor
 

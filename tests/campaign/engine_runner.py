@@ -13,8 +13,8 @@ from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.engine import CampaignEngine, EngineHooks, EngineSettings, Track
 from casey_flows.campaign.slots import SlotGate
 from casey_flows.client import AsyncCaseyClient
+from casey_flows.core.waiting import WaitPolicy
 from casey_flows.sandbox.embedded import EmbeddedSandbox
-from casey_flows.tasks.waiting import WaitPolicy
 
 ANY_TIME = CallingWindow(start="00:00", end="23:59:59", days=[0, 1, 2, 3, 4, 5, 6])
 FAST_POLL = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.5)

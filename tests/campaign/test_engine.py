@@ -10,8 +10,8 @@ from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.engine import EngineHooks
 from casey_flows.campaign.slots import Release, SlotGate
 from casey_flows.client import Call, NotFoundError
+from casey_flows.core.waiting import WaitPolicy
 from casey_flows.sandbox.embedded import EmbeddedSandbox
-from casey_flows.tasks.waiting import WaitPolicy
 from tests.campaign.engine_runner import run_engine
 
 

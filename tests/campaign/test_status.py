@@ -22,7 +22,7 @@ from casey_flows.campaign.status import (
 )
 from casey_flows.client import Call
 from casey_flows.client._constants import LIST_LIMIT_MAX
-from casey_flows.tasks.dispatch import make_dispatch_key
+from casey_flows.core.dispatch import make_dispatch_key
 
 ADA, BOB, CY = "+12025550101", "+12025550102", "+12025550103"
 _ids = itertools.count(1)

@@ -22,10 +22,10 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.control import release_campaign_lease
 from casey_flows.campaign.models import CampaignResult
 from casey_flows.client import Call, CaseyClient
+from casey_flows.core.dispatch import dispatch_key_of
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.sandbox.testing import wait_for
-from casey_flows.tasks.dispatch import dispatch_key_of
 from tests.fast_campaign import ALWAYS_OPEN, FAST, with_fast  # noqa: F401 - re-exported
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

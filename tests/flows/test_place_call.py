@@ -13,10 +13,10 @@ from prefect.events.filters import EventFilter, EventNameFilter
 
 from casey_flows.blocks import CaseyCredentials
 from casey_flows.client import AsyncCaseyClient, Call
+from casey_flows.core.waiting import WaitPolicy
 from casey_flows.flows.place_call import place_call
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.tasks.calls import create_call, wait_for_call
-from casey_flows.tasks.waiting import WaitPolicy
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 

@@ -25,19 +25,19 @@ from prefect.settings import PREFECT_API_URL
 
 from casey_flows.blocks import CaseyCredentials
 from casey_flows.client import Call, CaseyClient
+from casey_flows.core.dispatch import make_dispatch_key
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.run_logs import forwarding, forwards_logs
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.sandbox.testing import wait_for
-from casey_flows.tasks.dispatch import make_dispatch_key
 from casey_flows.warehouse.destination import WAREHOUSE_DIR_ENV
 from tests.flows.test_campaign import FAST, run_campaign
 from tests.warehouse.conftest import numbers, place_calls, wait_until_ended
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
-DISPATCH_LOGGER = "casey_flows.tasks.dispatch"
+DISPATCH_LOGGER = "casey_flows.core.dispatch"
 TWICE = "dialled more than once"
 
 
@@ -132,9 +132,9 @@ def test_a_failed_poll_is_a_warning_of_the_waiter_in_the_run_log(
     assert state.is_completed(), state.message
     logs = run_log(
         state.state_details.flow_run_id,
-        lambda logs: bool(lines(logs, "casey_flows.tasks.waiting", "failed, will retry")),
+        lambda logs: bool(lines(logs, "casey_flows.core.waiting", "failed, will retry")),
     )
-    [warning] = lines(logs, "casey_flows.tasks.waiting", "failed, will retry")
+    [warning] = lines(logs, "casey_flows.core.waiting", "failed, will retry")
     assert warning.level == logging.WARNING
     assert "503" in warning.message and clean_sandbox.call_out_connection in warning.message
 

@@ -24,11 +24,11 @@ from casey_flows.campaign.models import CampaignResult, ContactOutcome
 from casey_flows.campaign.outcomes import Outcome, outcome_label
 from casey_flows.campaign.staging import stage_contacts
 from casey_flows.client import mask_phone
+from casey_flows.core.dispatch import make_dispatch_key
 from casey_flows.exports import artifact_key
 from casey_flows.flows.status import campaign_status
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.sandbox.testing import wait_for, wait_for_terminal
-from casey_flows.tasks.dispatch import make_dispatch_key
 from tests.flows.test_campaign import run_campaign
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

@@ -93,3 +93,16 @@ def test_a_lazy_name_whose_extra_is_missing_names_the_extra(
     )
     done = run(code)
     assert f"pip install 'casey-flows[{extra}]'" in done.stdout, done.stderr[-2000:]
+
+
+def test_the_dlt_source_and_the_core_import_no_prefect() -> None:
+    """The warehouse's dlt source runs in any dlt pipeline: it, the dispatch keys and the
+    waiting logic it rests on load no Prefect (nor does the engine's core)."""
+    code = (
+        "import sys\n"
+        "from casey_flows.warehouse import casey_source\n"
+        "import casey_flows.core.dispatch, casey_flows.core.waiting\n"
+        "print(sorted(m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')))\n"
+    )
+    done = run(code)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]

@@ -25,9 +25,9 @@ from prefect.settings import PREFECT_API_URL
 
 from casey_flows.campaign.control import release_campaign_lease
 from casey_flows.client import CaseyClient
+from casey_flows.core.dispatch import dispatch_key_of
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 from casey_flows.sandbox.testing import wait_for
-from casey_flows.tasks.dispatch import dispatch_key_of
 from deployments.spec import REPO_ROOT
 from tests.deployments.stack import PrefectStack
 from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign, save_block

@@ -22,14 +22,14 @@ from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFi
 from casey_flows.campaign.models import CampaignResult
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.client import AsyncCaseyClient, CallRequest
-from casey_flows.exceptions import CreateUnconfirmed
-from casey_flows.sandbox.embedded import EmbeddedSandbox
-from casey_flows.tasks.dispatch import (
+from casey_flows.core.dispatch import (
     DEFAULT_REDIAL_AFTER_SECONDS,
     Dispatched,
     RedialRule,
     dispatch_once,
 )
+from casey_flows.exceptions import CreateUnconfirmed
+from casey_flows.sandbox.embedded import EmbeddedSandbox
 from tests.flows.test_place_call import place
 from tests.reliability.conftest import assert_exactly_once, numbers, run_campaign
 

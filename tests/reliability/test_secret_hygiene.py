@@ -33,6 +33,7 @@ from prefect.client.schemas.filters import (
 from prefect.client.schemas.objects import State
 
 from casey_flows.campaign.calling_window import CallingWindow
+from casey_flows.core.waiting import WaitPolicy
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.place_call import place_call
 from casey_flows.flows.report import call_report
@@ -40,7 +41,6 @@ from casey_flows.flows.status import campaign_status
 from casey_flows.flows.sync import sync_calls
 from casey_flows.sandbox.embedded import EmbeddedSandbox, running_sandbox
 from casey_flows.tasks.calls import create_call, get_call, list_calls, wait_for_call, wait_for_calls
-from casey_flows.tasks.waiting import WaitPolicy
 from tests.reliability.conftest import save_block
 
 pytestmark = [pytest.mark.reliability, pytest.mark.usefixtures("prefect_server")]

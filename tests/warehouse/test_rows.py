@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from casey_flows.campaign.outcomes import Outcome
 from casey_flows.client import Call
-from casey_flows.tasks.dispatch import campaign_of_key
+from casey_flows.core.dispatch import campaign_of_key
 from casey_flows.warehouse import rows
 
 NOW = datetime(2026, 11, 29, tzinfo=timezone.utc)

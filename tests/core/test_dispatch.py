@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from casey_flows.client import AsyncCaseyClient, Call
-from casey_flows.tasks.dispatch import find_dispatched
+from casey_flows.core.dispatch import find_dispatched
 from tests.scripted_server import Reply, scripted_server
 
 

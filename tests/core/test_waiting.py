@@ -9,8 +9,8 @@ import time
 import pytest
 
 from casey_flows.client import AsyncCaseyClient, Call, RetryPolicy
+from casey_flows.core.waiting import CallWatcher, WaitPolicy, WaitResult
 from casey_flows.sandbox.embedded import EmbeddedSandbox
-from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult
 
 QUICK = WaitPolicy(min_poll_seconds=0.1, max_poll_seconds=0.3, timeout_seconds=20)
 
