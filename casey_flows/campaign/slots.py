@@ -1,4 +1,5 @@
-"""Slots for calls in flight: a local cap per campaign, optionally a Prefect global limit too.
+"""Slots for calls in flight: a local cap per campaign, optionally a Prefect global limit too
+(Prefect is imported only by the global limit's gate, when used).
 
 A slot is held from just before a create until the call ends, so "in flight" means what the
 provider counts against its concurrent-call cap. The global limit (shared by every run using one
@@ -10,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 import httpx
-from prefect.client.orchestration import PrefectClient
 
 from casey_flows.exceptions import GlobalLimitMissing
+
+if TYPE_CHECKING:  # imported when a global limit is used: the engine's SlotGate needs no Prefect
+    from prefect.client.orchestration import PrefectClient
 
 Release = Callable[[], Awaitable[None]]
 logger = logging.getLogger(__name__)
@@ -140,4 +143,4 @@ def _run_client() -> PrefectClient:
     from prefect.context import get_run_context
 
     # Typed as either client; an async run (every campaign task) holds the async one.
-    return cast(PrefectClient, get_run_context().client)
+    return cast("PrefectClient", get_run_context().client)

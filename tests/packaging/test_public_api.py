@@ -101,7 +101,7 @@ def test_the_dlt_source_and_the_core_import_no_prefect() -> None:
     code = (
         "import sys\n"
         "from casey_flows.warehouse import casey_source\n"
-        "import casey_flows.core.dispatch, casey_flows.core.waiting\n"
+        "import casey_flows.core.dispatch, casey_flows.core.waiting, casey_flows.campaign.engine\n"
         "print(sorted(m for m in sys.modules if m == 'prefect' or m.startswith('prefect.')))\n"
     )
     done = run(code)
