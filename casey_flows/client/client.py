@@ -268,7 +268,7 @@ class CaseyClient(BaseCaseyClient):
         """The conversation's answers, flattened to ``field_id`` and ``value`` (for CRMs).
 
         ``GET /conversations/{id}/fields?active_only=true|false``. The body's shape is
-        undocumented: see the README for the shapes read.
+        undocumented: see docs/client.md#conversations for the shapes read.
 
         Args:
             conversation_id: the conversation's id.
@@ -293,8 +293,9 @@ class CaseyClient(BaseCaseyClient):
     def get_conversation_transcript(self, conversation_id: str) -> list[TranscriptMessage]:
         """The conversation's transcript, as messages in order.
 
-        ``GET /conversations/{id}/transcripts``. The body's shape is undocumented: see the README
-        for the shapes read (several transcripts are flattened into one list, in order).
+        ``GET /conversations/{id}/transcripts``. The body's shape is undocumented: see
+        docs/client.md#conversations for the shapes read (several transcripts are flattened into
+        one list, in order).
 
         Args:
             conversation_id: the conversation's id.

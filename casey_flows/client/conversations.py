@@ -3,7 +3,7 @@
 Lenient like ``Call``: documented fields typed, unknown fields kept, ``status`` an open string,
 timestamps parsed without losing their text. The fields and transcript endpoints have no
 documented shape: ``fields_from_data`` and ``transcript_from_data`` read every shape listed in
-the README and raise ``UnexpectedShape`` only when nothing usable is there.
+docs/client.md#conversations and raise ``UnexpectedShape`` only when nothing usable is there.
 
 Reprs never show a full phone number: ``participant_profile``, field values and unknown fields
 are shown with phone-like digit runs masked, and transcript text only by its length.

@@ -213,5 +213,5 @@ class Connection(BaseModel):
 
     @property
     def is_call_out(self) -> bool:
-        """Our assumption (documented in README): ``channel_type`` normalises to call_out."""
+        """Our assumption (docs/assumptions.md): ``channel_type`` normalises to call_out."""
         return normalize_status(self.channel_type) == "call_out"

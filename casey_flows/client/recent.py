@@ -10,7 +10,7 @@ same way and differ only in when they stop (a parameter here, each rule tested):
   Naive timestamps are read as UTC; calls without one are kept (their age is unknown).
 
 Newest first is an assumption (the sandbox's order; the real API's is undocumented), written in
-the README.
+docs/assumptions.md.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The Casey API takes no idempotency key, but it echoes a call's ``context`` on li
 every create carries a key in ``context["dispatch_key"]`` (and as an ``Idempotency-Key`` header,
 harmless if ignored). After anything that may have dispatched already (an ambiguous failure, a
 retry, a re-run) we list the connection's recent calls and adopt the ones carrying our keys.
-Assumption, written in the README: the API echoes top-level context keys unchanged.
+Assumption, written in docs/assumptions.md: the API echoes top-level context keys unchanged.
 """
 
 from __future__ import annotations

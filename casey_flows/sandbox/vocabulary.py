@@ -2,7 +2,7 @@
 fields, error codes, magic numbers.
 
 The real API documents none of these values, so the sandbox picks one set and keeps it in this
-single module: tests, the README and the lifecycle engine all read the same constants, and a
+single module: tests, the docs and the lifecycle engine all read the same constants, and a
 change here is a change everywhere.
 """
 

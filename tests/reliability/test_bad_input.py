@@ -1,9 +1,10 @@
 """The bad-input corpus (``tests/data/bad_input/``): every bad row gets a clear, row-level
 error with row, field and a masked value; every good row still goes through.
 
-The decision on formatting (casey_flows/campaign/contacts.py, README "Phone numbers"): after a
-leading ``+`` spaces, dashes, dots and parentheses are removed; a number without ``+`` is rejected,
-never guessed. File-level problems (no ``phone_number`` column, not UTF-8) raise ContactFileError.
+The decision on formatting (casey_flows/campaign/contacts.py, docs/campaigns.md#phone-numbers):
+after a leading ``+`` spaces, dashes, dots and parentheses are removed; a number without ``+`` is
+rejected, never guessed. File-level problems (no ``phone_number`` column, not UTF-8) raise
+ContactFileError.
 """
 
 from __future__ import annotations
