@@ -12,10 +12,10 @@ plan then follows ``CampaignEngine`` (``engine.py``) step by step:
 - Its create then waits for a token of the client's bucket (``max_requests_per_second``, a burst
   of as many), behind every request sent before it. The call starts when its create is sent.
 - The engine frees a slot only when a poll *sees* the call ended. The watcher polls
-  ``poll_seconds`` after its last poll while something changed (a call was placed or ended;
-  a call answered mid-ring is a change too, not modelled), and backs off (x ``poll_backoff``, up
-  to ``max_poll_seconds``) while nothing changes. With calls of one length nothing changes
-  mid-call, so that latency is part of every slot's hold: at 0.6 s calls and 0.2 s polls it
+  ``poll.min_poll_seconds`` after its last poll while something changed (a call was placed or
+  ended; a call answered mid-ring is a change too, not modelled), and backs off (x
+  ``poll.backoff``, up to ``poll.max_poll_seconds``) while nothing changes. With calls of one
+  length nothing changes mid-call, so that latency is part of every slot's hold: at 0.6 s calls and 0.2 s polls it
   is 15 % of the makespan. A poll costs one list request per 100 calls in flight, from the same
   bucket as creates.
 - A call still running after ``call_timeout_seconds`` gives its slot back at the next poll (the
@@ -47,6 +47,7 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.models import CampaignPreview
 from casey_flows.client._constants import LIST_LIMIT_MAX
 from casey_flows.client.status import normalize_status
+from casey_flows.core.waiting import WaitPolicy
 
 # Why a contact planned for this run was deferred (``ContactPlan.deferred_reason``).
 CLOSED_NOW = "outside calling window"  # closed from the plan's start to the contact's turn
@@ -61,24 +62,23 @@ class PlanSettings:
     max_concurrent_calls: int = 10
     max_requests_per_second: float = 10.0
     expected_call_seconds: float = 120.0
-    poll_seconds: float = 2.0
-    max_poll_seconds: float = 10.0
-    poll_backoff: float = 1.5
+    # How the engine polls: the same policy it is given (min, max, backoff).
+    poll: WaitPolicy = field(
+        default_factory=lambda: WaitPolicy(min_poll_seconds=2.0, max_poll_seconds=10.0)
+    )
     call_timeout_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_concurrent_calls < 1:
             raise ValueError("max_concurrent_calls must be >= 1")
-        for name in ("max_requests_per_second", "expected_call_seconds", "poll_seconds"):
+        for name in ("max_requests_per_second", "expected_call_seconds"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0")
-        if self.poll_backoff < 1:
-            raise ValueError("poll_backoff must be >= 1")
 
     @property
     def longest_poll(self) -> float:
         """The watcher's interval once nothing has changed for a while."""
-        return max(self.max_poll_seconds, self.poll_seconds)
+        return max(self.poll.max_poll_seconds, self.poll.min_poll_seconds)
 
 
 @dataclass
@@ -155,9 +155,9 @@ class _Watcher:
     """The engine's watch loop, in simulated time (``CampaignEngine._watch_loop``)."""
 
     def __init__(self, settings: PlanSettings, bucket: _Bucket, start: float) -> None:
-        self.poll = settings.poll_seconds
+        self.poll = settings.poll.min_poll_seconds
         self.max_poll = settings.longest_poll
-        self.backoff = settings.poll_backoff
+        self.backoff = settings.poll.backoff
         self.hold = settings.expected_call_seconds
         if settings.call_timeout_seconds is not None:  # stops waiting; the slot comes back
             self.hold = min(self.hold, settings.call_timeout_seconds)
@@ -302,8 +302,8 @@ def assumptions(
     said = [
         f"every call lasts {settings.expected_call_seconds:g} s from its create "
         "(expected_call_seconds); real calls vary",
-        f"a slot is freed when a poll sees its call ended: every {settings.poll_seconds:g} s "
-        f"while statuses change, backing off to {settings.longest_poll:g} s while none do",
+        "a slot is freed when a poll sees its call ended: every "
+        f"{settings.poll.min_poll_seconds:g} s while statuses change, backing off to {settings.longest_poll:g} s while none do",
         f"creates and polls share {settings.max_requests_per_second:g} requests/s; API latency, "
         "errors, 429s and the ledger scan before the first create are not counted",
         "contacts are dialled in order; one whose window is closed when its turn comes is "

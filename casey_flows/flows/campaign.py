@@ -474,9 +474,7 @@ async def _screen_and_dial(
             max_concurrent_calls=limits.max_concurrent_calls,
             max_requests_per_second=limits.max_requests_per_second,
             expected_call_seconds=limits.expected_call_seconds,
-            poll_seconds=polls.min_poll_seconds,
-            max_poll_seconds=polls.max_poll_seconds,
-            poll_backoff=polls.backoff,
+            poll=polls,
             call_timeout_seconds=limits.call_timeout_seconds,
         )
         assumed = assumptions(

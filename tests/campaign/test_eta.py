@@ -17,6 +17,7 @@ from casey_flows.campaign.eta import (
     plan_dialling,
     preview,
 )
+from casey_flows.core.waiting import WaitPolicy
 
 UTC = timezone.utc
 EVERY_DAY = CallingWindow(start="09:00", end="20:00", days=range(7))
@@ -30,9 +31,12 @@ def settings(**overrides: object) -> PlanSettings:
         "max_concurrent_calls": 10,
         "max_requests_per_second": 1000.0,
         "expected_call_seconds": 60.0,
-        "poll_seconds": 2.0,
-        "max_poll_seconds": 10.0,
     }
+    poll = {"min_poll_seconds": 2.0, "max_poll_seconds": 10.0}
+    for name in ("min_poll_seconds", "max_poll_seconds"):
+        if name in overrides:
+            poll[name] = overrides.pop(name)  # type: ignore[assignment]
+    values["poll"] = WaitPolicy(**poll)  # type: ignore[arg-type]
     return PlanSettings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
@@ -46,7 +50,7 @@ def test_no_contacts_no_eta() -> None:
 @pytest.mark.parametrize("count", [7, 95, 100, 1000])
 def test_concurrency_bound_waves_of_c_calls(count: int) -> None:
     """Slots bind: ceil(N/C) waves of D, plus at most one fast poll per wave to see the end."""
-    fast = settings(poll_seconds=0.05, max_poll_seconds=0.05)
+    fast = settings(min_poll_seconds=0.05, max_poll_seconds=0.05)
     plan = plan_dialling([None] * count, fast, WEDNESDAY_NOON)
     waves = math.ceil(count / 10)
     assert waves * 60.0 <= plan.makespan_seconds <= waves * 60.0 + waves * 0.05 + 1e-6
@@ -79,7 +83,7 @@ def test_both_bounds_and_the_polls_that_free_slots() -> None:
             max_concurrent_calls=5,
             max_requests_per_second=50.0,
             expected_call_seconds=0.6,
-            poll_seconds=0.2,
+            min_poll_seconds=0.2,
         ),
         WEDNESDAY_NOON,
     )
