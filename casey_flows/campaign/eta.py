@@ -15,9 +15,9 @@ plan then follows ``CampaignEngine`` (``engine.py``) step by step:
   ``poll.min_poll_seconds`` after its last poll while something changed (a call was placed or
   ended; a call answered mid-ring is a change too, not modelled), and backs off (x
   ``poll.backoff``, up to ``poll.max_poll_seconds``) while nothing changes. With calls of one
-  length nothing changes mid-call, so that latency is part of every slot's hold: at 0.6 s calls and 0.2 s polls it
-  is 15 % of the makespan. A poll costs one list request per 100 calls in flight, from the same
-  bucket as creates.
+  length nothing changes mid-call, so that latency is part of every slot's hold: at 0.6 s calls
+  and 0.2 s polls it is 15 % of the makespan. A poll costs one list request per 100 calls in
+  flight, from the same bucket as creates.
 - A call still running after ``call_timeout_seconds`` gives its slot back at the next poll (the
   engine stops waiting for it; the call itself runs on).
 
@@ -303,7 +303,8 @@ def assumptions(
         f"every call lasts {settings.expected_call_seconds:g} s from its create "
         "(expected_call_seconds); real calls vary",
         "a slot is freed when a poll sees its call ended: every "
-        f"{settings.poll.min_poll_seconds:g} s while statuses change, backing off to {settings.longest_poll:g} s while none do",
+        f"{settings.poll.min_poll_seconds:g} s while statuses change, backing off to "
+        f"{settings.longest_poll:g} s while none do",
         f"creates and polls share {settings.max_requests_per_second:g} requests/s; API latency, "
         "errors, 429s and the ledger scan before the first create are not counted",
         "contacts are dialled in order; one whose window is closed when its turn comes is "
