@@ -369,73 +369,33 @@ async def call_campaign(
         return await call_campaign.fn(**parameters)
     campaign_id = campaign_id or default_campaign_id()
     # Every final outcome goes to the CSV as it happens; the result keeps counts and a sample.
-    with OutcomeLog(
+    outcomes = OutcomeLog(
         exports.csv_path,
         full_numbers=exports.full_numbers,
         raw_cells=exports.raw_cells,
         name=campaign_id,
-    ) as outcome_log:
-        return await _run_campaign(
-            campaign_id,
-            outcome_log,
-            connection_code=connection_code,
-            contacts=contacts,
-            contacts_file=contacts_file,
-            staged_contacts=staged_contacts,
-            contacts_query=contacts_query,
-            dry_run=dry_run,
-            credentials_block=credentials_block,
-            calling_window=calling_window,
-            suppression=suppression,
-            limits=limits,
-            retries=retries,
-            safety=safety,
-            exports=exports,
-        )
-
-
-async def _run_campaign(
-    campaign_id: str,
-    outcome_log: OutcomeLog,
-    *,
-    connection_code: str,
-    contacts: list[ContactInput] | None,
-    contacts_file: str | None,
-    staged_contacts: StagedContacts | None,
-    contacts_query: ContactsQuery | None,
-    dry_run: bool,
-    credentials_block: str,
-    calling_window: CallingWindow,
-    suppression: Suppression,
-    limits: CallLimits,
-    retries: CallRetries,
-    safety: ExactlyOnceSafety,
-    exports: CampaignExports,
-) -> CampaignResult:
-    """``call_campaign``'s work, every final outcome into ``outcome_log``."""
-    async with contact_stream(  # a file or a query that cannot be read fails the run here
-        contacts, contacts_file, staged_contacts, contacts_query, calling_window.timezone
-    ) as stream:
-        return await _screen_and_dial(
-            campaign_id,
-            Screening(
-                stream,
-                LiveSuppression(
-                    partial(_read_suppression, suppression, connection_code),
-                    refresh_seconds=suppression.refresh_seconds,
-                    max_stale_seconds=suppression.max_stale_seconds,
-                ),
-                outcome_log,
-            ),
-            connection_code=connection_code,
-            dry_run=dry_run,
-            credentials_block=credentials_block,
-            calling_window=calling_window,
-            limits=limits,
-            retries=retries,
-            safety=safety,
-            exports=exports,
-        )
+    )
+    suppressed = LiveSuppression(
+        partial(_read_suppression, suppression, connection_code),
+        refresh_seconds=suppression.refresh_seconds,
+        max_stale_seconds=suppression.max_stale_seconds,
+    )
+    with outcomes:
+        async with contact_stream(  # a file or a query that cannot be read fails the run here
+            contacts, contacts_file, staged_contacts, contacts_query, calling_window.timezone
+        ) as stream:
+            return await _screen_and_dial(
+                campaign_id,
+                Screening(stream, suppressed, outcomes),
+                connection_code=connection_code,
+                dry_run=dry_run,
+                credentials_block=credentials_block,
+                calling_window=calling_window,
+                limits=limits,
+                retries=retries,
+                safety=safety,
+                exports=exports,
+            )
 
 
 async def _screen_and_dial(
@@ -451,7 +411,8 @@ async def _screen_and_dial(
     safety: ExactlyOnceSafety,
     exports: CampaignExports,
 ) -> CampaignResult:
-    """Read the suppression list, then plan or dial the screened contacts; publish the result."""
+    """``call_campaign``'s work: read the suppression list, then plan or dial the screened
+    contacts, every final outcome into the screening's outcome log; publish the result."""
     logger = get_run_logger()
     live_suppression = screening.suppression
     outcome_log = screening.outcome_log
