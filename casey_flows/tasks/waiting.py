@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -29,7 +30,8 @@ from casey_flows.client import (
     PermissionDeniedError,
 )
 from casey_flows.client._constants import LIST_LIMIT_MAX
-from casey_flows.client.recent import recent_call_pages
+from casey_flows.client.pages import CallPage
+from casey_flows.client.recent import recent_lazy_pages
 from casey_flows.client.status import normalize_statuses
 
 logger = logging.getLogger(__name__)
@@ -104,6 +106,8 @@ class CallWatcher:
         self.policy = policy or WaitPolicy()
         self.on_change = on_change
         self._sweep_pages_estimate = 1
+        # Each call's JSON at the last sweep, with the Call made of it: unchanged, not re-read.
+        self._last_read: dict[str, tuple[Any, Call]] = {}
 
     async def wait(self, calls: Iterable[Call]) -> WaitResult:
         result = WaitResult()
@@ -147,7 +151,7 @@ class CallWatcher:
         for call in fresh:
             result.not_found.pop(call.id, None)
             previous = pending.get(call.id)
-            if previous is None:
+            if previous is None or previous is call:  # gone, or read again unchanged
                 continue
             if call.normalized_status != previous.normalized_status:
                 changed = True
@@ -188,19 +192,36 @@ class CallWatcher:
         return await self._get_each(list(pending), result)
 
     async def _sweep(self, pending: dict[str, Call], result: WaitResult) -> dict[str, Call]:
-        """List newest first until every pending call is seen or the list is exhausted."""
+        """List newest first until every pending call is seen or the list is exhausted.
+
+        A call whose JSON is the same as at the last sweep comes back as the very ``Call``
+        already pending (nothing validated): most of a page is other calls, or calls still
+        ringing or talking.
+        """
         seen: dict[str, Call] = {}
         pages = 0
         stamps = [c.created_at for c in pending.values()]
         oldest = min(stamps) if stamps and all(s and s.tzinfo for s in stamps) else None
-        async for page in recent_call_pages(self.client, self.connection_code, cutoff=oldest):
+        last, self._last_read = self._last_read, {}
+        async for page in recent_lazy_pages(self.client, self.connection_code, cutoff=oldest):
             pages += 1
             result.requests += 1
-            seen.update((c.id, c) for c in page if c.id in pending)
+            for index in range(len(page)):
+                call_id = page.id_at(index)
+                known = pending.get(call_id) if call_id is not None else None
+                if known is not None:
+                    seen[known.id] = self._read(page, index, known, last.get(known.id))
             if len(seen) >= len(pending):
                 break
         self._sweep_pages_estimate = max(pages, math.ceil(len(pending) / LIST_LIMIT_MAX))
         return seen
+
+    def _read(self, page: CallPage, index: int, known: Call, last: tuple[Any, Call] | None) -> Call:
+        """The call at ``index``: ``known`` itself if the API sends what it sent last time."""
+        raw = page.raw(index)
+        call = known if last is not None and last[1] is known and last[0] == raw else page[index]
+        self._last_read[call.id] = (raw, call)
+        return call
 
     async def _get_each(self, call_ids: list[str], result: WaitResult) -> list[Call]:
         gate = asyncio.Semaphore(GET_CONCURRENCY)

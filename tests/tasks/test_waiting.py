@@ -9,6 +9,7 @@ import time
 import pytest
 
 from casey_flows.client import AsyncCaseyClient, Call, RetryPolicy
+from casey_flows.client.pages import CallPage
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.tasks.waiting import CallWatcher, WaitPolicy, WaitResult
 
@@ -144,3 +145,45 @@ def test_unknown_terminal_vocabulary_is_configurable() -> None:
     assert policy.terminal_statuses == frozenset({"all_done"})
     assert Call(id="x", status="all done").is_terminal(policy.terminal_statuses)
     assert not Call(id="x", status="completed").is_terminal(policy.terminal_statuses)
+
+
+class ScriptedPages:
+    """A client stand-in for the sweep: each list request answers the next queued page."""
+
+    def __init__(self, *pages: list[dict[str, object]]) -> None:
+        self.pages = list(pages)
+
+    async def list_call_page(self, connection_code: str, **params: object) -> CallPage:
+        return CallPage(self.pages.pop(0))
+
+
+def test_a_sweep_validates_only_calls_whose_json_changed() -> None:
+    def raw(n: int, status: str = "in_progress", **fields: object) -> dict[str, object]:
+        stamp = f"2026-11-26T21:53:{30 - n:02d}+00:00"
+        return {"id": f"c{n}", "status": status, "created_at": stamp, **fields}
+
+    calls = [raw(1), raw(2), raw(3)]
+    client = ScriptedPages(
+        calls,
+        [raw(1), raw(2), raw(3)],
+        [raw(1, conversation_id="conv-1"), raw(2), raw(3)],
+        [raw(1, conversation_id="conv-1"), raw(2, "completed"), raw(3)],
+    )
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    pending = {c["id"]: Call.model_validate(c) for c in calls}  # type: ignore[misc]
+    result = WaitResult()
+
+    async def polls() -> list[dict[str, Call]]:
+        seen = []
+        for _ in range(4):
+            await watcher.poll(pending, result)
+            seen.append(dict(pending))
+        return seen
+
+    first, second, third, fourth = asyncio.run(polls())
+    assert all(second[i] is first[i] for i in first), "read again unchanged: the same Call"
+    assert third["c1"] is not second["c1"] and third["c1"].conversation_id == "conv-1"
+    assert third["c2"] is second["c2"] and third["c3"] is second["c3"]
+    assert fourth["c1"] is third["c1"]
+    assert list(result.ended) == ["c2"] and result.ended["c2"].status == "completed"
+    assert result.requests == 4 and result.poll_errors == 0
