@@ -59,16 +59,17 @@ async def recent_lazy_pages(
     stop: StopRule = "page",
     status: str | None = None,
     page_size: int = LIST_LIMIT_MAX,
+    offset: int = 0,
 ) -> AsyncIterator[CallPage]:
     """:func:`recent_call_pages`, as pages whose calls are validated only when read (a reader
-    that wants a few calls of each page)."""
+    that wants a few calls of each page); ``offset`` skips that many of the newest calls."""
 
     async def fetch(offset: int) -> CallPage:
         return await client.list_call_page(
             connection_code, limit=page_size, offset=offset, status=status
         )
 
-    async for page in _recent(fetch, CallPage.created_at, cutoff, stop, page_size):
+    async for page in _recent(fetch, CallPage.created_at, cutoff, stop, page_size, offset):
         yield page
 
 
@@ -81,10 +82,10 @@ async def _recent(
     cutoff: datetime | None,
     stop: StopRule,
     page_size: int,
+    offset: int = 0,
 ) -> AsyncIterator[Page]:
     """The paging and both stop rules, for either kind of page."""
     cutoff = as_utc(cutoff) if cutoff is not None else None
-    offset = 0
     while True:
         page = await fetch(offset)
         stamps = (created_at(page, i) for i in range(len(page)))

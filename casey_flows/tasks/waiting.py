@@ -33,12 +33,16 @@ from casey_flows.client._constants import LIST_LIMIT_MAX
 from casey_flows.client.pages import CallPage
 from casey_flows.client.recent import recent_lazy_pages
 from casey_flows.client.status import normalize_statuses
+from casey_flows.tasks.call_ages import CallAges
 
 logger = logging.getLogger(__name__)
 
 OnChange = Callable[[Call, str | None], Awaitable[None] | None]
 # Polls that fetch one call each run this many requests at once.
 GET_CONCURRENCY = 10
+# A call too young to have ended (casey_flows.tasks.call_ages) goes unread by polls for at most
+# this many min_poll_seconds after its create.
+MAX_SKIP_POLLS = 8.0
 
 
 class WaitPolicy(BaseModel):
@@ -108,6 +112,7 @@ class CallWatcher:
         self._sweep_pages_estimate = 1
         # Each call's JSON at the last sweep, with the Call made of it: unchanged, not re-read.
         self._last_read: dict[str, tuple[Any, Call]] = {}
+        self.ages = CallAges(MAX_SKIP_POLLS * self.policy.min_poll_seconds)
 
     async def wait(self, calls: Iterable[Call]) -> WaitResult:
         result = WaitResult()
@@ -137,6 +142,7 @@ class CallWatcher:
     async def poll(self, pending: dict[str, Call], result: WaitResult) -> bool:
         """One poll; True if any call changed status. Errors are counted, never raised."""
         result.polls += 1
+        began = time.time()
         try:
             fresh = await self._fetch(pending, result)
         except (AuthenticationError, PermissionDeniedError):
@@ -148,14 +154,20 @@ class CallWatcher:
             )
             fresh = []
         changed = self._give_up_lost(pending, result)
+        still_open: list[Call] = []
+        ended: list[Call] = []
         for call in fresh:
             result.not_found.pop(call.id, None)
             previous = pending.get(call.id)
-            if previous is None or previous is call:  # gone, or read again unchanged
+            if previous is None:
                 continue
-            if call.normalized_status != previous.normalized_status:
-                changed = True
-            await self._settle(call, previous.normalized_status, result, pending)
+            if previous is not call:  # else read again unchanged
+                if call.normalized_status != previous.normalized_status:
+                    changed = True
+                await self._settle(call, previous.normalized_status, result, pending)
+            (still_open if call.id in pending else ended).append(call)
+        self.ages.seen(still_open, ended, began)
+        self.ages.forget(pending)
         return changed
 
     def _give_up_lost(self, pending: dict[str, Call], result: WaitResult) -> bool:
@@ -175,9 +187,11 @@ class CallWatcher:
         return bool(lost)
 
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
-        if len(pending) > self._sweep_pages_estimate:
-            swept = await self._sweep(pending, result)
-            missing = [call_id for call_id in pending if call_id not in swept]
+        young = self._young(pending)
+        wanted = len(pending) - len(young)
+        if wanted > self._sweep_pages_estimate:
+            swept = await self._sweep(pending, young, result)
+            missing = [i for i in pending if i not in swept and i not in young]
             try:
                 return list(swept.values()) + await self._get_each(missing, result)
             except (AuthenticationError, PermissionDeniedError):
@@ -189,31 +203,52 @@ class CallWatcher:
                 result.poll_errors += 1
                 logger.warning("%d calls could not be read, will retry: %s", len(missing), exc)
                 return list(swept.values())
-        return await self._get_each(list(pending), result)
+        return await self._get_each([i for i in pending if i not in young], result)
 
-    async def _sweep(self, pending: dict[str, Call], result: WaitResult) -> dict[str, Call]:
-        """List newest first until every pending call is seen or the list is exhausted.
+    def _young(self, pending: dict[str, Call]) -> set[str]:
+        """The calls this poll may leave unread: created so recently that hardly any call has
+        ended that young (``CallAges.young_age``). They are the newest pending calls, so the
+        list's first ``len(young)`` entries hold no other pending call (newest first)."""
+        age = self.ages.young_age()
+        if age is None:
+            return set()
+        since = time.time() - age
+        return {
+            call_id
+            for call_id, call in pending.items()
+            if call.created_at is not None and call.created_at.timestamp() > since
+        }
+
+    async def _sweep(
+        self, pending: dict[str, Call], young: set[str], result: WaitResult
+    ) -> dict[str, Call]:
+        """List newest first, below the young calls, until every other pending call is seen or
+        the list is exhausted.
 
         A call whose JSON is the same as at the last sweep comes back as the very ``Call``
         already pending (nothing validated): most of a page is other calls, or calls still
         ringing or talking.
         """
         seen: dict[str, Call] = {}
-        pages = 0
+        wanted, found, pages = len(pending) - len(young), 0, 0
         stamps = [c.created_at for c in pending.values()]
         oldest = min(stamps) if stamps and all(s and s.tzinfo for s in stamps) else None
         last, self._last_read = self._last_read, {}
-        async for page in recent_lazy_pages(self.client, self.connection_code, cutoff=oldest):
+        pages_read = recent_lazy_pages(
+            self.client, self.connection_code, cutoff=oldest, offset=len(young)
+        )
+        async for page in pages_read:
             pages += 1
             result.requests += 1
             for index in range(len(page)):
                 call_id = page.id_at(index)
                 known = pending.get(call_id) if call_id is not None else None
                 if known is not None:
+                    found += call_id not in seen and call_id not in young
                     seen[known.id] = self._read(page, index, known, last.get(known.id))
-            if len(seen) >= len(pending):
+            if found >= wanted:
                 break
-        self._sweep_pages_estimate = max(pages, math.ceil(len(pending) / LIST_LIMIT_MAX))
+        self._sweep_pages_estimate = max(pages, math.ceil(wanted / LIST_LIMIT_MAX))
         return seen
 
     def _read(self, page: CallPage, index: int, known: Call, last: tuple[Any, Call] | None) -> Call:

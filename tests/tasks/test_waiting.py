@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -152,9 +153,14 @@ class ScriptedPages:
 
     def __init__(self, *pages: list[dict[str, object]]) -> None:
         self.pages = list(pages)
+        self.offsets: list[object] = []
 
     async def list_call_page(self, connection_code: str, **params: object) -> CallPage:
+        self.offsets.append(params["offset"])
         return CallPage(self.pages.pop(0))
+
+    async def get_call(self, connection_code: str, call_id: str) -> Call:
+        raise AssertionError(f"no call is read by id here ({call_id})")
 
 
 def test_a_sweep_validates_only_calls_whose_json_changed() -> None:
@@ -187,3 +193,31 @@ def test_a_sweep_validates_only_calls_whose_json_changed() -> None:
     assert fourth["c1"] is third["c1"]
     assert list(result.ended) == ["c2"] and result.ended["c2"].status == "completed"
     assert result.requests == 4 and result.poll_errors == 0
+
+
+def test_a_sweep_starts_below_calls_too_young_to_have_ended() -> None:
+    now = datetime.now(timezone.utc)
+
+    def raw(n: int, age: float, status: str = "in_progress") -> dict[str, object]:
+        return {"id": f"c{n}", "status": status, "created_at": (now - timedelta(seconds=age))}
+
+    def stamped(item: dict[str, object]) -> dict[str, object]:
+        return {**item, "created_at": item["created_at"].isoformat()}  # type: ignore[attr-defined]
+
+    young, old = [raw(1, 0.1), raw(2, 0.2)], [raw(3, 30), raw(4, 31), raw(5, 32)]
+    # The list below the two young calls: another client's call, then ours; one has ended.
+    page = [raw(9, 20), raw(3, 30), raw(4, 31, "completed"), raw(5, 32), raw(6, 40)]
+    client = ScriptedPages([stamped(c) for c in page])
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    # Twenty calls seen end, each last seen open at 30 s: nothing ends much younger.
+    finished = [Call(id=f"f{n}", created_at=now - timedelta(seconds=31)) for n in range(20)]
+    watcher.ages.seen(finished, [], now.timestamp() - 1)
+    watcher.ages.seen([], finished, now.timestamp())
+    pending = {c["id"]: Call.model_validate(stamped(c)) for c in young + old}  # type: ignore[misc]
+    result = WaitResult()
+
+    assert asyncio.run(watcher.poll(pending, result)) is True
+    assert client.offsets == [2], "the two young calls' places skipped"
+    assert list(result.ended) == ["c4"] and result.requests == 1
+    assert sorted(pending) == ["c1", "c2", "c3", "c5"], "young calls still watched, not lost"
+    assert not result.not_found
