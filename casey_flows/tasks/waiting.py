@@ -43,6 +43,10 @@ GET_CONCURRENCY = 10
 # A call too young to have ended (casey_flows.tasks.call_ages) goes unread by polls for at most
 # this many min_poll_seconds after its create.
 MAX_SKIP_POLLS = 8.0
+# After a sweep below the young calls missed one it wanted, polls read from the top for this
+# many polls, doubling each time it happens again, up to the maximum.
+MIN_SKIP_PAUSE_POLLS = 16
+MAX_SKIP_PAUSE_POLLS = 1024
 
 
 class WaitPolicy(BaseModel):
@@ -113,6 +117,9 @@ class CallWatcher:
         # Each call's JSON at the last sweep, with the Call made of it: unchanged, not re-read.
         self._last_read: dict[str, tuple[Any, Call]] = {}
         self.ages = CallAges(MAX_SKIP_POLLS * self.policy.min_poll_seconds)
+        self._polls = 0
+        self._skip_resumes_at = 0
+        self._skip_pause = MIN_SKIP_PAUSE_POLLS
 
     async def wait(self, calls: Iterable[Call]) -> WaitResult:
         result = WaitResult()
@@ -187,11 +194,14 @@ class CallWatcher:
         return bool(lost)
 
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
-        young = self._young(pending)
+        self._polls += 1
+        young = self._young(pending) if self._polls >= self._skip_resumes_at else set()
         wanted = len(pending) - len(young)
         if wanted > self._sweep_pages_estimate:
             swept = await self._sweep(pending, young, result)
             missing = [i for i in pending if i not in swept and i not in young]
+            if missing and young:
+                self._pause_skipping()
             try:
                 return list(swept.values()) + await self._get_each(missing, result)
             except (AuthenticationError, PermissionDeniedError):
@@ -204,6 +214,13 @@ class CallWatcher:
                 logger.warning("%d calls could not be read, will retry: %s", len(missing), exc)
                 return list(swept.values())
         return await self._get_each([i for i in pending if i not in young], result)
+
+    def _pause_skipping(self) -> None:
+        """A sweep below the young calls missed a call it wanted: the list may trail creates
+        (a replica), so the newest calls it shows are older than ours and the skip went too
+        far. Read from the top for a while, longer each time it happens again."""
+        self._skip_resumes_at = self._polls + self._skip_pause
+        self._skip_pause = min(2 * self._skip_pause, MAX_SKIP_PAUSE_POLLS)
 
     def _young(self, pending: dict[str, Call]) -> set[str]:
         """The calls this poll may leave unread: created so recently that hardly any call has
