@@ -221,3 +221,43 @@ def test_a_sweep_starts_below_calls_too_young_to_have_ended() -> None:
     assert list(result.ended) == ["c4"] and result.requests == 1
     assert sorted(pending) == ["c1", "c2", "c3", "c5"], "young calls still watched, not lost"
     assert not result.not_found
+
+
+def test_a_skip_that_missed_a_wanted_call_is_paused() -> None:
+    """A list that trails creates shows older calls where the young ones would be: the sweep
+    below them misses a wanted call, reads it by id, and the next polls read from the top."""
+    now = datetime.now(timezone.utc)
+
+    def raw(n: int, age: float) -> dict[str, object]:
+        stamp = (now - timedelta(seconds=age)).isoformat()
+        return {"id": f"c{n}", "status": "in_progress", "created_at": stamp}
+
+    class Lagging(ScriptedPages):
+        async def get_call(self, connection_code: str, call_id: str) -> Call:
+            self.gets.append(call_id)
+            return Call.model_validate(raw(int(call_id[1:]), 30))
+
+    # The list does not show the two young calls yet: its top is c3, c4, then c5 and older.
+    listed = [raw(3, 30), raw(4, 31), raw(5, 32), raw(6, 40)]
+    client = Lagging(listed[2:], listed)
+    client.gets = []  # type: ignore[attr-defined]
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    finished = [Call(id=f"f{n}", created_at=now - timedelta(seconds=31)) for n in range(20)]
+    watcher.ages.seen(finished, [], now.timestamp() - 1)
+    watcher.ages.seen([], finished, now.timestamp())
+    pending = {
+        c["id"]: Call.model_validate(c)  # type: ignore[misc]
+        for c in [raw(1, 0.1), raw(2, 0.2), raw(3, 30), raw(4, 31), raw(5, 32)]
+    }
+    result = WaitResult()
+
+    async def two_polls() -> None:
+        await watcher.poll(pending, result)
+        await watcher.poll(pending, result)
+
+    asyncio.run(two_polls())
+    assert client.offsets == [2, 0], "skipped two places, missed c3 and c4, then read from top"
+    gets = client.gets  # type: ignore[attr-defined]
+    assert sorted(gets[:2]) == ["c3", "c4"]
+    assert sorted(gets[2:]) == ["c1", "c2"], "not listed yet, so read by id (as before)"
+    assert not result.not_found and len(pending) == 5
