@@ -3,8 +3,10 @@
 Wall-clock deadline (not summed sleeps); backoff with jitter between polls while nothing
 changes; a transient poll error never fails the wait; each change of status is reported once.
 For many calls one list sweep (100 calls a request) replaces a GET per call per poll; the choice
-is made per poll from what the last sweep cost. "Stop waiting" is not "cancel": calls still open
-at the deadline are returned as open.
+is made per poll from what the last sweep cost. A sweep starts below the calls too young to have
+ended (learned from the calls seen end: ``casey_flows.tasks.call_ages``), and validates only the
+calls whose JSON changed since the last one. "Stop waiting" is not "cancel": calls still open at
+the deadline are returned as open.
 """
 
 from __future__ import annotations
