@@ -198,10 +198,11 @@ class CallWatcher:
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
         self._polls += 1
         young = self._young(pending) if self._polls >= self._skip_resumes_at else set()
-        wanted = len(pending) - len(young)
-        if wanted > self._sweep_pages_estimate:
-            swept = await self._sweep(pending, young, result)
-            missing = [i for i in pending if i not in swept and i not in young]
+        # This poll's calls: any the engine adds while it waits on the API wait for the next.
+        wanted = [i for i in pending if i not in young]
+        if len(wanted) > self._sweep_pages_estimate:
+            swept = await self._sweep(pending, set(wanted), len(young), result)
+            missing = [i for i in wanted if i not in swept and i in pending]
             if missing and young:
                 self._pause_skipping()
             try:
@@ -215,7 +216,7 @@ class CallWatcher:
                 result.poll_errors += 1
                 logger.warning("%d calls could not be read, will retry: %s", len(missing), exc)
                 return list(swept.values())
-        return await self._get_each([i for i in pending if i not in young], result)
+        return await self._get_each(wanted, result)
 
     def _pause_skipping(self) -> None:
         """A sweep below the young calls missed a call it wanted: the list may trail creates
@@ -239,22 +240,22 @@ class CallWatcher:
         }
 
     async def _sweep(
-        self, pending: dict[str, Call], young: set[str], result: WaitResult
+        self, pending: dict[str, Call], wanted: set[str], skip: int, result: WaitResult
     ) -> dict[str, Call]:
-        """List newest first, below the young calls, until every other pending call is seen or
-        the list is exhausted.
+        """List newest first, below the ``skip`` newest calls (the young ones), until every
+        ``wanted`` call is seen or the list is exhausted.
 
         A call whose JSON is the same as at the last sweep comes back as the very ``Call``
         already pending (nothing validated): most of a page is other calls, or calls still
         ringing or talking.
         """
         seen: dict[str, Call] = {}
-        wanted, found, pages = len(pending) - len(young), 0, 0
+        found = pages = 0
         stamps = [c.created_at for c in pending.values()]
         oldest = min(stamps) if stamps and all(s and s.tzinfo for s in stamps) else None
         last, self._last_read = self._last_read, {}
         pages_read = recent_lazy_pages(
-            self.client, self.connection_code, cutoff=oldest, offset=len(young)
+            self.client, self.connection_code, cutoff=oldest, offset=skip
         )
         async for page in pages_read:
             pages += 1
@@ -263,11 +264,11 @@ class CallWatcher:
                 call_id = page.id_at(index)
                 known = pending.get(call_id) if call_id is not None else None
                 if known is not None:
-                    found += call_id not in seen and call_id not in young
+                    found += call_id in wanted and call_id not in seen
                     seen[known.id] = self._read(page, index, known, last.get(known.id))
-            if found >= wanted:
+            if found >= len(wanted):
                 break
-        self._sweep_pages_estimate = max(pages, math.ceil(wanted / LIST_LIMIT_MAX))
+        self._sweep_pages_estimate = max(pages, math.ceil(len(wanted) / LIST_LIMIT_MAX))
         return seen
 
     def _read(self, page: CallPage, index: int, known: Call, last: tuple[Any, Call] | None) -> Call:

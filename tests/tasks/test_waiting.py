@@ -261,3 +261,26 @@ def test_a_skip_that_missed_a_wanted_call_is_paused() -> None:
     assert sorted(gets[:2]) == ["c3", "c4"]
     assert sorted(gets[2:]) == ["c1", "c2"], "not listed yet, so read by id (as before)"
     assert not result.not_found and len(pending) == 5
+
+
+def test_a_call_dialled_while_a_sweep_waits_is_left_to_the_next_poll() -> None:
+    now = datetime.now(timezone.utc)
+
+    def raw(n: int, age: float) -> dict[str, object]:
+        stamp = (now - timedelta(seconds=age)).isoformat()
+        return {"id": f"c{n}", "status": "in_progress", "created_at": stamp}
+
+    pending = {c["id"]: Call.model_validate(c) for c in [raw(1, 30), raw(2, 31)]}  # type: ignore[misc]
+
+    class DialsMeanwhile(ScriptedPages):
+        async def list_call_page(self, connection_code: str, **params: object) -> CallPage:
+            pending["c9"] = Call.model_validate(raw(9, 0))  # the engine dials as we wait
+            return await super().list_call_page(connection_code, **params)
+
+    client = DialsMeanwhile([raw(1, 30), raw(2, 31)], [raw(9, 0), raw(1, 30), raw(2, 31)])
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    result = WaitResult()
+    asyncio.run(watcher.poll(pending, result))  # no GET of c9 (ScriptedPages refuses GETs)
+    assert result.requests == 1 and sorted(pending) == ["c1", "c2", "c9"]
+    asyncio.run(watcher.poll(pending, result))
+    assert result.requests == 2 and client.offsets == [0, 0]
