@@ -60,6 +60,7 @@ USER_AGENT = f"casey-flows/{__version__}"
 
 # A page of calls validated in one call into pydantic-core (not one per call): -0.4 us a call.
 _CALL_LIST = TypeAdapter(list[Call])
+_LIST = TypeAdapter(list[Any], config={"strict": True})
 
 _STATUS_ERRORS: dict[int, type[errors.APIStatusError]] = {
     400: errors.InvalidRequestError,
@@ -399,6 +400,11 @@ class BaseCaseyClient:
     @staticmethod
     def _parse_calls(body: dict[str, Any]) -> list[Call]:
         return _parse(lambda: _CALL_LIST.validate_python(body["data"]))
+
+    @staticmethod
+    def _call_items(body: dict[str, Any]) -> list[Any]:
+        """A list page's calls as sent, for a CallPage to validate one by one when read."""
+        return _parse(lambda: _LIST.validate_python(body["data"]))
 
     @staticmethod
     def _parse_connection(body: dict[str, Any]) -> Connection:

@@ -25,6 +25,7 @@ from casey_flows.client.conversations import (
     TranscriptMessage,
 )
 from casey_flows.client.models import Call, CallFields, CallRequest, Connection
+from casey_flows.client.pages import CallPage
 from casey_flows.client.ratelimit import PacedSyncTransport, PacedTransport
 from casey_flows.client.retry import RetryPolicy
 from casey_flows.client.transports import (
@@ -140,6 +141,13 @@ class CaseyClient(BaseCaseyClient):
         it)."""
         spec = self._list_calls_spec(connection_code, limit, offset, status)
         return self._parse_calls(self._send(spec))
+
+    def list_call_page(
+        self, connection_code: str, *, limit: int = 20, offset: int = 0, status: str | None = None
+    ) -> CallPage:
+        """One page of calls, as :meth:`list_calls`, each validated only when read."""
+        spec = self._list_calls_spec(connection_code, limit, offset, status)
+        return CallPage(self._call_items(self._send(spec)))
 
     def iter_calls(
         self, connection_code: str, *, status: str | None = None, page_size: int = 100
@@ -423,6 +431,14 @@ class AsyncCaseyClient(BaseCaseyClient):
         """One page of the connection's calls (``limit`` 1 to 100)."""
         spec = self._list_calls_spec(connection_code, limit, offset, status)
         return self._parse_calls(await self._send(spec))
+
+    async def list_call_page(
+        self, connection_code: str, *, limit: int = 20, offset: int = 0, status: str | None = None
+    ) -> CallPage:
+        """One page of calls, as :meth:`list_calls`, each validated only when read (a watcher
+        reads the few it waits on)."""
+        spec = self._list_calls_spec(connection_code, limit, offset, status)
+        return CallPage(self._call_items(await self._send(spec)))
 
     async def iter_calls(
         self, connection_code: str, *, status: str | None = None, page_size: int = 100

@@ -3,8 +3,10 @@
 Wall-clock deadline (not summed sleeps); backoff with jitter between polls while nothing
 changes; a transient poll error never fails the wait; each change of status is reported once.
 For many calls one list sweep (100 calls a request) replaces a GET per call per poll; the choice
-is made per poll from what the last sweep cost. "Stop waiting" is not "cancel": calls still open
-at the deadline are returned as open.
+is made per poll from what the last sweep cost. A sweep starts below the calls too young to have
+ended (learned from the calls seen end: ``casey_flows.core.call_ages``), and validates only the
+calls whose JSON changed since the last one. "Stop waiting" is not "cancel": calls still open at
+the deadline are returned as open.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -29,14 +32,23 @@ from casey_flows.client import (
     PermissionDeniedError,
 )
 from casey_flows.client._constants import LIST_LIMIT_MAX
-from casey_flows.client.recent import recent_call_pages
+from casey_flows.client.pages import CallPage
+from casey_flows.client.recent import recent_lazy_pages
 from casey_flows.client.status import normalize_statuses
+from casey_flows.core.call_ages import CallAges
 
 logger = logging.getLogger(__name__)
 
 OnChange = Callable[[Call, str | None], Awaitable[None] | None]
 # Polls that fetch one call each run this many requests at once.
 GET_CONCURRENCY = 10
+# A call too young to have ended (casey_flows.core.call_ages) goes unread by polls for at most
+# this many min_poll_seconds after its create.
+MAX_SKIP_POLLS = 8.0
+# After a sweep below the young calls missed one it wanted, polls read from the top for this
+# many polls, doubling each time it happens again, up to the maximum.
+MIN_SKIP_PAUSE_POLLS = 16
+MAX_SKIP_PAUSE_POLLS = 1024
 
 
 class WaitPolicy(BaseModel):
@@ -104,6 +116,12 @@ class CallWatcher:
         self.policy = policy or WaitPolicy()
         self.on_change = on_change
         self._sweep_pages_estimate = 1
+        # Each call's JSON at the last sweep, with the Call made of it: unchanged, not re-read.
+        self._last_read: dict[str, tuple[Any, Call]] = {}
+        self.ages = CallAges(MAX_SKIP_POLLS * self.policy.min_poll_seconds)
+        self._polls = 0
+        self._skip_resumes_at = 0
+        self._skip_pause = MIN_SKIP_PAUSE_POLLS
 
     async def wait(self, calls: Iterable[Call]) -> WaitResult:
         result = WaitResult()
@@ -133,6 +151,7 @@ class CallWatcher:
     async def poll(self, pending: dict[str, Call], result: WaitResult) -> bool:
         """One poll; True if any call changed status. Errors are counted, never raised."""
         result.polls += 1
+        began = time.time()
         try:
             fresh = await self._fetch(pending, result)
         except (AuthenticationError, PermissionDeniedError):
@@ -144,14 +163,20 @@ class CallWatcher:
             )
             fresh = []
         changed = self._give_up_lost(pending, result)
+        still_open: list[Call] = []
+        ended: list[Call] = []
         for call in fresh:
             result.not_found.pop(call.id, None)
             previous = pending.get(call.id)
             if previous is None:
                 continue
-            if call.normalized_status != previous.normalized_status:
-                changed = True
-            await self._settle(call, previous.normalized_status, result, pending)
+            if previous is not call:  # else read again unchanged
+                if call.normalized_status != previous.normalized_status:
+                    changed = True
+                await self._settle(call, previous.normalized_status, result, pending)
+            (still_open if call.id in pending else ended).append(call)
+        self.ages.seen(still_open, ended, began)
+        self.ages.forget(pending)
         return changed
 
     def _give_up_lost(self, pending: dict[str, Call], result: WaitResult) -> bool:
@@ -171,9 +196,15 @@ class CallWatcher:
         return bool(lost)
 
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
-        if len(pending) > self._sweep_pages_estimate:
-            swept = await self._sweep(pending, result)
-            missing = [call_id for call_id in pending if call_id not in swept]
+        self._polls += 1
+        young = self._young(pending) if self._polls >= self._skip_resumes_at else set()
+        # This poll's calls: any the engine adds while it waits on the API wait for the next.
+        wanted = [i for i in pending if i not in young]
+        if len(wanted) > self._sweep_pages_estimate:
+            swept = await self._sweep(pending, set(wanted), len(young), result)
+            missing = [i for i in wanted if i not in swept and i in pending]
+            if missing and young:
+                self._pause_skipping()
             try:
                 return list(swept.values()) + await self._get_each(missing, result)
             except (AuthenticationError, PermissionDeniedError):
@@ -185,22 +216,68 @@ class CallWatcher:
                 result.poll_errors += 1
                 logger.warning("%d calls could not be read, will retry: %s", len(missing), exc)
                 return list(swept.values())
-        return await self._get_each(list(pending), result)
+        return await self._get_each(wanted, result)
 
-    async def _sweep(self, pending: dict[str, Call], result: WaitResult) -> dict[str, Call]:
-        """List newest first until every pending call is seen or the list is exhausted."""
+    def _pause_skipping(self) -> None:
+        """A sweep below the young calls missed a call it wanted: the list may trail creates
+        (a replica), so the newest calls it shows are older than ours and the skip went too
+        far. Read from the top for a while, longer each time it happens again."""
+        self._skip_resumes_at = self._polls + self._skip_pause
+        self._skip_pause = min(2 * self._skip_pause, MAX_SKIP_PAUSE_POLLS)
+
+    def _young(self, pending: dict[str, Call]) -> set[str]:
+        """The calls this poll may leave unread: created so recently that hardly any call has
+        ended that young (``CallAges.young_age``). They are the newest pending calls, so the
+        list's first ``len(young)`` entries hold no other pending call (newest first)."""
+        age = self.ages.young_age()
+        if age is None:
+            return set()
+        since = time.time() - age
+        return {
+            call_id
+            for call_id, call in pending.items()
+            if call.created_at is not None and call.created_at.timestamp() > since
+        }
+
+    async def _sweep(
+        self, pending: dict[str, Call], wanted: set[str], skip: int, result: WaitResult
+    ) -> dict[str, Call]:
+        """List newest first, below the ``skip`` newest calls (the young ones), until every
+        ``wanted`` call is seen or the list is exhausted.
+
+        A call whose JSON is the same as at the last sweep comes back as the very ``Call``
+        already pending (nothing validated): most of a page is other calls, or calls still
+        ringing or talking.
+        """
         seen: dict[str, Call] = {}
-        pages = 0
-        stamps = [c.created_at for c in pending.values()]
-        oldest = min(stamps) if stamps and all(s and s.tzinfo for s in stamps) else None
-        async for page in recent_call_pages(self.client, self.connection_code, cutoff=oldest):
+        found = pages = 0
+        # The oldest create, to stop at; none (read to the end) unless every call has one.
+        stamps = [c.created_at for c in pending.values() if c.created_at and c.created_at.tzinfo]
+        oldest = min(stamps) if stamps and len(stamps) == len(pending) else None
+        last, self._last_read = self._last_read, {}
+        pages_read = recent_lazy_pages(
+            self.client, self.connection_code, cutoff=oldest, offset=skip
+        )
+        async for page in pages_read:
             pages += 1
             result.requests += 1
-            seen.update((c.id, c) for c in page if c.id in pending)
-            if len(seen) >= len(pending):
+            for index in range(len(page)):
+                call_id = page.id_at(index)
+                known = pending.get(call_id) if call_id is not None else None
+                if known is not None:
+                    found += call_id in wanted and call_id not in seen
+                    seen[known.id] = self._read(page, index, known, last.get(known.id))
+            if found >= len(wanted):
                 break
-        self._sweep_pages_estimate = max(pages, math.ceil(len(pending) / LIST_LIMIT_MAX))
+        self._sweep_pages_estimate = max(pages, math.ceil(len(wanted) / LIST_LIMIT_MAX))
         return seen
+
+    def _read(self, page: CallPage, index: int, known: Call, last: tuple[Any, Call] | None) -> Call:
+        """The call at ``index``: ``known`` itself if the API sends what it sent last time."""
+        raw = page.raw(index)
+        call = known if last is not None and last[1] is known and last[0] == raw else page[index]
+        self._last_read[call.id] = (raw, call)
+        return call
 
     async def _get_each(self, call_ids: list[str], result: WaitResult) -> list[Call]:
         gate = asyncio.Semaphore(GET_CONCURRENCY)

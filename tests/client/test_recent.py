@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from casey_flows.client import AsyncCaseyClient, Call, RetryPolicy
-from casey_flows.client.recent import StopRule, recent_call_pages
+from casey_flows.client.recent import StopRule, recent_call_pages, recent_lazy_pages
 from tests.scripted_server import Reply, RunningServer, scripted_server
 
 CUTOFF = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
@@ -92,3 +92,17 @@ def test_the_status_filter_and_offsets_go_on_the_wire(server: RunningServer) -> 
         "limit=2&offset=0&status=no_answer",
         "limit=2&offset=2&status=no_answer",
     ]
+
+
+def test_lazy_pages_start_at_an_offset_and_read_as_the_eager_ones(server: RunningServer) -> None:
+    pages = [[call(1, 5), call(2, -1)], [call(3, -2), call(4, -3)], [call(5, -4)]]
+    for page in pages:
+        server.app.queue(Reply(200, {"data": page}))
+
+    async def scenario() -> list[str]:
+        async with AsyncCaseyClient("sk_test_recent", base_url=server.base_url) as client:
+            lazy = recent_lazy_pages(client, "demo-outbound", cutoff=CUTOFF, page_size=2, offset=4)
+            return [c.id async for page in lazy for c in page]
+
+    assert asyncio.run(scenario()) == ["c1", "c2", "c3", "c4"]
+    assert [r.query for r in server.app.requests] == ["limit=2&offset=4", "limit=2&offset=6"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from casey_flows.client import AsyncCaseyClient, Call, RetryPolicy
+from casey_flows.client.pages import CallPage
 from casey_flows.core.waiting import CallWatcher, WaitPolicy, WaitResult
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 
@@ -144,3 +146,141 @@ def test_unknown_terminal_vocabulary_is_configurable() -> None:
     assert policy.terminal_statuses == frozenset({"all_done"})
     assert Call(id="x", status="all done").is_terminal(policy.terminal_statuses)
     assert not Call(id="x", status="completed").is_terminal(policy.terminal_statuses)
+
+
+class ScriptedPages:
+    """A client stand-in for the sweep: each list request answers the next queued page."""
+
+    def __init__(self, *pages: list[dict[str, object]]) -> None:
+        self.pages = list(pages)
+        self.offsets: list[object] = []
+
+    async def list_call_page(self, connection_code: str, **params: object) -> CallPage:
+        self.offsets.append(params["offset"])
+        return CallPage(self.pages.pop(0))
+
+    async def get_call(self, connection_code: str, call_id: str) -> Call:
+        raise AssertionError(f"no call is read by id here ({call_id})")
+
+
+def test_a_sweep_validates_only_calls_whose_json_changed() -> None:
+    def raw(n: int, status: str = "in_progress", **fields: object) -> dict[str, object]:
+        stamp = f"2026-11-26T21:53:{30 - n:02d}+00:00"
+        return {"id": f"c{n}", "status": status, "created_at": stamp, **fields}
+
+    calls = [raw(1), raw(2), raw(3)]
+    client = ScriptedPages(
+        calls,
+        [raw(1), raw(2), raw(3)],
+        [raw(1, conversation_id="conv-1"), raw(2), raw(3)],
+        [raw(1, conversation_id="conv-1"), raw(2, "completed"), raw(3)],
+    )
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    pending = {c["id"]: Call.model_validate(c) for c in calls}  # type: ignore[misc]
+    result = WaitResult()
+
+    async def polls() -> list[dict[str, Call]]:
+        seen = []
+        for _ in range(4):
+            await watcher.poll(pending, result)
+            seen.append(dict(pending))
+        return seen
+
+    first, second, third, fourth = asyncio.run(polls())
+    assert all(second[i] is first[i] for i in first), "read again unchanged: the same Call"
+    assert third["c1"] is not second["c1"] and third["c1"].conversation_id == "conv-1"
+    assert third["c2"] is second["c2"] and third["c3"] is second["c3"]
+    assert fourth["c1"] is third["c1"]
+    assert list(result.ended) == ["c2"] and result.ended["c2"].status == "completed"
+    assert result.requests == 4 and result.poll_errors == 0
+
+
+def test_a_sweep_starts_below_calls_too_young_to_have_ended() -> None:
+    now = datetime.now(timezone.utc)
+
+    def raw(n: int, age: float, status: str = "in_progress") -> dict[str, object]:
+        return {"id": f"c{n}", "status": status, "created_at": (now - timedelta(seconds=age))}
+
+    def stamped(item: dict[str, object]) -> dict[str, object]:
+        return {**item, "created_at": item["created_at"].isoformat()}  # type: ignore[attr-defined]
+
+    young, old = [raw(1, 0.1), raw(2, 0.2)], [raw(3, 30), raw(4, 31), raw(5, 32)]
+    # The list below the two young calls: another client's call, then ours; one has ended.
+    page = [raw(9, 20), raw(3, 30), raw(4, 31, "completed"), raw(5, 32), raw(6, 40)]
+    client = ScriptedPages([stamped(c) for c in page])
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    # Twenty calls seen end, each last seen open at 30 s: nothing ends much younger.
+    finished = [Call(id=f"f{n}", created_at=now - timedelta(seconds=31)) for n in range(20)]
+    watcher.ages.seen(finished, [], now.timestamp() - 1)
+    watcher.ages.seen([], finished, now.timestamp())
+    pending = {c["id"]: Call.model_validate(stamped(c)) for c in young + old}  # type: ignore[misc]
+    result = WaitResult()
+
+    assert asyncio.run(watcher.poll(pending, result)) is True
+    assert client.offsets == [2], "the two young calls' places skipped"
+    assert list(result.ended) == ["c4"] and result.requests == 1
+    assert sorted(pending) == ["c1", "c2", "c3", "c5"], "young calls still watched, not lost"
+    assert not result.not_found
+
+
+def test_a_skip_that_missed_a_wanted_call_is_paused() -> None:
+    """A list that trails creates shows older calls where the young ones would be: the sweep
+    below them misses a wanted call, reads it by id, and the next polls read from the top."""
+    now = datetime.now(timezone.utc)
+
+    def raw(n: int, age: float) -> dict[str, object]:
+        stamp = (now - timedelta(seconds=age)).isoformat()
+        return {"id": f"c{n}", "status": "in_progress", "created_at": stamp}
+
+    class Lagging(ScriptedPages):
+        async def get_call(self, connection_code: str, call_id: str) -> Call:
+            self.gets.append(call_id)
+            return Call.model_validate(raw(int(call_id[1:]), 30))
+
+    # The list does not show the two young calls yet: its top is c3, c4, then c5 and older.
+    listed = [raw(3, 30), raw(4, 31), raw(5, 32), raw(6, 40)]
+    client = Lagging(listed[2:], listed)
+    client.gets = []  # type: ignore[attr-defined]
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    finished = [Call(id=f"f{n}", created_at=now - timedelta(seconds=31)) for n in range(20)]
+    watcher.ages.seen(finished, [], now.timestamp() - 1)
+    watcher.ages.seen([], finished, now.timestamp())
+    pending = {
+        c["id"]: Call.model_validate(c)  # type: ignore[misc]
+        for c in [raw(1, 0.1), raw(2, 0.2), raw(3, 30), raw(4, 31), raw(5, 32)]
+    }
+    result = WaitResult()
+
+    async def two_polls() -> None:
+        await watcher.poll(pending, result)
+        await watcher.poll(pending, result)
+
+    asyncio.run(two_polls())
+    assert client.offsets == [2, 0], "skipped two places, missed c3 and c4, then read from top"
+    gets = client.gets  # type: ignore[attr-defined]
+    assert sorted(gets[:2]) == ["c3", "c4"]
+    assert sorted(gets[2:]) == ["c1", "c2"], "not listed yet, so read by id (as before)"
+    assert not result.not_found and len(pending) == 5
+
+
+def test_a_call_dialled_while_a_sweep_waits_is_left_to_the_next_poll() -> None:
+    now = datetime.now(timezone.utc)
+
+    def raw(n: int, age: float) -> dict[str, object]:
+        stamp = (now - timedelta(seconds=age)).isoformat()
+        return {"id": f"c{n}", "status": "in_progress", "created_at": stamp}
+
+    pending = {c["id"]: Call.model_validate(c) for c in [raw(1, 30), raw(2, 31)]}  # type: ignore[misc]
+
+    class DialsMeanwhile(ScriptedPages):
+        async def list_call_page(self, connection_code: str, **params: object) -> CallPage:
+            pending["c9"] = Call.model_validate(raw(9, 0))  # the engine dials as we wait
+            return await super().list_call_page(connection_code, **params)
+
+    client = DialsMeanwhile([raw(1, 30), raw(2, 31)], [raw(9, 0), raw(1, 30), raw(2, 31)])
+    watcher = CallWatcher(client, "demo-outbound", QUICK)  # type: ignore[arg-type]
+    result = WaitResult()
+    asyncio.run(watcher.poll(pending, result))  # no GET of c9 (ScriptedPages refuses GETs)
+    assert result.requests == 1 and sorted(pending) == ["c1", "c2", "c9"]
+    asyncio.run(watcher.poll(pending, result))
+    assert result.requests == 2 and client.offsets == [0, 0]
