@@ -511,11 +511,7 @@ class CampaignEngine:
             if self._ambiguous:
                 await self._reconcile()
             await self._report_progress()
-            interval = (
-                self.settings.poll.min_poll_seconds
-                if changed
-                else min(interval * self.settings.poll.backoff, self.settings.poll.max_poll_seconds)
-            )
+            interval = self.settings.poll.next_interval(interval, changed)
 
     async def _ended(self, call_id: str, call: Call) -> None:
         track = self._track_of.pop(call_id)

@@ -155,9 +155,9 @@ class _Watcher:
     """The engine's watch loop, in simulated time (``CampaignEngine._watch_loop``)."""
 
     def __init__(self, settings: PlanSettings, bucket: _Bucket, start: float) -> None:
+        self.policy = settings.poll
         self.poll = settings.poll.min_poll_seconds
         self.max_poll = settings.longest_poll
-        self.backoff = settings.poll.backoff
         self.hold = settings.expected_call_seconds
         if settings.call_timeout_seconds is not None:  # stops waiting; the slot comes back
             self.hold = min(self.hold, settings.call_timeout_seconds)
@@ -190,9 +190,7 @@ class _Watcher:
                 self.unseen.popleft()
                 seen_new = True
             changed = freed > 0 or seen_new
-            self.interval = (
-                self.poll if changed else min(self.interval * self.backoff, self.max_poll)
-            )
+            self.interval = self.policy.next_interval(self.interval, changed)
             self.next_at = done + self.interval
             if freed:
                 return done, freed

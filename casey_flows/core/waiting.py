@@ -70,6 +70,13 @@ class WaitPolicy(BaseModel):
         description="Statuses (any spelling) after which a call never changes.",
     )
 
+    def next_interval(self, interval: float, changed: bool) -> float:
+        """The wait before the next poll: the shortest after a change, else ``backoff`` times
+        the last, up to the longest (every poller here: the watcher, the engine, the plan)."""
+        if changed:
+            return self.min_poll_seconds
+        return max(self.min_poll_seconds, min(interval * self.backoff, self.max_poll_seconds))
+
     def model_post_init(self, _context: object) -> None:
         object.__setattr__(self, "terminal_statuses", normalize_statuses(self.terminal_statuses))
 
@@ -136,11 +143,7 @@ class CallWatcher:
                 break
             await asyncio.sleep(min(self.jittered(interval), remaining))
             changed = await self.poll(pending, result)
-            interval = (
-                self.policy.min_poll_seconds
-                if changed
-                else min(interval * self.policy.backoff, self.policy.max_poll_seconds)
-            )
+            interval = self.policy.next_interval(interval, changed)
         result.still_open = pending
         return result
 
