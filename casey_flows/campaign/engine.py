@@ -155,6 +155,15 @@ class EngineHooks:
     on_outcome: Callable[[Track], None] | None = None
 
 
+@dataclass(frozen=True)
+class _Watched:
+    """A call being watched: whose it is and the slot it holds (one record per call id; the
+    watcher keeps its own view of the calls, ``_pending``)."""
+
+    track: Track
+    release: Release
+
+
 @dataclass
 class _Ambiguous:
     track: Track
@@ -184,9 +193,8 @@ class CampaignEngine:
         self._ready: deque[Track] = deque()
         self._retries: list[tuple[float, int, Track]] = []
         self._seq = itertools.count()
-        self._pending: dict[str, Call] = {}
-        self._track_of: dict[str, Track] = {}
-        self._releases: dict[str, Release] = {}
+        self._pending: dict[str, Call] = {}  # the watcher's: the latest of each call watched
+        self._watched: dict[str, _Watched] = {}
         self._ambiguous: dict[str, _Ambiguous] = {}
         self._earliest_redial: datetime | None = None
         # The contacts still to read, and the tracks read but not handed over yet.
@@ -300,11 +308,12 @@ class CampaignEngine:
         """
         logger.warning("campaign stopping: no more dials; settling calls in flight")
         deadline = time.monotonic() + self.settings.cancel_grace_seconds
-        watched = {id(t) for t in self._track_of.values()}
+        watched = {id(w.track) for w in self._watched.values()}
         for task, track in list(self._inflight.items()):
             task.cancel()
             if track.outcome is None and id(track) not in watched:
                 self._finish(track, Outcome.UNCONFIRMED, reason=CUT_OFF_REASON)
+        releases = [entry.release for entry in self._ambiguous.values()]
         for entry in self._ambiguous.values():
             self._finish(entry.track, Outcome.UNCONFIRMED, reason=CUT_OFF_REASON)
         self._ambiguous.clear()
@@ -313,31 +322,28 @@ class CampaignEngine:
             with contextlib.suppress(asyncio.TimeoutError, CaseyError):
                 await asyncio.wait_for(self.watcher.poll(self._pending, result), timeout=left)
             for call_id, call in list(result.ended.items()):
-                self._finish(self._track_of.pop(call_id), describe_outcome(call))
+                ended = self._unwatch(call_id)
+                releases.append(ended.release)
+                self._finish(ended.track, describe_outcome(call))
             result.ended.clear()
             if self._pending:
                 await asyncio.sleep(min(self.settings.poll.min_poll_seconds, max(left, 0)))
-        for call_id in list(self._track_of):
-            self._pending.pop(call_id, None)
-            self._finish(self._track_of.pop(call_id), Outcome.STILL_OPEN, reason=STILL_LIVE_REASON)
+        for call_id in list(self._watched):
+            live = self._unwatch(call_id)
+            releases.append(live.release)
+            self._finish(live.track, Outcome.STILL_OPEN, reason=STILL_LIVE_REASON)
         for track in list(self._active):
             if track.outcome is None:
                 track.finish_stopped(self.settings.poll.terminal_statuses)
                 self._finished += 1
         for track in list(self._active):  # stopped: no re-check of re-dialled keys comes after
             self._hand_over(track, final=True)
-        await self._release_all(deadline)
+        await _release_all(releases, deadline)
 
-    async def _release_all(self, deadline: float) -> None:
-        """Slots still held go back (a global limit's slots too), within what is left of the
-        grace; a slot that cannot be released in time expires with its lease."""
-        releases = list(self._releases.values())
-        self._releases.clear()
-        left = max(1.0, deadline - time.monotonic())
-        with contextlib.suppress(asyncio.TimeoutError, Exception):
-            await asyncio.wait_for(
-                asyncio.gather(*(r() for r in releases), return_exceptions=True), timeout=left
-            )
+    def _unwatch(self, call_id: str) -> _Watched:
+        """Stop watching the call (gone from the watcher's view too); its record."""
+        self._pending.pop(call_id, None)
+        return self._watched.pop(call_id)
 
     def _unfinished_work(self) -> bool:
         """Some contact is still to read, or some track has no outcome yet.
@@ -491,8 +497,7 @@ class CampaignEngine:
         track.last_call = call
         track.dispatched_at = time.monotonic()
         self._pending[call.id] = call
-        self._track_of[call.id] = track
-        self._releases[call.id] = release
+        self._watched[call.id] = _Watched(track, release)
 
     async def _watch_loop(self) -> None:
         interval = self.settings.poll.min_poll_seconds
@@ -514,11 +519,11 @@ class CampaignEngine:
             interval = self.settings.poll.next_interval(interval, changed)
 
     async def _ended(self, call_id: str, call: Call) -> None:
-        track = self._track_of.pop(call_id)
-        await self._releases.pop(call_id)()
+        ended = self._unwatch(call_id)
+        await ended.release()
         if self.hooks.on_ended:
             self.hooks.on_ended(call)
-        self._after_end(track, call)
+        self._after_end(ended.track, call)
         self._wake.set()
 
     def _after_end(self, track: Track, call: Call, at_start: bool = False) -> None:
@@ -549,10 +554,10 @@ class CampaignEngine:
         """Calls the API keeps answering 404 for: an error outcome, never a second dial."""
         for call_id in list(result.lost):
             del result.lost[call_id]
-            track = self._track_of.pop(call_id)
-            await self._releases.pop(call_id)()
+            lost = self._unwatch(call_id)
+            await lost.release()
             self._finish(
-                track,
+                lost.track,
                 Outcome.ERROR,
                 reason=f"{lost_reason(call_id, self.settings.poll)}; it may have been dialled, "
                 "so it is not dialled again",
@@ -561,12 +566,12 @@ class CampaignEngine:
     async def _expire_overdue(self) -> None:
         """Stop waiting for calls past call_timeout_seconds (they are not cancelled)."""
         limit = time.monotonic() - self.settings.call_timeout_seconds
-        for call_id in [i for i, t in self._track_of.items() if t.dispatched_at < limit]:
-            track = self._track_of.pop(call_id)
-            self._pending.pop(call_id, None)
-            await self._releases.pop(call_id)()
+        overdue = [i for i, w in self._watched.items() if w.track.dispatched_at < limit]
+        for call_id in overdue:
+            late = self._unwatch(call_id)
+            await late.release()
             self._finish(
-                track, Outcome.STILL_OPEN, reason="stopped waiting; the call was not cancelled"
+                late.track, Outcome.STILL_OPEN, reason="stopped waiting; the call was not cancelled"
             )
 
     async def _reconcile(self) -> None:
@@ -678,6 +683,16 @@ class CampaignEngine:
             outcome = self.hooks.on_progress(self._finished, self._read, self._exhausted)
             if outcome is not None:
                 await outcome
+
+
+async def _release_all(releases: list[Release], deadline: float) -> None:
+    """Slots still held go back (a global limit's slots too), within what is left of the grace;
+    a slot that cannot be released in time expires with its lease."""
+    left = max(1.0, deadline - time.monotonic())
+    with contextlib.suppress(asyncio.TimeoutError, Exception):
+        await asyncio.wait_for(
+            asyncio.gather(*(r() for r in releases), return_exceptions=True), timeout=left
+        )
 
 
 async def _until_one_ends(*coroutines: Awaitable[None]) -> None:
