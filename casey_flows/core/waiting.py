@@ -200,13 +200,14 @@ class CallWatcher:
 
     async def _fetch(self, pending: dict[str, Call], result: WaitResult) -> list[Call]:
         self._polls += 1
-        young = self._young(pending) if self._polls >= self._skip_resumes_at else set()
+        young = self._young(pending)
         # This poll's calls: any the engine adds while it waits on the API wait for the next.
         wanted = [i for i in pending if i not in young]
         if len(wanted) > self._sweep_pages_estimate:
-            swept = await self._sweep(pending, set(wanted), len(young), result)
+            skip = len(young) if self._polls >= self._skip_resumes_at else 0
+            swept = await self._sweep(pending, set(wanted), skip, result)
             missing = [i for i in wanted if i not in swept and i in pending]
-            if missing and young:
+            if missing and skip:
                 self._pause_skipping()
             try:
                 return list(swept.values()) + await self._get_each(missing, result)
@@ -224,7 +225,8 @@ class CallWatcher:
     def _pause_skipping(self) -> None:
         """A sweep below the young calls missed a call it wanted: the list may trail creates
         (a replica), so the newest calls it shows are older than ours and the skip went too
-        far. Read from the top for a while, longer each time it happens again."""
+        far. Sweep from the top for a while, longer each time it happens again (young calls
+        still are not wanted: one the list does not show yet is not read by id)."""
         self._skip_resumes_at = self._polls + self._skip_pause
         self._skip_pause = min(2 * self._skip_pause, MAX_SKIP_PAUSE_POLLS)
 
