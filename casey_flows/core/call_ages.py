@@ -8,8 +8,9 @@ on our clock against the API's ``created_at``: a constant offset between the clo
 age alike), so a sweep can start below the calls younger than that, on one page.
 
 It errs towards reading: a call that ended before any poll saw it open counts as ending at any
-age (no call is left unread while such calls are more than a few), and no call is left unread
-longer than ``max_skip_seconds`` after its create.
+age (no call is left unread while such calls are more than a few), a call is read from about a
+poll's gap before the age at which the youngest calls ended, and none is left unread longer
+than ``max_skip_seconds`` after its create.
 """
 
 from __future__ import annotations
@@ -30,9 +31,17 @@ YOUNG_SHARE = 0.02
 
 class CallAges:
     """The ages at which calls seen end were last seen open; the age below which calls may be
-    left unread (:meth:`young_age`)."""
+    left unread (:meth:`young_age`).
 
-    def __init__(self, max_skip_seconds: float) -> None:
+    Args:
+        margin_seconds: how much younger than the youngest ends a call stops being left unread:
+            about a poll's gap, so each call is read open at least once before calls of its
+            age begin to end (one first read ended would count as ending at any age).
+        max_skip_seconds: the most a call is left unread after its create.
+    """
+
+    def __init__(self, margin_seconds: float, max_skip_seconds: float) -> None:
+        self.margin_seconds = margin_seconds
         self.max_skip_seconds = max_skip_seconds
         self._last_open: deque[float] = deque(maxlen=SAMPLES_KEPT)
         self._young: float | None = None
@@ -63,9 +72,9 @@ class CallAges:
     def young_age(self) -> float | None:
         """Calls younger than this (our clock minus ``created_at``) may be left unread; None:
         read every call."""
-        if self._young is None or self._young == float("-inf"):
+        if self._young is None or self._young - self.margin_seconds <= 0:
             return None
-        return min(self._young, self.max_skip_seconds)
+        return min(self._young - self.margin_seconds, self.max_skip_seconds)
 
 
 def _epoch(moment: datetime | None) -> float | None:

@@ -42,8 +42,10 @@ logger = logging.getLogger(__name__)
 OnChange = Callable[[Call, str | None], Awaitable[None] | None]
 # Polls that fetch one call each run this many requests at once.
 GET_CONCURRENCY = 10
-# A call too young to have ended (casey_flows.core.call_ages) goes unread by polls for at most
-# this many min_poll_seconds after its create.
+# A call too young to have ended (casey_flows.core.call_ages) goes unread by polls until this
+# many min_poll_seconds before the age at which the youngest calls ended, and for at most
+# MAX_SKIP_POLLS of them after its create.
+SKIP_MARGIN_POLLS = 1.5
 MAX_SKIP_POLLS = 8.0
 # After a sweep below the young calls missed one it wanted, polls read from the top for this
 # many polls, doubling each time it happens again, up to the maximum.
@@ -125,7 +127,8 @@ class CallWatcher:
         self._sweep_pages_estimate = 1
         # Each call's JSON at the last sweep, with the Call made of it: unchanged, not re-read.
         self._last_read: dict[str, tuple[Any, Call]] = {}
-        self.ages = CallAges(MAX_SKIP_POLLS * self.policy.min_poll_seconds)
+        fastest = self.policy.min_poll_seconds
+        self.ages = CallAges(SKIP_MARGIN_POLLS * fastest, MAX_SKIP_POLLS * fastest)
         self._polls = 0
         self._skip_resumes_at = 0
         self._skip_pause = MIN_SKIP_PAUSE_POLLS

@@ -23,7 +23,7 @@ def seen_open_then_ended(ages: CallAges, n: int, open_at: float, ended_at: float
 
 
 def test_nothing_is_left_unread_until_enough_calls_have_ended() -> None:
-    ages = CallAges(max_skip_seconds=60)
+    ages = CallAges(margin_seconds=0, max_skip_seconds=60)
     for n in range(SAMPLES_NEEDED - 1):
         seen_open_then_ended(ages, n, 1.9, 2.1)
     assert ages.young_age() is None
@@ -32,19 +32,19 @@ def test_nothing_is_left_unread_until_enough_calls_have_ended() -> None:
 
 
 def test_the_youngest_ends_set_the_age_and_the_bound_caps_it() -> None:
-    ages = CallAges(max_skip_seconds=60)
+    ages = CallAges(margin_seconds=0, max_skip_seconds=60)
     for n in range(100):
         seen_open_then_ended(ages, n, 30.0 + n, 31.0 + n)
     # The age at which the youngest 2 % were last seen open.
     assert ages.young_age() == pytest.approx(32.0)
-    capped = CallAges(max_skip_seconds=5)
+    capped = CallAges(margin_seconds=0, max_skip_seconds=5)
     for n in range(100):
         seen_open_then_ended(capped, n, 30.0 + n, 31.0 + n)
     assert capped.young_age() == 5
 
 
 def test_calls_that_ended_before_any_poll_saw_them_open_stop_all_skipping() -> None:
-    ages = CallAges(max_skip_seconds=60)
+    ages = CallAges(margin_seconds=0, max_skip_seconds=60)
     for n in range(100):
         seen_open_then_ended(ages, n, 30.0, 31.0)
     assert ages.young_age() == pytest.approx(30.0)
@@ -54,9 +54,21 @@ def test_calls_that_ended_before_any_poll_saw_them_open_stop_all_skipping() -> N
 
 
 def test_calls_no_longer_watched_are_forgotten() -> None:
-    ages = CallAges(max_skip_seconds=60)
+    ages = CallAges(margin_seconds=0, max_skip_seconds=60)
     ages.seen([call(1), call(2)], [], T0.timestamp() + 1)
     ages.forget({"c2": None})
     ages.seen([], [call(1)], T0.timestamp() + 2)  # forgotten: as if never seen open
     ages.seen([], [call(2)], T0.timestamp() + 2)
     assert list(ages._last_open) == [float("-inf"), 1.0]
+
+
+def test_calls_are_read_a_margin_before_the_youngest_ends() -> None:
+    """So each is read open at least once before calls of its age start ending."""
+    ages = CallAges(margin_seconds=0.3, max_skip_seconds=60)
+    for n in range(100):
+        seen_open_then_ended(ages, n, 1.5, 1.7)
+    assert ages.young_age() == pytest.approx(1.2)
+    early = CallAges(margin_seconds=2.0, max_skip_seconds=60)
+    for n in range(100):
+        seen_open_then_ended(early, n, 1.5, 1.7)
+    assert early.young_age() is None
