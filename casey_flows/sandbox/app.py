@@ -24,25 +24,20 @@ from casey_flows.sandbox.config import ConnectionSpec, SandboxConfig
 from casey_flows.sandbox.conversation_api import conversation_router
 from casey_flows.sandbox.faults import AMBIGUOUS_5XX, AMBIGUOUS_DROP, ConnectionDropFault
 from casey_flows.sandbox.gate import API_PREFIX, BackendGate
+from casey_flows.sandbox.query_params import AFTER, BEFORE, LIMIT, IntQuery, TextQuery, documented
 from casey_flows.sandbox.routing import (
     BAD_REQUEST,
     INVALID_CURSOR,
     Responses,
     encode_cursor,
-    int_param,
     read_cursors,
     request_id,
     sandbox_state,
-    str_param,
     validation_error,
 )
 from casey_flows.sandbox.state import SandboxState
 from casey_flows.sandbox.validation import (
-    LIMIT_DEFAULT,
-    LIMIT_MAX,
-    LIMIT_MIN,
     FieldError,
-    parse_int_param,
     validate_create,
 )
 from casey_flows.sandbox.wire import (
@@ -128,19 +123,17 @@ def _connection_cursor(connection: ConnectionSpec) -> str:
 
 router = APIRouter(prefix=API_PREFIX, tags=["casey-backend"])
 
+_OFFSET = IntQuery("offset", "calls to skip", default=0, minimum=0)
+_CALL_STATUS = TextQuery("status", "exact status filter (free text)")
+_AGENT_ID = TextQuery("agent_id", "exact agent_id filter")
+
 
 @router.get(
     "/connections/{code}/calls",
     response_model=CallListEnvelope,
     responses={**BAD_REQUEST, **_NOT_FOUND, **_NOT_CALL_OUT, **ERROR_RESPONSES},
     summary="List outbound calls (newest first, offset paging)",
-    openapi_extra={
-        "parameters": [
-            int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
-            int_param("offset", "calls to skip", 0, 0, None),
-            str_param("status", "exact status filter (free text)"),
-        ]
-    },
+    openapi_extra=documented(LIMIT, _OFFSET, _CALL_STATUS),
 )
 async def list_calls(code: str, request: Request) -> Response:
     state = sandbox_state(request)
@@ -148,12 +141,13 @@ async def list_calls(code: str, request: Request) -> Response:
     if isinstance(conn, Response):
         return conn
     query = request.query_params
-    limit, e1 = parse_int_param(query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX)
-    offset, e2 = parse_int_param(query.get("offset"), "offset", 0, 0, None)
-    errors = [e for e in (e1, e2) if e is not None]
+    limit, e1 = LIMIT.read(query)
+    offset, e2 = _OFFSET.read(query)
+    status, e3 = _CALL_STATUS.read(query)
+    errors = [e for e in (e1, e2, e3) if e is not None]
     if errors:
         return validation_error(errors, request)
-    records = state.store.page(code, limit, offset, query.get("status"))
+    records = state.store.page(code, limit, offset, status)
     return json_response({"data": [r.wire() for r in records]})
 
 
@@ -237,24 +231,17 @@ async def get_call(code: str, call_id: str, request: Request) -> Response:
     response_model=ConnectionListEnvelope,
     responses={**BAD_REQUEST, **ERROR_RESPONSES},
     summary="List connections (cursor pagination, oldest first)",
-    openapi_extra={
-        "parameters": [
-            int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
-            str_param("after", "cursor: the page after this item (next_cursor)"),
-            str_param("before", "cursor: the page before this item (prev_cursor)"),
-            str_param("agent_id", "exact agent_id filter"),
-        ]
-    },
+    openapi_extra=documented(LIMIT, AFTER, BEFORE, _AGENT_ID),
 )
 async def list_connections(request: Request) -> Response:
     state = sandbox_state(request)
     query = request.query_params
-    limit, err = parse_int_param(query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX)
+    limit, err = LIMIT.read(query)
+    agent_id, _ = _AGENT_ID.read(query)
     cursors, errors = read_cursors(query, _CONNECTION_CURSOR)
     if err is not None:
         errors.insert(0, err)
     items = list(state.store.connections.values())
-    agent_id = query.get("agent_id")
     if agent_id is not None:
         items = [c for c in items if c.agent_id == agent_id]
     codes = [c.connection_code for c in items]

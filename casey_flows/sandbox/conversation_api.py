@@ -13,29 +13,26 @@ from starlette.responses import Response
 from casey_flows.sandbox import vocabulary as v
 from casey_flows.sandbox.conversations import ConversationRecord
 from casey_flows.sandbox.gate import API_PREFIX
+from casey_flows.sandbox.query_params import (
+    AFTER,
+    BEFORE,
+    LIMIT,
+    BoolQuery,
+    TextQuery,
+    documented,
+)
 from casey_flows.sandbox.routing import (
     BAD_REQUEST,
     INVALID_CURSOR,
     Responses,
     encode_cursor,
-    int_param,
-    query_param,
     read_cursors,
     request_id,
     sandbox_state,
-    str_param,
     validation_error,
 )
 from casey_flows.sandbox.store import ConversationKey
-from casey_flows.sandbox.validation import (
-    LIMIT_DEFAULT,
-    LIMIT_MAX,
-    LIMIT_MIN,
-    FieldError,
-    parse_bool_param,
-    parse_choice_param,
-    parse_int_param,
-)
+from casey_flows.sandbox.validation import FieldError
 from casey_flows.sandbox.wire import (
     ERROR_RESPONSES,
     ConversationEnvelope,
@@ -51,6 +48,13 @@ _CURSOR = "conv"
 _NOT_FOUND: Responses = {
     404: {"model": ErrorEnvelope, "description": "unknown (or forgotten) conversation"}
 }
+_STATUS = TextQuery("status", "exact status filter", choices=v.CONVERSATION_STATUSES)
+_ACTIVE_ONLY = BoolQuery(
+    "active_only",
+    "true: only the fields with a captured value; false: every field definition of the "
+    "connection too, value null where not captured",
+    default=True,
+)
 
 conversation_router = APIRouter(prefix=API_PREFIX, tags=["casey-backend"])
 
@@ -69,27 +73,12 @@ def _key(text: str) -> ConversationKey | None:
     response_model=ConversationListEnvelope,
     responses={**BAD_REQUEST, **ERROR_RESPONSES},
     summary="List conversations (cursor pagination, newest first by started_at)",
-    openapi_extra={
-        "parameters": [
-            int_param("limit", "page size", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX),
-            str_param("after", "cursor: the page after this item (next_cursor)"),
-            str_param("before", "cursor: the page before this item (prev_cursor)"),
-            query_param(
-                "status",
-                "exact status filter",
-                {"type": "string", "enum": list(v.CONVERSATION_STATUSES)},
-            ),
-        ]
-    },
+    openapi_extra=documented(LIMIT, AFTER, BEFORE, _STATUS),
 )
 async def list_conversations(request: Request) -> Response:
     query = request.query_params
-    limit, limit_error = parse_int_param(
-        query.get("limit"), "limit", LIMIT_DEFAULT, LIMIT_MIN, LIMIT_MAX
-    )
-    status, status_error = parse_choice_param(
-        query.get("status"), "status", v.CONVERSATION_STATUSES
-    )
+    limit, limit_error = LIMIT.read(query)
+    status, status_error = _STATUS.read(query)
     cursors, cursor_errors = read_cursors(query, _CURSOR)
     keys = {name: _key(text) for name, text in cursors.items()}
     errors = [e for e in (limit_error, status_error) if e is not None]
@@ -141,24 +130,13 @@ async def get_conversation(conversation_id: str, request: Request) -> Response:
     response_model=ConversationFieldListEnvelope,
     responses={**BAD_REQUEST, **_NOT_FOUND, **ERROR_RESPONSES},
     summary="A conversation's fields, ordered by field_id (captured when it ends)",
-    openapi_extra={
-        "parameters": [
-            query_param(
-                "active_only",
-                "true: only the fields with a captured value; false: every field definition "
-                "of the connection too, value null where not captured",
-                {"type": "boolean", "default": True},
-            )
-        ]
-    },
+    openapi_extra=documented(_ACTIVE_ONLY),
 )
 async def get_conversation_fields(conversation_id: str, request: Request) -> Response:
     conversation = _conversation_or_404(request, conversation_id)
     if isinstance(conversation, Response):
         return conversation
-    active_only, error = parse_bool_param(
-        request.query_params.get("active_only"), "active_only", True
-    )
+    active_only, error = _ACTIVE_ONLY.read(request.query_params)
     if error is not None:
         return validation_error([error], request)
     rows = sandbox_state(request).conversations.fields(conversation, active_only)

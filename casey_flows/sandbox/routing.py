@@ -1,5 +1,5 @@
 """What every ``/v1/backend`` route module shares: a request's state and id, the 400 envelope,
-query-parameter specs for /openapi.json, and opaque cursors.
+and opaque cursors.
 
 In one place so that the call, connection and conversation routes validate, document and page
 the same way.
@@ -42,30 +42,6 @@ def validation_error(errors: list[FieldError], request: Request) -> Response:
     return error_response(
         400, v.ERR_VALIDATION, message, request_id(request), [e.as_dict() for e in errors]
     )
-
-
-def query_param(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """An optional query parameter as /openapi.json describes it."""
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def int_param(
-    name: str, description: str, default: int, minimum: int, maximum: int | None
-) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "integer", "default": default, "minimum": minimum}
-    if maximum is not None:
-        schema["maximum"] = maximum
-    return query_param(name, description, schema)
-
-
-def str_param(name: str, description: str) -> dict[str, Any]:
-    return query_param(name, description, {"type": "string"})
 
 
 def encode_cursor(kind: str, key: str) -> str:

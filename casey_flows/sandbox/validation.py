@@ -15,7 +15,6 @@ from casey_flows.client.phone import E164_PATTERN, is_e164, mask_phone
 from casey_flows.sandbox.clock import parse_iso
 
 NAME_MAX = 200
-LIMIT_MIN, LIMIT_MAX, LIMIT_DEFAULT = 1, 100, 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,39 +138,3 @@ def validate_create(body: Any) -> tuple[CreateCallInput | None, list[FieldError]
         ),
         [],
     )
-
-
-def parse_int_param(
-    raw: str | None, field: str, default: int, low: int, high: int | None
-) -> tuple[int, FieldError | None]:
-    """An integer query parameter within bounds; the raw text is never echoed back."""
-    if raw is None:
-        return default, None
-    bounds = f"between {low} and {high}" if high is not None else f">= {low}"
-    try:
-        value = int(raw)
-    except ValueError:
-        return default, FieldError(field, f"must be an integer {bounds}")
-    if value < low or (high is not None and value > high):
-        shown = str(value) if len(str(value)) <= 6 else mask_phone(str(value))
-        return default, FieldError(field, f"must be an integer {bounds} (got {shown})")
-    return value, None
-
-
-def parse_bool_param(raw: str | None, field: str, default: bool) -> tuple[bool, FieldError | None]:
-    """A ``true`` / ``false`` query parameter (any case)."""
-    if raw is None:
-        return default, None
-    value = {"true": True, "false": False}.get(raw.lower())
-    if value is None:
-        return default, FieldError(field, "must be true or false")
-    return value, None
-
-
-def parse_choice_param(
-    raw: str | None, field: str, choices: tuple[str, ...]
-) -> tuple[str | None, FieldError | None]:
-    """A query parameter that must be one of ``choices`` (exact match); None when absent."""
-    if raw is None or raw in choices:
-        return raw, None
-    return None, FieldError(field, f"must be one of {', '.join(choices)}")
