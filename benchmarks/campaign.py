@@ -169,6 +169,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "DIR/<contender>.txt; summarise with benchmarks/flame_summary.py. Its CPU numbers then "
         "include the sampler's",
     )
+    parser.add_argument(
+        "--profile-gil",
+        action="store_true",
+        help="with --profile: sample only threads holding the GIL (py-spy --gil), so waits in "
+        "epoll or on a lock never count as running; misses CPU spent with the GIL released "
+        "(socket writes)",
+    )
     scenario = parser.parse_known_args(argv)[0].scenario
     args = parser.parse_args([*SCENARIOS.get(scenario or "", []), *argv])
     if args.contenders is None:
@@ -465,11 +472,13 @@ def sandbox_span(calls: list[dict[str, Any]]) -> float | None:
     return round((last - first).total_seconds(), 3)
 
 
-def profiled(cmd: list[str], out: Path) -> list[str]:
-    """``cmd`` under py-spy: raw collapsed stacks of the samples where a thread was on CPU."""
+def profiled(cmd: list[str], out: Path, gil_only: bool) -> list[str]:
+    """``cmd`` under py-spy: raw collapsed stacks of the samples where a thread was on CPU
+    (``gil_only``: where it held the GIL)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
     sampler = ["record", "--format", "raw", "--rate", "250", "--nonblocking", "--threads"]
+    sampler += ["--gil"] if gil_only else []
     return [str(spy), *sampler, "--output", str(out), "--", *cmd]
 
 
@@ -491,7 +500,7 @@ def run_contender(
     started_at = datetime.now(timezone.utc)
     cmd = [sys.executable, str(CONTENDER_SCRIPT), name, str(spec_path), str(out_path)]
     if args.profile:
-        cmd = profiled(cmd, Path(args.profile) / f"{name}.txt")
+        cmd = profiled(cmd, Path(args.profile) / f"{name}.txt", args.profile_gil)
     usage = run_child(
         cmd,
         child_env(server, workdir / f"{name}-home", args.http_transport),
@@ -519,6 +528,7 @@ def run_contender(
         "flow_cpu_s": round(out["flow_cpu_s"], 2) if out.get("flow_cpu_s") else None,
         "gc": {k: out[k] for k in ("gc_s", "gc_s_by_generation", "gc_collections") if k in out}
         or None,
+        "flow_cpu_s_by_thread": out.get("flow_cpu_s_by_thread"),
         "server_cpu_ms_per_call": round(1000 * cpu_server / n, 3) if cpu_server else None,
         "peak_rss_mb": usage.peak_rss_mb,
         "requests": {**kinds, "total": sum(kinds.values())},
