@@ -424,10 +424,14 @@ def read_staged_rows(staged: StagedContacts) -> Iterator[tuple[int, Any]]:
 
 
 def load_staged_contacts(
-    staged: StagedContacts, *, default_timezone: str | None = None
+    staged: StagedContacts,
+    *,
+    default_timezone: str | None = None,
+    default_region: str | None = None,
 ) -> ContactBatch:
     """The staged rows validated as contacts (rejections carry the staged row number)."""
-    return parse_rows(read_staged_rows(staged), default_timezone=default_timezone)
+    rows = read_staged_rows(staged)
+    return parse_rows(rows, default_timezone=default_timezone, default_region=default_region)
 
 
 def _open_folder(staged: StagedContacts) -> _FsFolder | _BlockFolder:
