@@ -10,9 +10,9 @@ No Prefect here.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from casey_flows.campaign.phone_numbers import LineType
+from casey_flows.campaign.phone_numbers import LINE_TYPES, LineType
 
 # A type that may be either of two: excluding either excludes it.
 _EITHER: dict[LineType, frozenset[LineType]] = {
@@ -37,6 +37,21 @@ class LineTypes(BaseModel):
         "fixed_line here also leaves out fixed_line_or_mobile, which may be either. A "
         "convenience, not a consent check: no porting data.",
     )
+
+    @field_validator("only", "never", mode="before")
+    @classmethod
+    def _known(cls, value: object) -> object:
+        """``Mobile`` is ``mobile``; a type libphonenumber does not name is refused by name."""
+        if not isinstance(value, list):
+            return value
+        spelled = [str(v).strip().lower().replace("-", "_").replace(" ", "_") for v in value]
+        unknown = [v for v in spelled if v not in LINE_TYPES]
+        if unknown:
+            raise ValueError(
+                f"{', '.join(map(repr, unknown))} is not a line type; use "
+                f"{', '.join(LINE_TYPES)}"
+            )
+        return spelled
 
     def exclusion(self, line_type: LineType) -> str | None:
         """Why a number of ``line_type`` is not dialled, or None when it may be."""
