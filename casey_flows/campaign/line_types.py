@@ -48,8 +48,7 @@ class LineTypes(BaseModel):
         unknown = [v for v in spelled if v not in LINE_TYPES]
         if unknown:
             raise ValueError(
-                f"{', '.join(map(repr, unknown))} is not a line type; use "
-                f"{', '.join(LINE_TYPES)}"
+                f"{', '.join(map(repr, unknown))} is not a line type; use {', '.join(LINE_TYPES)}"
             )
         return spelled
 

@@ -169,3 +169,31 @@ def test_without_a_region_national_entries_are_reported_not_dropped() -> None:
 def test_an_unknown_region_names_the_field_and_the_value() -> None:
     with pytest.raises(ValueError, match=r"default_region 'ZZ' is not an ISO 3166-1 alpha-2"):
         SuppressionList([NUMBER], region="zz")
+
+
+def test_a_refresh_reports_entries_that_became_unreadable_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first read's rejections are the run's warnings (the flow logs them); a later read
+    logs each new one, masked, so an entry added mid-campaign that names nobody is seen."""
+    import asyncio
+    import logging
+
+    from casey_flows.campaign.live_suppression import LiveSuppression
+
+    entries = [NUMBER, "(415) 555-0124"]
+
+    async def read() -> list[SuppressionList]:
+        return [SuppressionList(list(entries), source="dnc.txt", region=None)]
+
+    live = LiveSuppression(read, refresh_seconds=300, max_stale_seconds=1800)
+    with caplog.at_level(logging.WARNING, logger="casey_flows.campaign.live_suppression"):
+        asyncio.run(live.refresh())
+        assert caplog.messages == []
+        assert len(live.rejected) == 1 and "•••••0124" in live.rejected[0]
+        entries.append("+1 000 000 0000")
+        asyncio.run(live.refresh())
+    assert len(caplog.messages) == 1
+    assert "suppression entry ignored" in caplog.messages[0]
+    assert "+1•••••0000" in caplog.messages[0] and "0000000000" not in caplog.messages[0]
+    assert len(live) == 1
