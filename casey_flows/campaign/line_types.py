@@ -56,6 +56,8 @@ class LineTypes(BaseModel):
         """Why a number of ``line_type`` is not dialled, or None when it may be."""
         if self.only and line_type not in self.only:
             return f"line type {line_type} is not in line_types.only ({', '.join(self.only)})"
+        if not self.never:
+            return None
         if line_type in self.never:
             return f"line type {line_type} is in line_types.never"
         overlap = sorted(_EITHER.get(line_type, frozenset()) & set(self.never))

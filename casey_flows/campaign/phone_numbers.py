@@ -110,35 +110,40 @@ def parse_phone(value: object, region: str | None = None) -> PhoneNumber:
     text = value.strip()
     if not text:
         raise InvalidPhoneNumber("phone number is empty")
-    shown = mask_phone(text)
     international = text.startswith("+")
     if not international and region is None:
         raise InvalidPhoneNumber(
-            f"{shown!r} has no leading '+' and country code; numbers are never guessed "
+            f"{mask_phone(text)!r} has no leading '+' and country code; numbers are never guessed "
             "(give the contact's region, or the campaign's default_region, to read national "
             "formats)"
         )
     digits = _FORMATTING.sub("", text[1:] if international else text)
     if not _DIGITS.fullmatch(digits):
         raise InvalidPhoneNumber(
-            f"{shown!r} contains characters other than digits, spaces, '-', '.', '(' and ')'"
+            f"{mask_phone(text)!r} contains characters other than digits, spaces, '-', '.', '(' "
+            "and ')'"
         )
     if international and len(digits) > _MAX_E164_DIGITS:
-        raise InvalidPhoneNumber(f"{shown!r} has {len(digits)} digits; E.164 allows at most 15")
+        raise InvalidPhoneNumber(
+            f"{mask_phone(text)!r} has {len(digits)} digits; E.164 allows at most 15"
+        )
     if international and not is_e164("+" + digits):
         raise InvalidPhoneNumber(
-            f"{shown!r} is not E.164: a country code (not starting with 0) and 2-15 digits"
+            f"{mask_phone(text)!r} is not E.164: a country code (not starting with 0) and 2-15 "
+            "digits"
         )
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
         where = f" in region {region}" if region and not international else ""
-        raise InvalidPhoneNumber(f"{shown!r} is not a phone number{where}: {_why(exc)}") from None
+        raise InvalidPhoneNumber(
+            f"{mask_phone(text)!r} is not a phone number{where}: {_why(exc)}"
+        ) from None
     line_type = _LINE_TYPE_OF.get(phonenumbers.number_type(number), UNKNOWN)
     if line_type == UNKNOWN:  # number_type is UNKNOWN exactly when is_valid_number is False
         where = f" (read in region {region})" if region and not international else ""
         raise InvalidPhoneNumber(
-            f"{shown!r} is not a valid number{where}: no numbering plan assigns it"
+            f"{mask_phone(text)!r} is not a valid number{where}: no numbering plan assigns it"
         )
     return PhoneNumber(phonenumbers.format_number(number, PhoneNumberFormat.E164), line_type)
 
