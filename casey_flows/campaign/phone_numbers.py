@@ -4,7 +4,8 @@ A number is dialled only when libphonenumber says it is *valid* (a number its re
 plan assigns), not merely well formed: ``+1 000 000 0000`` has the shape of E.164 and is no one's
 number. Its line type (``mobile``, ``fixed_line``, ``voip``, ...) comes from the same lookup:
 validity is derived from the type (a valid number is one of a known type), so a number costs one
-parse and one type lookup (~18 µs), not a parse, a validity check and a type lookup (~25 µs).
+parse and one type lookup, not a parse, a validity check and a type lookup (on a 2-core machine,
+US numbers: 16.1 µs against 23.2 µs; ``parse_phone`` with its character check, 17.3 µs).
 
 Decisions:
 
