@@ -146,3 +146,28 @@ def test_place_call_refuses_what_it_cannot_read_before_any_create(
     assert reason in (state.message or "")
     assert "5550100" not in (state.message or "") and "0000000" not in (state.message or "")
     assert clean_sandbox.admin.stats()["creates_total"] == 0
+
+
+def test_suppression_entries_are_read_in_the_default_region_and_bad_ones_reported(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
+) -> None:
+    dnc = tmp_path / "dnc.txt"
+    dnc.write_text("(202) 555-0100\n000 000 0000\n")
+    state = run(
+        clean_sandbox,
+        credentials_block,
+        contacts=[{"phone_number": "+1 202 555 0100"}, {"phone_number": "(202) 555-0486"}],
+        default_region="US",
+        suppression={"file": str(dnc), "numbers": ["+44 20 7946 0100", "2025550486 x1"]},
+    )
+    assert state.is_completed(), state.message
+    result: CampaignResult = state.result()
+    assert clean_sandbox.admin.stats()["calls_by_phone"] == {"+12025550486": 1}
+    (suppressed,) = result.by_outcome("suppressed")
+    assert suppressed.phone_number == US
+    # Two entries name nobody: reported with their masked value, never dropped silently.
+    unreadable = [w for w in result.warnings if "is not" in w or "characters" in w]
+    assert len(unreadable) == 2, result.warnings
+    assert any("dnc.txt line 2" in w and "is not a valid number" in w for w in unreadable)
+    assert any("parameter line 2" in w and "characters other than digits" in w for w in unreadable)
+    assert not any("2025550486" in w or "0000000000" in w for w in result.warnings)
