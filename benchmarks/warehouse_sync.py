@@ -38,6 +38,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._contenders import EXCHANGES, LINES
 from benchmarks._measure import machine_info, run_child, tree_cpu_s, write_json
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 from casey_flows.warehouse import source
@@ -90,11 +91,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def phone_number(i: int) -> str:
-    """A distinct number per call, never magic, so its outcome comes from the sandbox's mix:
-    it ends in 1 (no magic suffix does) and digits 5 to 7 from the end stay below 990."""
-    if not 0 <= i < 990_000:
-        raise ValueError("at most 990,000 distinct non-magic numbers")
-    return f"+1628{i:06d}1"
+    """A distinct valid number per call (area code 628), never magic, so its outcome comes from
+    the sandbox's mix: the campaign benchmark's exchanges and line numbers
+    (``benchmarks._contenders``), so that each has a line type in the warehouse."""
+    if not 0 <= i < len(EXCHANGES) * len(LINES):
+        raise ValueError(f"at most {len(EXCHANGES) * len(LINES):,} distinct non-magic numbers")
+    return f"+1628{EXCHANGES[i // len(LINES)]}{LINES[i % len(LINES)]}"
 
 
 async def create_calls(sandbox: EmbeddedSandbox, first: int, count: int, concurrency: int) -> float:

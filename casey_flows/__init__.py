@@ -32,6 +32,7 @@ from casey_flows.client import *  # noqa: F403 - the client's public names, re-e
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers and IDEs
     from casey_flows.blocks import CaseyCredentials as CaseyCredentials
     from casey_flows.campaign.calling_window import CallingWindow as CallingWindow
+    from casey_flows.campaign.line_types import LineTypes as LineTypes
     from casey_flows.campaign.models import CampaignResult as CampaignResult
     from casey_flows.campaign.models import ContactInput as ContactInput
     from casey_flows.campaign.models import ContactOutcome as ContactOutcome
@@ -106,6 +107,7 @@ _WHERE: dict[str, str] = {
     "CampaignResult": "casey_flows.campaign.models",
     "ContactInput": "casey_flows.campaign.models",
     "ContactOutcome": "casey_flows.campaign.models",
+    "LineTypes": "casey_flows.campaign.line_types",
     "Outcome": "casey_flows.campaign.outcomes",
     **dict.fromkeys(
         ("StagedContacts", "astage_contacts", "stage_contacts"), "casey_flows.campaign.staging"

@@ -34,7 +34,8 @@ OUTCOME_COLUMNS = (
     "next_call_at",
     "reason",
     "duplicate_call_ids",
-    "planned_at",  # dry run only; last so that files read by position keep their columns
+    "planned_at",  # dry run only
+    "line_type",  # last, so that files read by position keep their columns
 )
 
 # ``call_report``'s rows, one per call.

@@ -4,12 +4,13 @@ Pure input logic, no Prefect and no network, so it can be tested and reused on i
 
 Decisions:
 
-- Phone numbers. A number that starts with ``+`` may contain formatting (whitespace, ``-``,
-  ``.``, ``(``, ``)``), which is removed before the E.164 check: ``+1 (415) 555-0123`` becomes
-  ``+14155550123``. Anything without a leading ``+`` (``004930...``, ``0301234``,
-  ``4155550123``) is rejected, never guessed: dialling the wrong country is worse than not
-  dialling. Letters, non-ASCII digits and more than 15 digits are rejected too. The same
-  :func:`normalize_phone` is used by the suppression list, so both compare equal numbers.
+- Phone numbers. Read by :func:`casey_flows.campaign.phone_numbers.parse_phone`: formatting
+  (whitespace, ``-``, ``.``, ``(``, ``)``) is allowed, ``+1 (415) 555-0123`` becomes
+  ``+14155550123``, and only a number libphonenumber says is valid is accepted. Anything
+  without a leading ``+`` is rejected, never guessed, unless the row's ``region`` column or the
+  stream's ``default_region`` says which country's national format it is (``(202) 555-0100``
+  in ``US``). Letters, extensions, non-ASCII digits and more than 15 digits are rejected too.
+  The suppression list reads its numbers the same way, so both compare equal numbers.
 - Masking. Every phone number that reaches an error, a repr or a message goes through
   :func:`casey_flows.client.mask_phone`; rejected values that merely look like numbers are
   masked too.
@@ -38,51 +39,26 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from casey_flows.campaign.calling_window import canonical_timezone
+from casey_flows.campaign.phone_numbers import UNKNOWN, LineType, parse_phone, region_code
 from casey_flows.campaign.sources import FileSource
-from casey_flows.client.phone import is_e164, mask_phone
+from casey_flows.client.phone import mask_phone
 from casey_flows.exceptions import ContactFileError, InvalidPhoneNumber
 
-_FIELDS = ("phone_number", "name", "participant_id", "timezone")
+_FIELDS = ("phone_number", "name", "participant_id", "timezone", "region")
 _CONTEXT_PREFIX = "context."
-_FORMATTING = re.compile(r"[\s\-.()]")
-_ALLOWED_AFTER_PLUS = re.compile(r"[0-9]*")
 # A value "looks like a phone number" when it is mostly digits: mask it wherever it shows up.
 _PHONE_LIKE = re.compile(r"\+?[\d\s\-.()]{7,}")
 _VALUE_PREVIEW = 40
-_MAX_E164_DIGITS = 15
-
-
-def normalize_phone(value: object) -> str:
-    """Return ``value`` as E.164, removing formatting only after a leading ``+``.
-
-    Raises ``InvalidPhoneNumber`` with a masked value and a human reason.
-    """
-    if not isinstance(value, str):
-        raise InvalidPhoneNumber(f"phone number must be text, got {type(value).__name__}")
-    text = value.strip()
-    if not text:
-        raise InvalidPhoneNumber("phone number is empty")
-    shown = mask_phone(text)
-    if not text.startswith("+"):
-        raise InvalidPhoneNumber(
-            f"{shown!r} has no leading '+' and country code; numbers are never guessed"
-        )
-    digits = _FORMATTING.sub("", text[1:])
-    if not _ALLOWED_AFTER_PLUS.fullmatch(digits):
-        raise InvalidPhoneNumber(
-            f"{shown!r} contains characters other than digits, spaces, '-', '.', '(' and ')'"
-        )
-    if len(digits) > _MAX_E164_DIGITS:
-        raise InvalidPhoneNumber(f"{shown!r} has {len(digits)} digits; E.164 allows at most 15")
-    number = "+" + digits
-    if not is_e164(number):
-        raise InvalidPhoneNumber(
-            f"{shown!r} is not E.164: a country code (not starting with 0) and 2-15 digits"
-        )
-    return number
 
 
 def _preview(field: str, value: object) -> str:
@@ -94,20 +70,57 @@ def _preview(field: str, value: object) -> str:
 
 
 class Contact(BaseModel):
-    """One person to call. ``phone_number`` is stored in E.164 form; reprs mask it."""
+    """One person to call. ``phone_number`` is stored in E.164 form; reprs mask it.
+
+    ``region`` is the country a national number is read in (see ``parse_phone``); ``line_type``
+    is libphonenumber's for the number, set when it is read (whatever was passed for it).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
-    phone_number: str = Field(description="E.164, e.g. +14155550123; formatting is removed.")
+    phone_number: str = Field(
+        description="E.164, e.g. +14155550123 (formatting is removed); a national format such "
+        "as (202) 555-0100 with a region."
+    )
     name: str | None = Field(default=None, max_length=200)
     participant_id: UUID | None = None
     timezone: str | None = Field(default=None, description="IANA zone, e.g. Europe/Berlin.")
     context: dict[str, Any] = Field(default_factory=dict)
+    region: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 region a number without + is read in, e.g. US.",
+    )
+    line_type: LineType = Field(default=UNKNOWN, description="libphonenumber's, e.g. mobile.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_number(cls, data: Any) -> Any:
+        """The number read once, in the row's region, into its E.164 form and its line type. A
+        number that cannot be read is left to ``phone_number``'s validator to report (as that
+        field's error), and a region that is no region code to ``region``'s."""
+        if not isinstance(data, Mapping) or "phone_number" not in data:
+            return data
+        try:
+            region = region_code(data.get("region"))
+        except ValueError:
+            region = None
+        try:
+            number = parse_phone(data["phone_number"], region)
+        except InvalidPhoneNumber as exc:
+            return {**data, "phone_number": exc}
+        return {**data, "phone_number": number.e164, "line_type": number.line_type}
 
     @field_validator("phone_number", mode="before")
     @classmethod
-    def _e164(cls, value: object) -> str:
-        return normalize_phone(value)
+    def _e164(cls, value: object) -> object:
+        if isinstance(value, InvalidPhoneNumber):  # what _read_number could not read
+            raise value
+        return value
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region(cls, value: object) -> str | None:
+        return region_code(value)
 
     @field_validator("name", "timezone", "participant_id", mode="before")
     @classmethod
@@ -127,6 +140,8 @@ class Contact(BaseModel):
         yield "name", self.name
         yield "participant_id", self.participant_id
         yield "timezone", self.timezone
+        yield "region", self.region
+        yield "line_type", self.line_type
         yield "context_keys", sorted(self.context)
 
 
@@ -216,8 +231,9 @@ class _Unreadable(NamedTuple):
 class _RowValidator:
     """One row in, a ``Contact`` or its rejections out: the single place rows are validated."""
 
-    def __init__(self, default_timezone: str | None) -> None:
+    def __init__(self, default_timezone: str | None, default_region: str | None = None) -> None:
         self.default_timezone = canonical_timezone(default_timezone) if default_timezone else None
+        self.default_region = region_code(default_region, field="default_region")
         self.unknown_keys: set[str] = set()
 
     def check(self, row: int, item: object) -> Contact | RejectedRow:
@@ -262,6 +278,8 @@ class _RowValidator:
             fields["context"] = context
         if self.default_timezone and "timezone" not in fields:
             fields["timezone"] = self.default_timezone
+        if self.default_region and "region" not in fields:
+            fields["region"] = self.default_region
         try:
             return Contact.model_validate(fields)
         except ValidationError as exc:
@@ -296,6 +314,7 @@ class ContactStream:
         sources: Iterable[NumberedRows],
         *,
         default_timezone: str | None = None,
+        default_region: str | None = None,
         warnings: list[str] | None = None,
         known_rows: int | None = None,
     ) -> None:
@@ -303,7 +322,7 @@ class ContactStream:
         # How many rows the sources hold, when each says so (a list, staged rows, a spooled
         # query; not a file): progress can then say "n of m" before the end.
         self.known_rows = known_rows
-        self._validator = _RowValidator(default_timezone)
+        self._validator = _RowValidator(default_timezone, default_region)
         self._seen: set[int] = set()
         # The list the sources' loaders append to (see file_rows).
         self._warnings = warnings if warnings is not None else []
@@ -373,22 +392,34 @@ def _reason(error: Mapping[str, Any]) -> str:
 
 
 def parse_contacts(
-    rows: Iterable[Mapping[str, Any] | Contact], *, default_timezone: str | None = None
+    rows: Iterable[Mapping[str, Any] | Contact],
+    *,
+    default_timezone: str | None = None,
+    default_region: str | None = None,
 ) -> ContactBatch:
     """Validate contacts given as mappings or ``Contact`` objects (e.g. a flow parameter).
 
-    ``row`` in rejections is the 1-based position in ``rows``.
+    ``row`` in rejections is the 1-based position in ``rows``. ``default_region`` reads
+    national numbers of rows without a ``region`` (None: every number needs its ``+``).
     """
-    return ContactStream([enumerate(rows, start=1)], default_timezone=default_timezone).collect()
+    stream = ContactStream(
+        [enumerate(rows, start=1)], default_timezone=default_timezone, default_region=default_region
+    )
+    return stream.collect()
 
 
-def parse_rows(rows: NumberedRows, *, default_timezone: str | None = None) -> ContactBatch:
+def parse_rows(
+    rows: NumberedRows, *, default_timezone: str | None = None, default_region: str | None = None
+) -> ContactBatch:
     """Validate rows a source numbered itself: ``(row, mapping)``, e.g. the 1-based position in
     a query's result, or in a staged list across its parts. Keys are read like CSV headers."""
-    return ContactStream([rows], default_timezone=default_timezone).collect()
+    stream = ContactStream([rows], default_timezone=default_timezone, default_region=default_region)
+    return stream.collect()
 
 
-def load_contacts_file(path: str | Path, *, default_timezone: str | None = None) -> ContactBatch:
+def load_contacts_file(
+    path: str | Path, *, default_timezone: str | None = None, default_region: str | None = None
+) -> ContactBatch:
     """Load contacts from ``.csv``, ``.json`` (a list of objects) or ``.jsonl``: a local path or
     an fsspec URL (``s3://``, ``gs://``, ``file://``; see ``casey_flows.campaign.sources``).
 
@@ -396,7 +427,10 @@ def load_contacts_file(path: str | Path, *, default_timezone: str | None = None)
     """
     warnings: list[str] = []
     rows = file_rows(path, warnings)
-    return ContactStream([rows], default_timezone=default_timezone, warnings=warnings).collect()
+    stream = ContactStream(
+        [rows], default_timezone=default_timezone, default_region=default_region, warnings=warnings
+    )
+    return stream.collect()
 
 
 def file_rows(path: str | Path, warnings: list[str]) -> Iterator[tuple[int, object]]:

@@ -44,6 +44,7 @@ def plan_contacts(
     return preview(
         planner.finish(),
         suppressed=screening.suppressed,
+        excluded=screening.excluded,
         rejected=screening.rejected,
         max_attempts=max_attempts,
         assumed=assumed,

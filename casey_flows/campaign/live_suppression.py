@@ -86,7 +86,11 @@ class LiveSuppression:
                         self._sightings.append(SuppressionHit(listed.source, now))
                     seen = new_here
                 hits[key] = seen
-        self.rejected = [r.message for listed in lists for r in listed.rejected]
+        rejected = [r.message for listed in lists for r in listed.rejected]
+        if self.reads:  # the first read's are the caller's to report (the run's warnings)
+            for message in sorted(set(rejected) - set(self.rejected)):
+                logger.warning("suppression entry ignored (not a valid number): %s", message)
+        self.rejected = rejected
         self._hits = hits
         self._read_at = time.monotonic()
         self.last_read_seconds = self._read_at - started

@@ -23,6 +23,7 @@ from casey_flows.campaign.outcomes import (
     outcome_value,
     to_outcome,
 )
+from casey_flows.campaign.phone_numbers import UNKNOWN, LineType
 from casey_flows.client import Call, MaskedPhoneRepr, mask_phone
 
 if TYPE_CHECKING:
@@ -32,13 +33,21 @@ if TYPE_CHECKING:
 class ContactInput(MaskedPhoneRepr):
     """One contact as given to the flow (validated later, row by row)."""
 
-    phone_number: str = Field(description="E.164, e.g. +14155550123 (spaces/dashes allowed).")
+    phone_number: str = Field(
+        description="E.164, e.g. +14155550123 (spaces/dashes allowed); a national format such "
+        "as (202) 555-0100 with a region or the campaign's default_region."
+    )
     name: str | None = Field(default=None, description="Who is called (<= 200 characters).")
     participant_id: str | None = Field(default=None, description="Participant uuid, optional.")
     timezone: str | None = Field(
         default=None, description="IANA zone of the contact, e.g. America/Chicago."
     )
     context: dict[str, Any] = Field(default_factory=dict, description="Data for the agent.")
+    region: str | None = Field(
+        default=None,
+        description="ISO 3166-1 alpha-2 country whose national format phone_number is in, "
+        "e.g. US (the campaign's default_region otherwise).",
+    )
 
 
 class ContactOutcome(MaskedPhoneRepr):
@@ -47,6 +56,11 @@ class ContactOutcome(MaskedPhoneRepr):
     row: int | None = Field(default=None, description="Row in the input, if it came from one.")
     phone_number: str = Field(description="As dialled (E.164), or as given if rejected.")
     name: str | None = None
+    line_type: LineType = Field(
+        default=UNKNOWN,
+        description="libphonenumber's line type of the number (mobile, fixed_line, "
+        "fixed_line_or_mobile, voip, ...); unknown when it is no valid number. No porting data.",
+    )
     outcome: OutcomeField = Field(
         description="An Outcome (completed, no_answer, busy, voicemail, failed, deferred, ...), "
         "or a call status it does not name, normalised; written out as the plain value."
@@ -82,11 +96,13 @@ class ContactOutcome(MaskedPhoneRepr):
         call_ids: list[str] | None = None,
         **fields: Any,
     ) -> ContactOutcome:
-        """The outcome of one contact (anything with ``phone_number`` and ``name``), with the
-        status and ended_reason of the last call placed for it, if any."""
+        """The outcome of one contact (anything with ``phone_number`` and ``name``, and
+        ``line_type`` if it was read), with the status and ended_reason of the last call placed
+        for it, if any."""
         return cls(
             phone_number=contact.phone_number,
             name=contact.name,
+            line_type=getattr(contact, "line_type", UNKNOWN),
             outcome=outcome,
             status=last_call.status if last_call else None,
             ended_reason=last_call.ended_reason if last_call else None,
@@ -120,6 +136,7 @@ class CampaignPreview(BaseModel):
         "window next opens.",
     )
     suppressed: int = 0
+    excluded: int = Field(default=0, description="Contacts of a line type not dialled.")
     rejected: int = 0
     expected_call_seconds: float = Field(description="The call length the plan assumes.")
     max_attempts: int = Field(
@@ -134,6 +151,8 @@ class CampaignPreview(BaseModel):
             parts.append(f"{self.deferred} deferred {self._deferred_to()}")
         if self.suppressed:
             parts.append(f"{self.suppressed} suppressed")
+        if self.excluded:
+            parts.append(f"{self.excluded} excluded by line type")
         if self.rejected:
             parts.append(f"{self.rejected} rejected")
         if self.max_attempts > 1 and self.dialled_now:

@@ -63,6 +63,7 @@ def outcome_row(outcome: ContactOutcome, *, full_numbers: bool) -> dict[str, obj
         "reason": outcome.reason,
         "duplicate_call_ids": " ".join(outcome.duplicate_call_ids),
         "planned_at": outcome.planned_at.isoformat() if outcome.planned_at else None,
+        "line_type": outcome.line_type,
     }
 
 
@@ -147,6 +148,7 @@ class OutcomeLog:
             call_ids="",
             reason=reason,
             duplicate_call_ids="",
+            line_type=contact.line_type,
         )
         self._write(row, None)
 

@@ -39,6 +39,7 @@ class Outcome(str, Enum):
     # What a campaign decided instead of dialling, or how it left a contact.
     DEFERRED = "deferred"  # the calling window was closed at the contact's turn
     SUPPRESSED = "suppressed"  # on the suppression list, or opted out on an earlier call
+    EXCLUDED = "excluded"  # a line type the campaign does not dial (line_types)
     REJECTED = "rejected"  # an invalid row, never sent
     ERROR = "error"  # this contact's own API error, or a call the API stopped knowing
     STILL_OPEN = "still_open"  # stopped waiting; the call was not cancelled

@@ -202,7 +202,8 @@ def preview_markdown(preview: CampaignPreview) -> list[str]:
         f"- **Would be called by this run**: {preview.dialled_now}",
         f"- **Done by** (the last call ends): {done_by or 'nobody to call'}{took}",
         f"- **Deferred** (window closed at their turn): {preview.deferred}",
-        f"- **Suppressed**: {preview.suppressed}; **rejected**: {preview.rejected}",
+        f"- **Suppressed**: {preview.suppressed}; **excluded by line type**: "
+        f"{preview.excluded}; **rejected**: {preview.rejected}",
     ]
     if preview.deferred_by_day:
         lines += ["", "| deferred to (contact's own date) | contacts |", "|---|---:|"]

@@ -104,7 +104,7 @@ class ContactsQuery(BaseModel):
 
 
 async def read_query_contacts(
-    query: ContactsQuery, *, default_timezone: str | None = None
+    query: ContactsQuery, *, default_timezone: str | None = None, default_region: str | None = None
 ) -> ContactBatch:
     """The query's rows as validated contacts (rejections numbered by position in the result).
 
@@ -113,7 +113,11 @@ async def read_query_contacts(
             says what to fix and never shows a password or connection string.
     """
     async with _spooled(query) as spooled:
-        batch = parse_rows(numbered_rows(spooled.path), default_timezone=default_timezone)
+        batch = parse_rows(
+            numbered_rows(spooled.path),
+            default_timezone=default_timezone,
+            default_region=default_region,
+        )
         batch.warnings[:0] = spooled.warnings
     return batch
 

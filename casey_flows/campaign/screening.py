@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 from casey_flows.campaign.contacts import Contact, ContactStream, RejectedRow
+from casey_flows.campaign.line_types import LineTypes
 from casey_flows.campaign.live_suppression import LiveSuppression
 from casey_flows.campaign.models import ContactOutcome, rejected_outcome
 from casey_flows.campaign.outcome_log import OutcomeLog
@@ -26,18 +27,25 @@ OPTED_OUT_REASON = "opted out on an earlier call"
 
 
 class Screening:
-    """The stream's contacts that may be dialled, one pass, rejected and suppressed ones
-    logged on the way (counted in ``rejected``, ``suppressed`` and ``opted_out``)."""
+    """The stream's contacts that may be dialled, one pass, rejected, suppressed and
+    line-type-excluded ones logged on the way (counted in ``rejected``, ``suppressed``,
+    ``opted_out`` and ``excluded``)."""
 
     def __init__(
-        self, stream: ContactStream, suppression: LiveSuppression, outcome_log: OutcomeLog
+        self,
+        stream: ContactStream,
+        suppression: LiveSuppression,
+        outcome_log: OutcomeLog,
+        line_types: LineTypes | None = None,
     ) -> None:
         self.stream = stream
         self.suppression = suppression
         self.outcome_log = outcome_log
+        self.line_types = line_types or LineTypes()
         self.rejected = 0
         self.suppressed = 0
         self.opted_out = 0
+        self.excluded = 0
         self._since = datetime.max.replace(tzinfo=timezone.utc)  # set by the first read
         self._contacts = self._screen()
 
@@ -75,7 +83,12 @@ class Screening:
                 continue
             hit = self.suppression.check(item.phone_number)
             if hit is None:
-                yield item
+                excluded = self.line_types.exclusion(item.line_type)
+                if excluded is None:
+                    yield item
+                    continue
+                self.outcome_log.add(ContactOutcome.of(item, Outcome.EXCLUDED, reason=excluded))
+                self.excluded += 1
                 continue
             if hit.seen_at >= self._since:  # listed since the campaign began: as at dial time
                 reason = hit.dial_time_reason()

@@ -106,7 +106,8 @@ def stage_contacts(
         rows: A list of dicts or ``ContactInput``s, a pandas or polars DataFrame, or any
             iterable of rows (consumed lazily, one part in memory at a time). Keys are read
             like CSV headers: ``phone_number``, ``name``, ``timezone``, ``participant_id``,
-            ``context.*`` or a ``context`` object. Rows are validated when a campaign reads them.
+            ``region``, ``context.*`` or a ``context`` object. Rows are validated when a
+            campaign reads them (national numbers in its ``default_region`` or their region).
         url: Folder to stage under: an fsspec URL every worker can read (``s3://bucket/path``,
             ``gs://...``, ``file:///shared/...``) or a local path. Empty: Prefect's default
             result storage (see the module docstring).
@@ -424,10 +425,14 @@ def read_staged_rows(staged: StagedContacts) -> Iterator[tuple[int, Any]]:
 
 
 def load_staged_contacts(
-    staged: StagedContacts, *, default_timezone: str | None = None
+    staged: StagedContacts,
+    *,
+    default_timezone: str | None = None,
+    default_region: str | None = None,
 ) -> ContactBatch:
     """The staged rows validated as contacts (rejections carry the staged row number)."""
-    return parse_rows(read_staged_rows(staged), default_timezone=default_timezone)
+    rows = read_staged_rows(staged)
+    return parse_rows(rows, default_timezone=default_timezone, default_region=default_region)
 
 
 def _open_folder(staged: StagedContacts) -> _FsFolder | _BlockFolder:

@@ -26,9 +26,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from casey_flows.campaign.contacts import Contact, normalize_phone
+from casey_flows.campaign.contacts import Contact
 from casey_flows.campaign.models import ContactOutcome
 from casey_flows.campaign.outcomes import Outcome, describe_outcome
+from casey_flows.campaign.phone_numbers import line_type_of, normalize_phone
 from casey_flows.client import AsyncCaseyClient, Call
 from casey_flows.client.recent import recent_call_pages
 from casey_flows.client.status import DEFAULT_TERMINAL_STATUSES
@@ -129,6 +130,7 @@ class _NumberCalls:
         return ContactOutcome(
             phone_number=self.phone_number,
             name=contact.name if contact else last.name,
+            line_type=contact.line_type if contact else line_type_of(self.phone_number),
             outcome=Outcome.STILL_OPEN if live else describe_outcome(last),
             status=last.status,
             ended_reason=last.ended_reason,

@@ -1,12 +1,14 @@
 """A do-not-call list: numbers that must never be dialled, checked in O(1).
 
-Numbers are normalised with :func:`casey_flows.campaign.contacts.normalize_phone`, the same
-function that normalises contacts, so ``+1 (415) 555-0123`` on the list suppresses contact
-``+14155550123``.
+Numbers are normalised with :func:`casey_flows.campaign.phone_numbers.normalize_phone`, the
+same function that normalises contacts, in the same region (the campaign's ``default_region``),
+so ``+1 (415) 555-0123`` on the list suppresses contact ``+14155550123``, and with region ``US``
+so does ``(415) 555-0123``.
 
-Invalid entries (e.g. ``4155550123`` with no country code) are reported, masked, in
-``rejected`` and never crash loading; callers should surface them loudly, because such an
-entry cannot match any contact and the person it names is therefore *not* suppressed.
+Invalid entries (e.g. ``4155550123`` without a region, or ``+1 000 000 0000``, which is no valid
+number) are reported, masked, in ``rejected`` and never crash loading; callers should surface
+them loudly, because such an entry cannot match any contact and the person it names is
+therefore *not* suppressed.
 A file that is not UTF-8 raises ``ContactFileError``: half-reading an opt-out list is worse
 than stopping.
 
@@ -22,7 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from casey_flows.campaign.contacts import Contact, normalize_phone, utf8_error_message
+from casey_flows.campaign.contacts import Contact, utf8_error_message
+from casey_flows.campaign.phone_numbers import normalize_phone, region_code
 from casey_flows.campaign.sources import FileSource
 from casey_flows.client.phone import mask_phone
 from casey_flows.exceptions import ContactFileError, InvalidPhoneNumber
@@ -41,18 +44,25 @@ class SuppressionRejection:
 
 
 class SuppressionList:
-    """Normalised E.164 numbers not to call. Its repr shows counts, never numbers."""
+    """Normalised E.164 numbers not to call. Its repr shows counts, never numbers.
 
-    def __init__(self, numbers: Iterable[str] = (), *, source: str = "list") -> None:
+    ``region`` reads entries in national format (``(415) 555-0123`` in ``US``); None: every
+    entry needs its leading ``+``, as contacts do without a ``default_region``.
+    """
+
+    def __init__(
+        self, numbers: Iterable[str] = (), *, source: str = "list", region: str | None = None
+    ) -> None:
         self._numbers: set[str] = set()
         self.rejected: list[SuppressionRejection] = []
         self.source = source  # where the numbers came from, as a person would name it
+        self.region = region_code(region, field="default_region")
         self.update(numbers, source=source)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> SuppressionList:
+    def from_file(cls, path: str | Path, *, region: str | None = None) -> SuppressionList:
         """Load a list from a file (one number per line, or CSV with ``phone_number``)."""
-        suppression = cls(source=FileSource(path).name)
+        suppression = cls(source=FileSource(path).name, region=region)
         suppression.add_file(path)
         return suppression
 
@@ -75,7 +85,7 @@ class SuppressionList:
         if isinstance(phone, Contact):
             phone = phone.phone_number
         try:
-            return normalize_phone(phone) in self._numbers
+            return normalize_phone(phone, self.region) in self._numbers
         except InvalidPhoneNumber:
             return False  # an undiallable number can never be called, so nothing to suppress
 
@@ -91,7 +101,7 @@ class SuppressionList:
 
     def _add(self, value: object, source: str, line: int) -> None:
         try:
-            self._numbers.add(normalize_phone(value))
+            self._numbers.add(normalize_phone(value, self.region))
         except InvalidPhoneNumber as exc:
             shown = mask_phone(value) if isinstance(value, str) and value else str(value)[:20]
             message = f"{source} line {line}: {exc}"

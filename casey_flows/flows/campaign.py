@@ -47,6 +47,7 @@ from casey_flows.campaign.engine import (
     Track,
 )
 from casey_flows.campaign.eta import PlanSettings, assumptions
+from casey_flows.campaign.line_types import LineTypes
 from casey_flows.campaign.live_suppression import LiveSuppression
 from casey_flows.campaign.models import (
     CampaignResult,
@@ -54,6 +55,7 @@ from casey_flows.campaign.models import (
 )
 from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
+from casey_flows.campaign.phone_numbers import DefaultRegion
 from casey_flows.campaign.publish import ProgressReporter, publish_results
 from casey_flows.campaign.query import (
     SPOOL_PREFIX,
@@ -125,6 +127,7 @@ async def contact_stream(
     staged_contacts: StagedContacts | None,
     contacts_query: ContactsQuery | None,
     default_timezone: str,
+    default_region: str | None = None,
 ) -> AsyncIterator[ContactStream]:
     """Every source's contacts as one stream, read as the campaign goes (the campaign's and its
     status's one way in): the file, the staged rows, the list, then the query's rows (read to
@@ -151,6 +154,7 @@ async def contact_stream(
         yield ContactStream(
             [_first_read_now(iter(rows)) for rows in sources],
             default_timezone=default_timezone,
+            default_region=default_region,
             warnings=warnings,
             known_rows=None if None in sizes else sum(s or 0 for s in sizes),
         )
@@ -163,19 +167,20 @@ def _first_read_now(rows: Iterator[tuple[int, object]]) -> Iterable[tuple[int, o
 
 
 async def _read_suppression(
-    suppression: Suppression, connection_code: str
+    suppression: Suppression, connection_code: str, region: str | None
 ) -> list[SuppressionList]:
     """Every suppression source, read now: the list, the file, the warehouse's opt-outs, the
-    query."""
-    lists = [SuppressionList(suppression.numbers, source=PARAMETER_SOURCE)]
+    query; national formats read in ``region`` (the campaign's default_region)."""
+    lists = [SuppressionList(suppression.numbers, source=PARAMETER_SOURCE, region=region)]
     if suppression.file:
-        lists.append(await anyio.to_thread.run_sync(SuppressionList.from_file, suppression.file))
+        read_file = partial(SuppressionList.from_file, suppression.file, region=region)
+        lists.append(await anyio.to_thread.run_sync(read_file))
     if suppression.opt_outs_from is not None:
         numbers = await read_opt_outs(suppression.opt_outs_from, connection_code)
-        lists.append(SuppressionList(numbers, source=OPT_OUTS_SOURCE))
+        lists.append(SuppressionList(numbers, source=OPT_OUTS_SOURCE, region=region))
     if suppression.query is not None:
         numbers = await read_query_numbers(suppression.query)
-        lists.append(SuppressionList(numbers, source=QUERY_SOURCE))
+        lists.append(SuppressionList(numbers, source=QUERY_SOURCE, region=region))
     return lists
 
 
@@ -285,8 +290,10 @@ async def call_campaign(
     campaign_id: str | None = None,
     dry_run: bool = False,
     credentials_block: str = DEFAULT_BLOCK_NAME,
+    default_region: DefaultRegion = None,
     calling_window: CallingWindow = CallingWindow(),  # noqa: B008 - frozen models, shown
     suppression: Suppression = Suppression(),  # noqa: B008 - as the form's defaults
+    line_types: LineTypes = LineTypes(),  # noqa: B008
     limits: CallLimits = CallLimits(),  # noqa: B008
     retries: CallRetries = CallRetries(),  # noqa: B008
     safety: ExactlyOnceSafety = ExactlyOnceSafety(),  # noqa: B008
@@ -301,11 +308,12 @@ async def call_campaign(
 
     Args:
         connection_code: Code of the Casey call_out connection to dial on.
-        contacts: Contacts to call, each with a phone_number (E.164) and optionally a name,
-            a time zone and context for the agent. Prefect caps a run's parameters at 512 KB
+        contacts: Contacts to call, each with a phone_number (E.164, or a national format with
+            default_region or the contact's region) and optionally a name, a time zone and
+            context for the agent. Prefect caps a run's parameters at 512 KB
             (about 15,000 contacts): above that, use staged_contacts or contacts_file.
         contacts_file: CSV, JSON or JSONL file of contacts (columns phone_number, name,
-            timezone, participant_id, context.*): a path, or a URL every worker can read
+            timezone, region, participant_id, context.*): a path, or a URL every worker can read
             (s3://, gs://, file://). May be combined with contacts.
         staged_contacts: Contacts an upstream flow staged with stage_contacts: the reference
             it returned (where, how many rows, checksum), any number of rows. May be combined
@@ -319,9 +327,17 @@ async def call_campaign(
         dry_run: Validate and plan only: dial nobody, publish who would be called when, and
             an ETA.
         credentials_block: Name of the Casey Credentials block that holds the API key.
+        default_region: ISO 3166-1 alpha-2 code (e.g. US, DE) of the country whose national
+            formats are read, in contacts and suppression lists alike: (202) 555-0100 in US is
+            dialled as +12025550100. A contact's own region column wins. Empty: every number
+            needs its leading + and country code (nothing is guessed).
         calling_window: Calling hours, in each contact's own time zone (the window's zone
             for contacts without one). Outside them a contact is deferred, not dialled.
         suppression: Numbers never to call: a list, a file, opt-outs loaded by sync_calls.
+        line_types: Dial only some line types (e.g. mobile) or never some, by libphonenumber's
+            type of each number; left-out contacts are counted as excluded, with the reason. A
+            convenience, not a consent check: libphonenumber cannot tell US and Canadian mobiles
+            from landlines and knows nothing of porting.
         limits: Concurrent calls, request rate, a shared concurrency limit, and how long and
             how often calls are watched.
         retries: Outcomes dialled again (e.g. no_answer, busy), how often and after how long.
@@ -376,17 +392,22 @@ async def call_campaign(
         name=campaign_id,
     )
     suppressed = LiveSuppression(
-        partial(_read_suppression, suppression, connection_code),
+        partial(_read_suppression, suppression, connection_code, default_region),
         refresh_seconds=suppression.refresh_seconds,
         max_stale_seconds=suppression.max_stale_seconds,
     )
     with outcomes:
         async with contact_stream(  # a file or a query that cannot be read fails the run here
-            contacts, contacts_file, staged_contacts, contacts_query, calling_window.timezone
+            contacts,
+            contacts_file,
+            staged_contacts,
+            contacts_query,
+            calling_window.timezone,
+            default_region,
         ) as stream:
             return await _screen_and_dial(
                 campaign_id,
-                Screening(stream, suppressed, outcomes),
+                Screening(stream, suppressed, outcomes, line_types),
                 connection_code=connection_code,
                 dry_run=dry_run,
                 credentials_block=credentials_block,
@@ -571,13 +592,14 @@ def _sum_up(result: CampaignResult, screening: Screening) -> None:
     result.warnings[:0] = stream.warnings
     get_run_logger().info(
         "campaign %s: %d rows read, %d contacts; %d rejected rows, %d suppressed (%d opted "
-        "out), %d duplicates collapsed",
+        "out), %d excluded by line type, %d duplicates collapsed",
         result.campaign_id,
         stream.total_rows,
         stream.contacts,
         screening.rejected,
         screening.suppressed,
         screening.opted_out,
+        screening.excluded,
         stream.duplicates,
     )
 

@@ -13,7 +13,8 @@ from pydantic import Field
 
 from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME, resolve_credentials
 from casey_flows.campaign.outcomes import Outcome, describe_outcome, outcome_label
-from casey_flows.client import E164_PATTERN, Call, mask_phone, normalize_status
+from casey_flows.campaign.phone_numbers import DefaultRegion, normalize_phone
+from casey_flows.client import Call, mask_phone, normalize_status
 from casey_flows.core.dispatch import DEFAULT_REDIAL_AFTER_SECONDS
 from casey_flows.core.waiting import WaitPolicy
 from casey_flows.exceptions import CallLost, CallOutcomeFailure, CallWaitTimeout
@@ -30,7 +31,7 @@ def _run_name() -> str:
 @forwards_logs
 @flow(name="place-call", flow_run_name=_run_name, log_prints=False)
 async def place_call(
-    phone_number: Annotated[str, Field(pattern=E164_PATTERN)],
+    phone_number: str,
     connection_code: str,
     name: Annotated[str | None, Field(max_length=200)] = None,
     participant_id: UUID | None = None,
@@ -43,6 +44,7 @@ async def place_call(
     dispatch_key: str | None = None,
     redial_after_seconds: Annotated[float, Field(gt=0)] = DEFAULT_REDIAL_AFTER_SECONDS,
     redial_unconfirmed: bool = True,
+    default_region: DefaultRegion = None,
 ) -> Call:
     """Place one outbound call and return it as it ended (or as dispatched, without ``wait``).
 
@@ -51,8 +53,9 @@ async def place_call(
     ``no_answer``), "voicemail", ...
 
     Args:
-        phone_number: Number to call, E.164: a leading + and the country code
-            (e.g. +14155550100).
+        phone_number: Number to call: a leading + and the country code (e.g. +14155550100),
+            or a national format with default_region. It must be a valid number
+            (libphonenumber); it is dialled in E.164.
         connection_code: Code of the Casey call_out connection to dial on.
         name: Who is called (at most 200 characters); the agent may use it.
         participant_id: Casey participant uuid, when the person is known to Casey.
@@ -70,11 +73,15 @@ async def place_call(
             before it is taken as never arrived: the list may trail creates.
         redial_unconfirmed: Then dial it again (on), or leave it and fail the run with
             CreateUnconfirmed: it may have rung (off).
+        default_region: ISO 3166-1 alpha-2 code (e.g. US) of the country whose national
+            formats phone_number may be in: (202) 555-0100 in US is +12025550100. Empty: the
+            number needs its leading + (nothing is guessed).
 
     Returns:
         The call as it ended (or as dispatched, with ``wait=False``).
 
     Raises:
+        InvalidPhoneNumber: phone_number is not a valid number (before anything is dialled).
         CallOutcomeFailure: the call ended with an outcome in ``fail_on``.
         CallWaitTimeout: still open after ``timeout_seconds`` (it is not cancelled).
         CallLost: the API stopped knowing the call; it is not placed again.
@@ -89,11 +96,12 @@ async def place_call(
         print(call.status, call.ended_reason)
         ```
     """
+    e164 = normalize_phone(phone_number, default_region)  # invalid: fails before any request
     credentials = await resolve_credentials(credentials_block)  # once per run, for both tasks
     call = await create_call(
         credentials,
         connection_code,
-        phone_number,
+        e164,
         name=name,
         participant_id=participant_id,
         context=context,

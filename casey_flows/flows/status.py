@@ -24,6 +24,7 @@ from casey_flows.blocks.credentials import DEFAULT_BLOCK_NAME
 from casey_flows.campaign.models import CampaignResult, ContactInput, rejected_outcomes
 from casey_flows.campaign.outcome_log import OutcomeLog
 from casey_flows.campaign.outcomes import Outcome
+from casey_flows.campaign.phone_numbers import DefaultRegion
 from casey_flows.campaign.publish import publish_results
 from casey_flows.campaign.query import ContactsQuery
 from casey_flows.campaign.staging import StagedContacts
@@ -79,6 +80,7 @@ async def campaign_status(
     staged_contacts: StagedContacts | None = None,
     contacts_query: ContactsQuery | None = None,
     credentials_block: str = DEFAULT_BLOCK_NAME,
+    default_region: DefaultRegion = None,
     lookback_hours: Annotated[float, Field(gt=0)] = 72.0,
     max_calls: Annotated[int, Field(gt=0)] = DEFAULT_MAX_CALLS,
     export_csv_path: str | None = None,
@@ -107,6 +109,8 @@ async def campaign_status(
         contacts_query: Or the SQL query the campaign read its contacts from (a database
             block, or the embedded warehouse), run again now.
         credentials_block: Name of the Casey Credentials block that holds the API key.
+        default_region: The default_region the campaign ran with: national formats in its
+            contacts are read in this country (e.g. US). Empty: numbers need their +.
         lookback_hours: How far back to read the connection's calls (as far as the campaign
             ran, at least).
         max_calls: Stop reading after this many calls, newest first (and say so).
@@ -137,7 +141,12 @@ async def campaign_status(
     batch = None
     if contacts or contacts_file or staged_contacts or contacts_query is not None:
         async with contact_stream(
-            contacts, contacts_file, staged_contacts, contacts_query, _CONTACTS_TIMEZONE
+            contacts,
+            contacts_file,
+            staged_contacts,
+            contacts_query,
+            _CONTACTS_TIMEZONE,
+            default_region,
         ) as stream:
             batch = stream.collect()
     since = datetime.now(timezone.utc) - timedelta(hours=lookback_hours)

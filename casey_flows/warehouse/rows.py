@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from casey_flows.campaign.outcomes import describe_outcome, outcome_value
+from casey_flows.campaign.phone_numbers import line_type_of
 from casey_flows.client.models import Call, as_text, parse_instant
 from casey_flows.core.dispatch import campaign_id_of, dispatch_key_of
 
@@ -35,13 +36,17 @@ def call_row(
     """One ``calls`` row: the call, plus the dispatch key and campaign id from its context;
     ``connection_code`` (the connection it was listed on) when the API left it out; and, once
     final, its ``outcome`` as a campaign's CSV and ``retry_outcomes`` spell it (``no_answer``,
-    ``voicemail``, or an unknown status normalised), null while the call is open."""
+    ``voicemail``, or an unknown status normalised), null while the call is open; and the
+    ``line_type`` libphonenumber gives the number the call was placed to (the API stores E.164,
+    so no region is needed; ``unknown`` when it is no valid number). Derived from the number as
+    it is loaded: it says nothing of porting, nor of what the line was when the call rang."""
     return {
         **model_row(call),
         "connection_code": call.connection_code or connection_code,
         "dispatch_key": dispatch_key_of(call),
         "campaign_id": campaign_id_of(call),
         "outcome": outcome_value(describe_outcome(call)) if is_final else None,
+        "line_type": line_type_of(call.phone_number) if call.phone_number else None,
         "is_final": is_final,
         "synced_at": synced_at,
     }

@@ -13,8 +13,9 @@ pipeline.run(casey_source(["demo-outbound"], api_key="sk_test_sandbox",
 
 Resources (each merged on its primary key, so a re-run adds no duplicate rows):
 
-- ``calls`` (``id``): every call of the connections, with ``dispatch_key``, ``campaign_id`` and,
-  once final, ``outcome`` (the campaign CSV's value: ``no_answer``, ``voicemail``...);
+- ``calls`` (``id``): every call of the connections, with ``dispatch_key``, ``campaign_id``, the
+  number's ``line_type`` (libphonenumber's, from the number as loaded) and, once final,
+  ``outcome`` (the campaign CSV's value: ``no_answer``, ``voicemail``...);
 - ``conversations`` (``id``): the conversation of each call that connected, read once final;
 - ``conversation_fields`` (``conversation_id``, ``field_id``): the answers, one row per field;
 - ``conversation_answers`` (``conversation_id``): the same answers, one column per field;
@@ -90,6 +91,7 @@ CALL_COLUMNS = _columns(
             "dispatch_key",
             "campaign_id",
             "outcome",
+            "line_type",
         ),
         _TEXT,
     ),

@@ -22,15 +22,14 @@ from casey_flows.campaign.contacts import (
     ContactRejection,
     InvalidPhoneNumber,
     load_contacts_file,
-    normalize_phone,
     parse_contacts,
 )
+from casey_flows.campaign.phone_numbers import normalize_phone, parse_phone
+from tests.phone_samples import VALID_E164
 
 DATA = Path(__file__).parents[1] / "data"
 NUMBER = "+14155550123"
 MASKED = "+1•••••0123"
-# ASCII digits only: the API's documented pattern uses \d, which Python also lets match e.g. "٣".
-E164 = st.from_regex(r"\+[1-9][0-9]{1,14}", fullmatch=True)
 ARABIC_INDIC_4155550123 = "".join(chr(0x0660 + int(d)) for d in "4155550123")
 FORMATTING = st.sampled_from([" ", "-", ".", "(", ")", "  ", " - ", "\u00a0"])
 
@@ -44,7 +43,7 @@ FORMATTING = st.sampled_from([" ", "-", ".", "(", ")", "  ", " - ", "\u00a0"])
         ("+14155550123", "+14155550123"),
         ("+1 (415) 555-0123", "+14155550123"),
         ("  +49 30.1234-5678 ", "+493012345678"),
-        ("+44 (0)20 7183 8750", "+4402071838750"),  # kept as written: not our job to drop (0)
+        ("+44 (0)20 7183 8750", "+442071838750"),  # libphonenumber drops the national (0)
     ],
 )
 def test_normalize_phone_removes_formatting_after_plus(raw: str, expected: str) -> None:
@@ -64,6 +63,16 @@ def test_normalize_phone_removes_formatting_after_plus(raw: str, expected: str) 
         ("+1", "not E.164"),
         ("++14155550123", "characters other than digits"),
         ("+1" + ARABIC_INDIC_4155550123, "characters other than digits"),
+        # What libphonenumber's parse alone would accept: vanity letters, extensions.
+        ("+1-800-FLOWERS", "characters other than digits"),
+        ("+14155550123 x5", "characters other than digits"),
+        ("+14155550123;ext=5", "characters other than digits"),
+        ("+14155550123 ext. 5", "characters other than digits"),
+        # Well formed, but no numbering plan assigns them.
+        ("+1 000 000 0000", "not a valid number"),
+        ("+1 720 000 1234", "not a valid number"),
+        ("+999 1234 5678", "not a phone number: no country has this country code"),
+        ("+49 1", "is not a phone number: too short"),
         ("", "empty"),
         ("   ", "empty"),
     ],
@@ -81,12 +90,12 @@ def test_normalize_phone_rejects_non_text() -> None:
         normalize_phone(14155550123)
 
 
-@given(E164)
+@given(VALID_E164)
 def test_normalize_phone_is_identity_on_e164(number: str) -> None:
     assert normalize_phone(number) == number
 
 
-@given(E164, st.data())
+@given(VALID_E164, st.data())
 def test_formatting_inserted_into_a_number_normalises_back(
     number: str, data: st.DataObject
 ) -> None:
@@ -106,6 +115,116 @@ def test_normalize_phone_never_fails_unexpectedly(text: str) -> None:
         return
     assert result.startswith("+")
     assert result[1:].isascii() and result[1:].isdigit()
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "expected"),
+    [
+        ("(202) 555-0100", "US", "+12025550100"),
+        ("202.555.0100", "us", "+12025550100"),
+        ("030 1234 5601", "DE", "+493012345601"),
+        ("020 7183 8750", "GB", "+442071838750"),
+        ("+49 30 1234 5601", "US", "+493012345601"),  # its own + wins over the region
+    ],
+)
+def test_a_region_reads_national_formats(raw: str, region: str, expected: str) -> None:
+    assert normalize_phone(raw, region.upper()) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "reason"),
+    [
+        ("(202) 555-0100", None, "no leading '+'"),
+        ("030 1234 5601", None, "no leading '+'"),
+        ("000 000 0000", "US", "not a valid number (read in region US)"),
+        ("1-800-FLOWERS", "US", "characters other than digits"),
+        ("(202) 555-0100 x5", "US", "characters other than digits"),
+        ("+" + "+12025550100", "US", "characters other than digits"),
+    ],
+)
+def test_national_formats_need_a_region_and_still_a_valid_number(
+    raw: str, region: str | None, reason: str
+) -> None:
+    with pytest.raises(InvalidPhoneNumber, match=re.escape(reason)) as info:
+        normalize_phone(raw, region)
+    assert "555-0100" not in str(info.value) and "5550100" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("number", "line_type"),
+    [
+        ("+12025550100", "fixed_line_or_mobile"),  # US: mobiles and landlines look alike
+        ("+493012345601", "fixed_line"),
+        ("+4915123456789", "mobile"),
+        ("+18002530000", "toll_free"),
+        ("+447911123456", "mobile"),
+    ],
+)
+def test_the_line_type_comes_with_the_number(number: str, line_type: str) -> None:
+    assert parse_phone(number).line_type == line_type
+    assert Contact(phone_number=number).line_type == line_type
+
+
+@given(st.text("+0123456789 ", min_size=2, max_size=17))
+def test_a_number_is_valid_exactly_when_libphonenumber_says_so(text: str) -> None:
+    """The type is looked up once and validity derived from it: the same verdict as
+    ``is_valid_number`` (and the same number) for every input the character check lets by."""
+    import phonenumbers
+
+    try:
+        ours = parse_phone(text)
+    except InvalidPhoneNumber:
+        ours = None
+    try:
+        theirs = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        theirs = None
+    if ours is not None:
+        assert theirs is not None and phonenumbers.is_valid_number(theirs)
+        assert ours.e164 == phonenumbers.format_number(theirs, phonenumbers.PhoneNumberFormat.E164)
+    elif theirs is not None and text.strip().startswith("+") and "+" not in text.strip()[1:]:
+        assert not phonenumbers.is_valid_number(theirs)
+
+
+def test_the_region_code_is_checked_naming_the_field_and_the_value() -> None:
+    with pytest.raises(ValueError, match=r"default_region 'XX' is not an ISO 3166-1 alpha-2"):
+        parse_contacts([{"phone_number": NUMBER}], default_region="XX")
+    batch = parse_contacts([{"phone_number": "(202) 555-0100", "region": "Narnia"}])
+    assert {(r.field, r.row) for r in batch.rejected} == {("region", 1), ("phone_number", 1)}
+    assert "region 'NARNIA' is not an ISO 3166-1 alpha-2" in batch.rejected[-1].message
+
+
+def test_default_region_reads_national_rows_and_a_rows_region_wins() -> None:
+    batch = parse_contacts(
+        [
+            {"phone_number": "(202) 555-0100"},
+            {"phone_number": "030 1234 5601", "region": "DE"},
+            {"phone_number": "+44 20 7183 8750", "region": "DE"},
+            {"phone_number": "+1 000 000 0000"},
+            {"phone_number": "202-555-0100", "name": "same number again"},
+        ],
+        default_region="US",
+    )
+    assert [(c.phone_number, c.line_type) for c in batch.contacts] == [
+        ("+12025550100", "fixed_line_or_mobile"),
+        ("+493012345601", "fixed_line"),
+        ("+442071838750", "fixed_line"),
+    ]
+    assert batch.duplicates == 1
+    assert [(r.row, r.value) for r in batch.rejected] == [(4, "+1•••••0000")]
+    assert "is not a valid number" in batch.rejected[0].message
+
+
+def test_a_region_column_in_a_file_overrides_the_default(tmp_path: Path) -> None:
+    path = tmp_path / "national.csv"
+    path.write_text("phone_number,region\n(202) 555-0100,\n030 1234 5601,de\n0301234,\n")
+    batch = load_contacts_file(path, default_region="US")
+    assert [(c.phone_number, c.region) for c in batch.contacts] == [
+        ("+12025550100", "US"),
+        ("+493012345601", "DE"),
+    ]
+    assert [(r.row, r.field) for r in batch.rejected] == [(4, "phone_number")]
+    assert "in region US" in batch.rejected[0].message
 
 
 # --- the Contact model ---------------------------------------------------------------------
@@ -269,7 +388,7 @@ def test_latin1_file_fails_naming_file_line_and_offset() -> None:
 
 def test_decode_error_late_in_a_big_file_is_still_located(tmp_path: Path) -> None:
     path = tmp_path / "late.csv"
-    rows = "".join(f"+1415{i:07d},Name\n" for i in range(5000))
+    rows = "".join(f"+1415200{i:04d},Name\n" for i in range(5000))
     path.write_bytes(b"phone_number,name\n" + rows.encode() + b"+14155550000,Ren\xe9e\n")
     with pytest.raises(ContactFileError, match="line 5002"):
         load_contacts_file(path)
@@ -429,7 +548,7 @@ def test_hundred_thousand_rows_stream_through(tmp_path: Path) -> None:
         writer.writerow(["phone_number", "name", "timezone", "context.first_name"])
         for i in range(100_000):
             # Every 1000th row is a duplicate of the previous one, every 997th is invalid.
-            number = f"+1415{i - 1 if i % 1000 == 999 else i:07d}"
+            number = f"+1415{2_000_000 + (i - 1 if i % 1000 == 999 else i):07d}"
             writer.writerow([number if i % 997 else "12345", f"N{i}", "America/New_York", i])
     batch = load_contacts_file(path)
     invalid = len(range(0, 100_000, 997))

@@ -107,8 +107,8 @@ def test_eta_of_a_dry_run_within_15_percent_of_the_real_run(
     assert "## Preview" in summary_markdown(planned)
     with export.open(encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
-    assert tuple(rows[0]) == OUTCOME_COLUMNS and rows[0][-1] == "planned_at"
-    assert all(row[-1] for row in rows[1:])
+    assert tuple(rows[0]) == OUTCOME_COLUMNS and rows[0][-2:] == ["planned_at", "line_type"]
+    assert all(row[-2] and row[-1] == "fixed_line_or_mobile" for row in rows[1:])
     assert sandbox.admin.stats()["creates_total"] == 0
 
     real = run(sandbox, contacts=contacts, campaign_id="eta-real", limits=limits)

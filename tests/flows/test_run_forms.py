@@ -105,6 +105,7 @@ def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
     assert sections == [
         "calling_window",
         "suppression",
+        "line_types",
         "limits",
         "retries",
         "safety",
@@ -118,3 +119,5 @@ def test_campaign_form_puts_essentials_first_and_resume_last() -> None:
     opt_outs = schema["definitions"]["Suppression"]["properties"]["opt_outs_from"]
     assert opt_outs["title"] == "Opt-outs from the warehouse"
     assert titles["ContactsQuery"] == "Contacts from a SQL query"
+    assert titles["LineTypes"] == "Line types"
+    assert "default_region" in order[: order.index("calling_window")]  # with the essentials

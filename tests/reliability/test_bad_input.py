@@ -10,6 +10,7 @@ ContactFileError.
 from __future__ import annotations
 
 import asyncio
+import csv
 import re
 from pathlib import Path
 
@@ -166,12 +167,114 @@ def test_hundred_thousand_rows_stream_with_row_level_errors(tmp_path: Path) -> N
                 bad_rows.add(row)
                 handle.write(f"4{i:010d},Bad {i},America/New_York\n")
             else:
-                handle.write(f"+1 720 {i // 10_000:03d} {i % 10_000:04d},Person {i},\n")
+                handle.write(f"+1 720 {200 + i // 10_000:03d} {i % 10_000:04d},Person {i},\n")
     batch = load_contacts_file(path, default_timezone="America/Denver")
     assert batch.total_rows == 100_000
     assert len(batch.contacts) == 100_000 - len(bad_rows) == 99_900
     assert {r.row for r in batch.rejected} == bad_rows
     assert all(r.field == "phone_number" and "never guessed" in r.message for r in batch.rejected)
     assert all(re.fullmatch(r"•+\d{2,4}", r.value) for r in batch.rejected)
-    assert batch.contacts[0].phone_number == "+17200000000"
+    assert batch.contacts[0].phone_number == "+17202000000"
     assert batch.contacts[0].timezone == "America/Denver"
+
+
+# --- national formats and numbers no plan assigns (issue #25) --------------------------------
+
+NATIONAL = CORPUS / "national_and_invalid.csv"
+
+
+def test_without_a_default_region_only_rows_with_a_region_may_be_national() -> None:
+    batch = load_contacts_file(NATIONAL)
+    assert [c.phone_number for c in batch.contacts] == [
+        "+13035550301",
+        "+493012345603",  # its own region column
+        "+442079460306",
+    ]
+    reasons = {(r.row, r.field): r.message for r in batch.rejected}
+    assert set(reasons) == {
+        (3, "phone_number"),
+        (5, "phone_number"),
+        (6, "phone_number"),
+        (8, "phone_number"),
+        (9, "phone_number"),
+        (10, "phone_number"),
+        (10, "region"),
+    }
+    assert "never guessed" in reasons[(3, "phone_number")]
+    assert "is not a valid number" in reasons[(5, "phone_number")]
+    assert "is not a valid number" in reasons[(6, "phone_number")]
+    assert "never guessed" in reasons[(8, "phone_number")]
+    assert "never guessed" in reasons[(9, "phone_number")]
+    assert "region 'NARNIA'" in reasons[(10, "region")]
+    for rejection in batch.rejected:
+        assert not re.search(r"\d{3}\D?\d{4}\b", rejection.value + rejection.message)
+
+
+def test_with_a_default_region_national_rows_are_read_and_invalid_ones_still_rejected() -> None:
+    batch = load_contacts_file(NATIONAL, default_region="US")
+    assert [(c.phone_number, c.line_type) for c in batch.contacts] == [
+        ("+13035550301", "fixed_line_or_mobile"),
+        ("+13035550302", "fixed_line_or_mobile"),
+        ("+493012345603", "fixed_line"),  # its own region, DE, wins over the default
+        ("+442079460306", "fixed_line"),  # its own +44 wins over its region
+    ]
+    assert sorted({r.row for r in batch.rejected}) == [5, 6, 8, 9, 10]
+    reasons = {r.row: r.message for r in batch.rejected if r.field == "phone_number"}
+    assert "is not a valid number" in reasons[5] and "is not a valid number" in reasons[6]
+    assert "characters other than digits" in reasons[8]  # the extension, never dropped
+    assert "characters other than digits" in reasons[9]  # the vanity letters
+
+
+def test_default_region_dials_national_numbers_in_e164_and_rejects_invalid_ones_first(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
+) -> None:
+    """Issue #25's "done when": (202) 555-0100 is dialled as +12025550100, +1 000 000 0000 is
+    rejected with a reason before any create, and every outcome says its line type."""
+    csv_path = tmp_path / "outcomes.csv"
+    state = run_campaign(
+        clean_sandbox,
+        credentials_block,
+        contacts=[
+            {"phone_number": "+1 000 000 0000", "name": "Nobody's"},
+            {"phone_number": "(202) 555-0100", "name": "National"},
+            {"phone_number": "030 1234 0100", "region": "DE", "name": "Berlin"},
+        ],
+        default_region="US",
+        campaign_id="national",
+        exports={"csv_path": str(csv_path), "full_numbers": True},
+    )
+    assert state.is_completed(), state.message
+    result: CampaignResult = state.result()
+    stats = clean_sandbox.admin.stats()
+    assert stats["calls_by_phone"] == {"+12025550100": 1, "+493012340100": 1}
+    assert stats["creates_total"] == 2
+    (rejected,) = result.by_outcome("rejected")
+    assert rejected.row == 1 and rejected.phone_number == "+1•••••0000"
+    assert "is not a valid number" in (rejected.reason or "")
+    assert rejected.line_type == "unknown"
+    types = {o.phone_number: o.line_type for o in result.outcomes if o.call_ids}
+    assert types == {"+12025550100": "fixed_line_or_mobile", "+493012340100": "fixed_line"}
+    rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+    assert {r["phone_number"]: r["line_type"] for r in rows} == {
+        "+1•••••0000": "unknown",
+        "+12025550100": "fixed_line_or_mobile",
+        "+493012340100": "fixed_line",
+    }
+
+
+def test_an_unknown_default_region_fails_the_run_naming_the_field_and_value(
+    prefect_server: None,
+) -> None:
+    from casey_flows.flows.campaign import call_campaign
+
+    state = asyncio.run(
+        call_campaign(
+            connection_code="demo-outbound",
+            contacts=[{"phone_number": "+12025550100"}],
+            default_region="Atlantis",
+            dry_run=True,
+            return_state=True,
+        )
+    )
+    assert state.is_failed()
+    assert "default_region 'ATLANTIS' is not an ISO 3166-1 alpha-2" in (state.message or "")

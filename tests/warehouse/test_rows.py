@@ -29,6 +29,17 @@ def test_call_row_carries_dispatch_key_and_campaign_id() -> None:
     assert "created_at_raw" not in row  # parsed: the raw twin is folded away
 
 
+def test_the_line_type_is_derived_from_the_number_the_call_was_placed_to() -> None:
+    def line_type(**fields: str) -> object:
+        return rows.call_row(Call(id="c1", **fields), is_final=True, synced_at=NOW)["line_type"]
+
+    assert line_type(phone_number="+14155550100") == "fixed_line_or_mobile"
+    assert line_type(phone_number="+447911123456") == "mobile"
+    assert line_type(phone_number="+442079460100") == "fixed_line"
+    assert line_type(phone_number="+10000000000") == "unknown"  # no valid number: said so
+    assert line_type() is None  # no number on the call: nothing to derive it from
+
+
 def test_campaign_id_derived_from_the_key_for_older_calls() -> None:
     call = Call(id="c1", context={"dispatch_key": "reminders:2026-11-27:0123abcd:2"})
     assert rows.call_row(call, is_final=False, synced_at=NOW)["campaign_id"] == (

@@ -172,6 +172,10 @@ def test_calls_outcome_is_the_campaign_csvs_and_retry_outcomes_vocabulary(
         call_ids = row["call_ids"].split()
         assert [in_warehouse[c] for c in call_ids] == [row["outcome"]] * len(call_ids), phone
     assert set(in_warehouse.values()) <= values
+    # The line type in the warehouse is the one in the campaign's CSV: from the same number.
+    line_types = dict(query(pipe, "SELECT phone_number, line_type FROM casey.calls"))
+    assert line_types == {p: r["line_type"] for p, r in exported.items()}
+    assert set(line_types.values()) == {"fixed_line_or_mobile"}
 
 
 def _unconnected(pipe: dlt.Pipeline) -> int:
