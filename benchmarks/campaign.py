@@ -44,7 +44,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._contenders import MAX_NUMBERS, phone_numbers
+from benchmarks._contenders import phone_numbers
 from benchmarks._measure import (
     PrefectServer,
     machine_info,
@@ -54,6 +54,7 @@ from benchmarks._measure import (
     tree_cpu_s,
     write_json,
 )
+from benchmarks._numbers import MAX_NUMBERS
 from casey_flows.client.transports import TRANSPORT_ENV, resolve_transport_name
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 from casey_flows.tasks.events import NOT_ENDED_EVENTS, SUCCESS_STATUS

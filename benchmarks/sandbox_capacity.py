@@ -27,9 +27,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks._numbers import phone_number_at
 from casey_flows.sandbox.embedded import start_sandbox_process
 
 MIX = (("get", 0.6), ("list", 0.25), ("create", 0.15))
+# Each driver creates numbers from its own million of the generator's (the seed uses the first).
+_WORKER_NUMBERS = 1_000_000
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -61,8 +64,7 @@ async def _seed(info: dict[str, Any], count: int, concurrency: int) -> tuple[lis
 
         async def worker() -> None:
             for n in counter:
-                # ends in 1: never a magic suffix, so every seeded call stays live
-                phone = f"+1415{n:06d}1"
+                phone = phone_number_at(n)  # never a magic number: every call stays live
                 resp = await client.post(path, json={"phone_number": phone, "context": {"n": n}})
                 resp.raise_for_status()
                 ids.append(resp.json()["data"]["id"])
@@ -102,7 +104,7 @@ async def _drive(info: dict[str, Any]) -> dict[str, Any]:
                         offset = rng.randrange(0, len(ids))
                         resp = await client.get(path, params={"limit": 20, "offset": offset})
                     else:
-                        phone = f"+1417{info['worker']:02d}{n:05d}1"
+                        phone = phone_number_at(_WORKER_NUMBERS * (1 + info["worker"]) + n)
                         resp = await client.post(path, json={"phone_number": phone})
                     status = str(resp.status_code)
                 except httpx.HTTPError as exc:

@@ -40,6 +40,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measure import machine_info, write_json
+from benchmarks._numbers import phone_number_at
 from casey_flows.client import AsyncCaseyClient
 from casey_flows.client.transports import aiohttp_available
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
@@ -91,7 +92,7 @@ class Target:
             self.sandbox.api_key, base_url=self.sandbox.base_url, http_transport="httpx"
         ) as client:
             for i in range(100):
-                call = await client.create_call(self.connection, f"+1415{300000 + i:06d}1")
+                call = await client.create_call(self.connection, phone_number_at(300_000 + i))
             self.call_id = call.id
         async with httpx.AsyncClient(
             base_url=self.sandbox.base_url, headers=self.sandbox.headers
@@ -140,7 +141,7 @@ def workload(
     async def create_sequential(n: int) -> None:
         for _ in range(n):
             i = next(counter)
-            await client.create_call(conn, f"+1415{400000 + i % 500000:06d}1")
+            await client.create_call(conn, phone_number_at(400_000 + i % 500_000))
 
     async def list_page(n: int) -> None:
         for _ in range(n):
