@@ -15,7 +15,8 @@ Opt-outs close the loop: whoever answers "no more calls" today is ``suppressed``
 follow-up and by tomorrow's run ("opted out on an earlier call"), dialled no more.
 
 The appointments CSV needs ``phone_number`` and ``appointment_at`` (ISO local time, e.g.
-``2030-05-14T09:30:00``); ``name`` and ``timezone`` (IANA) are optional.
+``2030-05-14T09:30:00``); ``name``, ``timezone`` (IANA) and ``region`` (the country of a national
+format, e.g. ``US``; else ``default_region``) are optional.
 """
 
 # Annotations are evaluated, not deferred: flow.serve() needs it (casey_flows/flows/__init__.py).
@@ -39,8 +40,10 @@ from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.models import CampaignResult, ContactInput
 from casey_flows.campaign.outcome_log import KEEP_ALL_UP_TO
 from casey_flows.campaign.outcomes import Outcome, outcome_value
+from casey_flows.campaign.phone_numbers import DefaultRegion, normalize_phone
 from casey_flows.campaign.staging import astage_contacts
 from casey_flows.client import mask_phone
+from casey_flows.exceptions import InvalidPhoneNumber
 from casey_flows.exports import write_csv
 from casey_flows.flows.campaign import call_campaign
 from casey_flows.flows.campaign_options import CallLimits, CampaignExports, Suppression
@@ -58,6 +61,15 @@ class Appointment(BaseModel):
     name: str | None = None
     appointment_at: datetime
     timezone: str | None = None
+    region: str | None = None
+
+    def dialled_as(self, default_region: str | None) -> str:
+        """The number as the campaign dials it (E.164), to join outcomes on; as given when it
+        is no valid number (the campaign rejects it, under the number as given)."""
+        try:
+            return normalize_phone(self.phone_number, self.region or default_region)
+        except InvalidPhoneNumber:
+            return self.phone_number
 
 
 class RemindersResult(BaseModel):
@@ -86,6 +98,7 @@ def to_contact(appointment: Appointment) -> ContactInput:
         phone_number=appointment.phone_number,
         name=appointment.name,
         timezone=appointment.timezone,
+        region=appointment.region,
         context={"appointment_at": appointment.appointment_at.isoformat(), "when": local},
     )
 
@@ -102,7 +115,7 @@ def outcomes_by_phone(result: CampaignResult) -> dict[str, Called]:
 
 def no_answers(result: CampaignResult) -> set[str]:
     """The numbers whose outcome is no_answer, all of them (read as ``outcomes_by_phone``)."""
-    return {_digits(p) for p, (o, _) in _every_outcome(result) if o == Outcome.NO_ANSWER.value}
+    return {p for p, (o, _) in _every_outcome(result) if o == Outcome.NO_ANSWER.value}
 
 
 def _every_outcome(result: CampaignResult) -> Iterator[tuple[str, Called]]:
@@ -124,7 +137,11 @@ def _every_outcome(result: CampaignResult) -> Iterator[tuple[str, Called]]:
 
 @task(name="write-reminder-outcomes", cache_policy=NO_CACHE)
 def write_outcomes(
-    appointments: list[Appointment], result: CampaignResult, path: str, full_numbers: bool
+    appointments: list[Appointment],
+    result: CampaignResult,
+    path: str,
+    full_numbers: bool,
+    default_region: str | None = None,
 ) -> str:
     """One row per appointment with its call outcome; masked numbers unless asked otherwise.
 
@@ -133,25 +150,17 @@ def write_outcomes(
     by_phone = outcomes_by_phone(result)
 
     def row(a: Appointment) -> dict[str, object]:
-        outcome, attempts = _outcome_for(a.phone_number, by_phone)
+        dialled = a.dialled_as(default_region)
+        outcome, attempts = by_phone.get(dialled) or (Outcome.NOT_DIALLED.value, 0)
         return {
             "appointment_at": a.appointment_at.isoformat(),
             "name": a.name or "",
-            "phone_number": _digits(a.phone_number) if full_numbers else mask_phone(a.phone_number),
+            "phone_number": dialled if full_numbers else mask_phone(dialled),
             "outcome": outcome,
             "attempts": attempts,
         }
 
     return str(write_csv(path, OUTCOME_CSV_COLUMNS, (row(a) for a in appointments)))
-
-
-def _digits(phone: str) -> str:
-    """Outcomes carry normalised numbers; the CSV may be formatted (``+1 202 ...``)."""
-    return "+" + "".join(ch for ch in phone if ch.isdigit())
-
-
-def _outcome_for(phone: str, by_phone: dict[str, Called]) -> Called:
-    return by_phone.get(phone) or by_phone.get(_digits(phone)) or (Outcome.NOT_DIALLED.value, 0)
 
 
 @flow(name="appointment-reminders")
@@ -161,6 +170,7 @@ async def appointment_reminders(
     credentials_block: str = DEFAULT_BLOCK_NAME,
     day: date | None = None,
     clinic_timezone: str = "America/New_York",
+    default_region: DefaultRegion = None,
     calling_window: CallingWindow = CallingWindow(),  # noqa: B008 - frozen model, the UI default
     outcomes_csv: str | None = None,
     full_numbers: bool = False,
@@ -177,11 +187,15 @@ async def appointment_reminders(
 
     Args:
         appointments_file: CSV of appointments: phone_number and appointment_at (ISO local
-            time), optionally name and timezone.
+            time), optionally name, timezone and region (ISO 3166-1 alpha-2, for a
+            national format).
         connection_code: Code of the Casey call_out connection to dial on.
         credentials_block: Name of the Casey Credentials block that holds the API key.
         day: Remind the appointments on this day. Empty: tomorrow, in clinic_timezone.
         clinic_timezone: IANA zone that decides what "tomorrow" is.
+        default_region: ISO 3166-1 alpha-2 code (e.g. US) of the country whose national
+            formats the appointments' numbers are in, unless a row's region says otherwise.
+            Empty: every number needs its leading + and country code.
         calling_window: When people may be called, in each one's own time zone.
         outcomes_csv: Write one row per appointment, with its call outcome, to this CSV.
         full_numbers: Full phone numbers in outcomes_csv (masked otherwise).
@@ -217,6 +231,7 @@ async def appointment_reminders(
             staged_contacts=staged,
             credentials_block=credentials_block,
             campaign_id=campaign_id,
+            default_region=default_region,
             calling_window=calling_window,
             suppression=Suppression(opt_outs_from=opt_outs_from),
             limits=CallLimits(poll_interval_seconds=poll_interval_seconds),
@@ -224,7 +239,9 @@ async def appointment_reminders(
         )
         result = RemindersResult(day=day, appointments=len(appointments), campaign=campaign)
         if outcomes_csv:
-            result.outcomes_csv = write_outcomes(appointments, campaign, outcomes_csv, full_numbers)
+            result.outcomes_csv = write_outcomes(
+                appointments, campaign, outcomes_csv, full_numbers, default_region
+            )
         missed_numbers = no_answers(campaign)
     finally:
         if private:
@@ -240,7 +257,7 @@ async def appointment_reminders(
             opt_out_field=opt_out_field,
             **warehouse.model_dump(),  # destination, dataset, its credentials, pipeline
         )
-    missed = [a for a in appointments if _digits(a.phone_number) in missed_numbers]
+    missed = [a for a in appointments if a.dialled_as(default_region) in missed_numbers]
     if missed and follow_up_deployment:
         when = datetime.now(timezone.utc) + timedelta(minutes=follow_up_delay_minutes)
         # A run_deployment goes straight to the server, unchecked: the list travels staged.
@@ -249,6 +266,7 @@ async def appointment_reminders(
             "connection_code": connection_code,
             "credentials_block": credentials_block,
             "campaign_id": f"{campaign_id}-follow-up",
+            "default_region": default_region,
             "calling_window": calling_window.model_dump(mode="json"),
             "staged_contacts": missed_staged.model_dump(mode="json"),
             "suppression": Suppression(opt_outs_from=opt_outs_from).model_dump(mode="json"),

@@ -135,3 +135,57 @@ def test_who_opts_out_is_called_once_then_skipped_as_suppressed(
         "+12025550100": 1,
         CONFIRMS: 1,
     }
+
+
+def test_national_numbers_are_read_in_the_default_region_and_joined_as_dialled(
+    clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
+) -> None:
+    """A US clinic's CSV in national format, one row with its own region: each is dialled in
+    E.164, its outcome joined back to its row, and the no-answer's follow-up keeps the region."""
+    appointments = tmp_path / "appointments.csv"
+    appointments.write_text(
+        "phone_number,name,appointment_at,timezone,region\n"
+        "(202) 555-0100,Ada,2030-05-16T09:30:00,America/New_York,\n"
+        "202.555.0408,Grace,2030-05-16T11:00:00,America/Chicago,\n"
+        "020 7946 0100,Alan,2030-05-16T15:15:00,Europe/London,GB\n"
+    )
+
+    async def scenario():
+        deployment = await call_campaign.ato_deployment("on-demand")
+        await deployment.aapply()
+        state = await appointment_reminders(
+            appointments_file=str(appointments),
+            connection_code=clean_sandbox.call_out_connection,
+            credentials_block=credentials_block,
+            day=DAY + timedelta(days=2),  # a day of its own: the follow-up's idempotency key
+            default_region="us",
+            calling_window=ALWAYS_OPEN,
+            outcomes_csv=str(tmp_path / "reminders.csv"),
+            full_numbers=True,
+            sync_to_warehouse=False,
+            poll_interval_seconds=0.2,
+            staging_url=str(tmp_path / "staged"),
+            return_state=True,
+        )
+        assert state.is_completed(), state.message
+        result = await state.result()
+        async with get_client() as client:
+            follow_up = await client.read_flow_run(result.follow_up_flow_run_id)
+        return result, follow_up
+
+    result, follow_up = asyncio.run(scenario())
+    assert clean_sandbox.admin.stats()["calls_by_phone"] == {
+        "+12025550100": 1,
+        "+12025550408": 1,
+        "+442079460100": 1,
+    }
+    with open(result.outcomes_csv, newline="") as handle:
+        rows = {r["name"]: (r["phone_number"], r["outcome"]) for r in csv.DictReader(handle)}
+    assert rows == {
+        "Ada": ("+12025550100", "completed"),
+        "Grace": ("+12025550408", "no_answer"),
+        "Alan": ("+442079460100", "completed"),
+    }
+    assert follow_up.parameters["default_region"] == "US"
+    staged = StagedContacts.model_validate(follow_up.parameters["staged_contacts"])
+    assert [row["phone_number"] for _, row in read_staged_rows(staged)] == ["202.555.0408"]
