@@ -8,9 +8,12 @@ import asyncio
 import csv
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 
 from casey_flows.campaign.calling_window import CallingWindow
 from casey_flows.campaign.staging import StagedContacts, read_staged_rows
@@ -18,7 +21,7 @@ from casey_flows.flows.campaign import call_campaign
 from casey_flows.sandbox.embedded import EmbeddedSandbox
 from casey_flows.warehouse.destination import WAREHOUSE_DIR_ENV
 from casey_flows.warehouse.opt_outs import WarehouseOptOuts
-from flows.appointment_reminders import appointment_reminders
+from flows.appointment_reminders import RemindersResult, appointment_reminders
 
 pytestmark = pytest.mark.usefixtures("prefect_server", "warehouse")
 
@@ -36,13 +39,23 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "warehouse"
 
 
+async def remind_with_follow_up(**parameters: Any) -> tuple[RemindersResult, FlowRun, UUID]:
+    """Apply the follow-up deployment, run the pipeline (it must complete), read the follow-up
+    run it queued."""
+    deployment_id = await (await call_campaign.ato_deployment("on-demand")).aapply()
+    state = await appointment_reminders(**parameters, return_state=True)
+    assert state.is_completed(), state.message
+    result = await state.result()
+    async with get_client() as client:
+        follow_up = await client.read_flow_run(result.follow_up_flow_run_id)
+    return result, follow_up, deployment_id
+
+
 def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
     clean_sandbox: EmbeddedSandbox, credentials_block: str, tmp_path: Path
 ) -> None:
-    async def scenario():
-        deployment = await call_campaign.ato_deployment("on-demand")
-        deployment_id = await deployment.aapply()
-        state = await appointment_reminders(
+    result, follow_up, deployment_id = asyncio.run(
+        remind_with_follow_up(
             appointments_file=str(APPOINTMENTS),
             connection_code=clean_sandbox.call_out_connection,
             credentials_block=credentials_block,
@@ -52,15 +65,8 @@ def test_reminds_one_day_and_queues_a_follow_up_for_no_answers(
             follow_up_delay_minutes=90,
             poll_interval_seconds=0.2,
             staging_url=str(tmp_path / "staged"),
-            return_state=True,
         )
-        assert state.is_completed(), state.message
-        result = await state.result()
-        async with get_client() as client:
-            follow_up = await client.read_flow_run(result.follow_up_flow_run_id)
-        return result, follow_up, deployment_id
-
-    result, follow_up, deployment_id = asyncio.run(scenario())
+    )
     # Only the 14th's three appointments were called, once each.
     assert result.appointments == 3
     assert clean_sandbox.admin.stats()["calls_by_phone"] == {
@@ -150,10 +156,8 @@ def test_national_numbers_are_read_in_the_default_region_and_joined_as_dialled(
         "020 7946 0100,Alan,2030-05-16T15:15:00,Europe/London,GB\n"
     )
 
-    async def scenario():
-        deployment = await call_campaign.ato_deployment("on-demand")
-        await deployment.aapply()
-        state = await appointment_reminders(
+    result, follow_up, _ = asyncio.run(
+        remind_with_follow_up(
             appointments_file=str(appointments),
             connection_code=clean_sandbox.call_out_connection,
             credentials_block=credentials_block,
@@ -165,15 +169,8 @@ def test_national_numbers_are_read_in_the_default_region_and_joined_as_dialled(
             sync_to_warehouse=False,
             poll_interval_seconds=0.2,
             staging_url=str(tmp_path / "staged"),
-            return_state=True,
         )
-        assert state.is_completed(), state.message
-        result = await state.result()
-        async with get_client() as client:
-            follow_up = await client.read_flow_run(result.follow_up_flow_run_id)
-        return result, follow_up
-
-    result, follow_up = asyncio.run(scenario())
+    )
     assert clean_sandbox.admin.stats()["calls_by_phone"] == {
         "+12025550100": 1,
         "+12025550408": 1,
