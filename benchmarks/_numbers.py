@@ -17,7 +17,8 @@ EXCHANGES = tuple(
     str(x) for x in range(200, 1000) if x % 100 != 11 and x != 555 and str(x) not in MAGIC_ANSWERS
 )
 LINES = tuple(f"{k:03d}1" for k in range(1000) if f"{k:03d}1" not in MAGIC_SUFFIXES)
-MAX_NUMBERS = len(AREA_CODES) * len(EXCHANGES) * len(LINES)
+PER_AREA_CODE = len(EXCHANGES) * len(LINES)
+MAX_NUMBERS = len(AREA_CODES) * PER_AREA_CODE
 
 
 def iter_phone_numbers(n: int) -> Iterator[str]:
@@ -33,7 +34,6 @@ def phone_number_at(index: int) -> str:
     """The ``index``-th number of :func:`iter_phone_numbers`, without generating those before."""
     if not 0 <= index < MAX_NUMBERS:
         raise ValueError(f"number {index:,} asked; the generator has {MAX_NUMBERS:,}")
-    per_area = len(EXCHANGES) * len(LINES)
-    area, rest = divmod(index, per_area)
+    area, rest = divmod(index, PER_AREA_CODE)
     exchange, line = divmod(rest, len(LINES))
     return f"+1{AREA_CODES[area]}{EXCHANGES[exchange]}{LINES[line]}"

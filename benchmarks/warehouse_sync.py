@@ -38,8 +38,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._contenders import EXCHANGES, LINES
 from benchmarks._measure import machine_info, run_child, tree_cpu_s, write_json
+from benchmarks._numbers import PER_AREA_CODE, phone_number_at
 from casey_flows.sandbox.embedded import EmbeddedSandbox, start_sandbox_process
 from casey_flows.warehouse import source
 
@@ -91,12 +91,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def phone_number(i: int) -> str:
-    """A distinct valid number per call (area code 628), never magic, so its outcome comes from
-    the sandbox's mix: the campaign benchmark's exchanges and line numbers
-    (``benchmarks._contenders``), so that each has a line type in the warehouse."""
-    if not 0 <= i < len(EXCHANGES) * len(LINES):
-        raise ValueError(f"at most {len(EXCHANGES) * len(LINES):,} distinct non-magic numbers")
-    return f"+1628{EXCHANGES[i // len(LINES)]}{LINES[i % len(LINES)]}"
+    """A distinct valid number per call (area code 628, the generator's second), never magic,
+    so its outcome comes from the sandbox's mix and it has a line type in the warehouse."""
+    if not 0 <= i < PER_AREA_CODE:
+        raise ValueError(f"at most {PER_AREA_CODE:,} distinct non-magic numbers")
+    return phone_number_at(PER_AREA_CODE + i)
 
 
 async def create_calls(sandbox: EmbeddedSandbox, first: int, count: int, concurrency: int) -> float:
