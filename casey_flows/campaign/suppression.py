@@ -82,8 +82,8 @@ class SuppressionList:
 
     def __contains__(self, phone: object) -> bool:
         """True when ``phone`` (a number in any accepted format, or a Contact) is suppressed."""
-        if isinstance(phone, Contact):
-            phone = phone.phone_number
+        if isinstance(phone, Contact):  # read already: its number is the E.164 form
+            return phone.phone_number in self._numbers
         try:
             return normalize_phone(phone, self.region) in self._numbers
         except InvalidPhoneNumber:
